@@ -1,0 +1,417 @@
+"""Python API: glmnet(), glmnet_batch() and the GlmnetFit they return (glmnet 4.1 semantics)."""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from . import engine
+
+__all__ = ["GlmnetFit", "glmnet", "glmnet_batch", "lambda_interp"]
+
+_INF = math.inf
+
+
+# ----------------------------------------------------------------------------- fit object
+@dataclass
+class GlmnetFit:
+    a0: np.ndarray
+    beta: np.ndarray
+    lambda_: np.ndarray
+    df: np.ndarray
+    dim: np.ndarray
+    dev_ratio: np.ndarray
+    nulldev: float
+    npasses: int
+    jerr: int
+    nobs: int
+    offset: bool
+    family: str
+    classnames: Optional[list] = None
+    feature_names: Optional[list] = None
+    info: dict = field(default_factory=dict)
+
+    # -- glmnet's coef / predict ------------------------------------------------------------
+    def _coefs_at(self, s):
+        """(p+1, k) coefficients (intercept first) at lambda values s, glmnet's interpolation."""
+        full = np.vstack([self.a0[None, :], self.beta])
+        if s is None:
+            return full, np.asarray(self.lambda_)
+        s = np.atleast_1d(np.asarray(s, dtype=np.float64))
+        if s.ndim != 1 or not np.all(np.isfinite(s)) or np.any(s < 0):
+            raise ValueError("s must be a vector of non-negative finite lambda values")
+        left, right, frac = lambda_interp(self.lambda_, s)
+        return full[:, left] * frac + full[:, right] * (1 - frac), s
+
+    def coef(self, s=None) -> np.ndarray:
+        return self._coefs_at(s)[0]
+
+    def predict(self, newx=None, s=None, type: str = "link", newoffset=None):
+        types = ("link", "response", "class", "coefficients", "nonzero")
+        if type not in types:
+            raise ValueError(f"type must be one of {types}, got {type!r}")
+        if type == "class" and self.family != "binomial":
+            raise ValueError("type='class' is only available for the binomial family")
+        cf, _ = self._coefs_at(s)
+        if type == "coefficients":
+            return cf
+        if type == "nonzero":
+            return [np.flatnonzero(cf[1:, k]) for k in range(cf.shape[1])]
+        if newx is None:
+            raise ValueError("newx is required for type='link', 'response' or 'class'")
+        X = _as_matrix(newx, "newx")
+        if X.shape[1] != self.beta.shape[0]:
+            raise ValueError(f"newx must have {self.beta.shape[0]} columns, got {X.shape[1]}")
+        eta = X @ cf[1:] + cf[0]
+        if self.offset:
+            if newoffset is None:
+                raise ValueError("newoffset is required: the fit used an offset")
+            off = np.asarray(newoffset, dtype=np.float64).reshape(-1)
+            if off.shape[0] != X.shape[0]:
+                raise ValueError("newoffset must have one value per row of newx")
+            eta = eta + off[:, None]
+        if type == "link":
+            return eta
+        if self.family == "binomial":
+            prob = 1.0 / (1.0 + np.exp(-eta))
+            if type == "response":
+                return prob
+            names = np.asarray(self.classnames, dtype=object)
+            return names[(eta > 0).astype(int)]
+        if self.family == "poisson":
+            return np.exp(eta)
+        return eta
+
+    def __repr__(self) -> str:
+        return (f"GlmnetFit(family={self.family!r}, nobs={self.nobs}, nvars={self.beta.shape[0]}, "
+                f"nlambda={len(self.lambda_)}, dev_ratio_max={self.dev_ratio.max(initial=0):.4f})")
+
+    def summary(self) -> str:
+        """glmnet's print(): Df, %Dev, Lambda per step."""
+        lines = ["    Df  %Dev   Lambda"]
+        for k in range(len(self.lambda_)):
+            lines.append(f"{k + 1:3d} {int(self.df[k]):3d} {100 * self.dev_ratio[k]:5.2f} {self.lambda_[k]:.6g}")
+        return "\n".join(lines)
+
+
+def lambda_interp(lam: np.ndarray, s: np.ndarray):
+    """glmnet's lambda.interp: left/right indices and weights for s on the path lam."""
+    lam = np.asarray(lam, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    k = lam.shape[0]
+    if k == 1:
+        z = np.zeros(s.shape[0], dtype=int)
+        return z, z, np.ones(s.shape[0])
+    s = np.clip(s, lam.min(), lam.max())
+    span = lam[0] - lam[-1]
+    sfrac = (lam[0] - s) / span
+    lfrac = (lam[0] - lam) / span
+    coord = np.interp(sfrac, lfrac, np.arange(k, dtype=np.float64))
+    left = np.floor(coord).astype(int)
+    right = np.ceil(coord).astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = (sfrac - lfrac[right]) / (lfrac[left] - lfrac[right])
+    w[left == right] = 1.0
+    return left, right, w
+
+
+# ----------------------------------------------------------------------------- validation
+def _as_matrix(x, name: str) -> np.ndarray:
+    feature_names = None
+    if hasattr(x, "to_numpy") and hasattr(x, "columns"):
+        try:
+            x = x.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{name} must contain only numeric columns ({e})") from None
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        a = x
+    else:
+        try:
+            a = np.asarray(x)
+        except Exception as e:  # pragma: no cover
+            raise TypeError(f"{name} must be a numeric matrix ({e})") from None
+        if a.dtype == object or a.dtype.kind in "USb" and a.dtype.kind != "b":
+            raise TypeError(f"{name} must be a numeric matrix, got dtype {a.dtype}")
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a numeric matrix, got dtype {a.dtype}")
+        a = a.astype(np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d matrix, got {a.ndim} dimension(s)")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return a
+
+
+def _feature_names(x, p):
+    if hasattr(x, "columns"):
+        return [str(c) for c in x.columns]
+    return None
+
+
+def _vector(v, name, n, *, allow_none=False):
+    if v is None:
+        return None
+    if hasattr(v, "to_numpy"):
+        v = v.to_numpy()
+    a = np.asarray(v)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    a = a.astype(np.float64).reshape(-1) if a.ndim <= 1 or (a.ndim == 2 and 1 in a.shape) else None
+    if a is None:
+        raise ValueError(f"{name} must be a vector")
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name} must have length {n}, got {a.shape[0]}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return a
+
+
+def _response(y, family, n):
+    classnames = None
+    if hasattr(y, "to_numpy"):
+        if hasattr(y, "cat"):
+            cats = list(y.cat.categories)
+            codes = y.cat.codes.to_numpy()
+            if (codes < 0).any():
+                raise ValueError("y contains missing values")
+            y = np.asarray(cats, dtype=object)[codes]
+        else:
+            y = y.to_numpy()
+    a = np.asarray(y)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise ValueError(f"y must be a vector (got shape {a.shape})")
+    if a.shape[0] != n:
+        raise ValueError(f"y must have length {n} (the number of rows of x), got {a.shape[0]}")
+    if family == "binomial":
+        if a.dtype.kind in "biuf":
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                raise ValueError("y contains NaN or infinite values")
+        elif a.dtype == object:
+            if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in a):
+                raise ValueError("y contains missing values")
+        levels = np.unique(a)
+        if len(levels) != 2:
+            raise ValueError(f"y for family='binomial' must have exactly two classes, got {len(levels)}")
+        if a.dtype.kind == "b":
+            classnames = ["FALSE", "TRUE"]
+        else:
+            classnames = [str(v) if not isinstance(v, (float, np.floating)) or not float(v).is_integer()
+                          else str(int(v)) for v in levels]
+        yy = (a == levels[1]).astype(np.float64)
+        counts = np.array([(yy == 0).sum(), (yy == 1).sum()])
+        if counts.min() <= 1:
+            raise ValueError("y: one binomial class has 1 or 0 observations; not allowed")
+        if counts.min() < 8:
+            warnings.warn("y: one binomial class has fewer than 8 observations; dangerous ground")
+        return yy, classnames
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"y must be numeric for family={family!r}, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError("y contains NaN or infinite values")
+    if family == "poisson" and (a < 0).any():
+        raise ValueError("y must be non-negative for family='poisson'")
+    return a, classnames
+
+
+def _limits(v, name, p, sign):
+    a = np.asarray(v, dtype=np.float64).reshape(-1)
+    if a.shape[0] == 1:
+        a = np.full(p, a[0])
+    if a.shape[0] != p:
+        raise ValueError(f"{name} must be a scalar or have length {p}")
+    if np.isnan(a).any():
+        raise ValueError(f"{name} contains NaN")
+    if sign < 0 and (a > 0).any():
+        raise ValueError(f"{name} must be non-positive")
+    if sign > 0 and (a < 0).any():
+        raise ValueError(f"{name} must be non-negative")
+    return a
+
+
+def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_, standardize,
+             intercept, thresh, dfmax, pmax, exclude, penalty_factor, lower_limits, upper_limits,
+             maxit, type_gaussian):
+    if not isinstance(family, str) or family not in engine.FAMILIES:
+        raise ValueError(f"family must be one of {sorted(engine.FAMILIES)}, got {family!r}")
+    names = _feature_names(x, None)
+    X = _as_matrix(x, "x")
+    n, p = X.shape
+    if n < 2:
+        raise ValueError("x must have at least 2 rows")
+    Y, classnames = _response(y, family, n)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
+            or not (0.0 <= float(alpha) <= 1.0):
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    w = _vector(weights, "weights", n)
+    if w is None:
+        w = np.ones(n)
+    elif (w < 0).any():
+        raise ValueError("weights must be non-negative")
+    elif w.sum() <= 0:
+        raise ValueError("weights must not all be zero")
+    off = _vector(offset, "offset", n)
+    for nm, v in (("standardize", standardize), ("intercept", intercept)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{nm} must be True or False")
+    if not (isinstance(thresh, (int, float)) and thresh > 0 and math.isfinite(thresh)):
+        raise ValueError(f"thresh must be a positive number, got {thresh!r}")
+    if not (isinstance(maxit, (int, np.integer, float)) and maxit >= 1):
+        raise ValueError(f"maxit must be a positive integer, got {maxit!r}")
+    if lambda_ is not None:
+        lam = _vector(lambda_, "lambda_", None)
+        if lam.shape[0] == 0:
+            raise ValueError("lambda_ must not be empty")
+        if (lam < 0).any():
+            raise ValueError("lambda_ must be non-negative")
+        if lam.shape[0] > 1 and np.any(np.diff(lam) > 0):
+            raise ValueError("lambda_ must be in decreasing order")
+        nlam = lam.shape[0]
+    else:
+        lam = None
+        if isinstance(nlambda, bool) or not isinstance(nlambda, (int, np.integer)) or nlambda < 1:
+            raise ValueError(f"nlambda must be a positive integer, got {nlambda!r}")
+        nlam = int(nlambda)
+    if lambda_min_ratio is not None:
+        if not isinstance(lambda_min_ratio, (int, float)) or not (0 < lambda_min_ratio < 1):
+            raise ValueError("lambda_min_ratio must be in (0, 1)")
+    pf = _vector(penalty_factor, "penalty_factor", p)
+    if pf is None:
+        pf = np.ones(p)
+    if (pf < 0).any():
+        raise ValueError("penalty_factor must be non-negative")
+    excluded = np.zeros(p, dtype=bool)
+    if exclude is not None:
+        ex = np.atleast_1d(np.asarray(exclude))
+        if ex.size:
+            if ex.dtype.kind not in "iu" or ex.min() < 0 or ex.max() >= p:
+                raise ValueError(f"exclude must hold column indices in [0, {p - 1}]")
+            excluded[ex] = True
+    if excluded.all():
+        raise ValueError("exclude: cannot exclude all variables")
+    if pf.sum() <= 0:
+        raise ValueError("penalty_factor must not all be zero")
+    pf = pf * p / pf.sum()
+    lo = _limits(lower_limits, "lower_limits", p, -1)
+    hi = _limits(upper_limits, "upper_limits", p, +1)
+    if dfmax is None:
+        dfmax = p + 1
+    if pmax is None:
+        pmax = min(int(dfmax) * 2 + 20, p)
+    for nm, v in (("dfmax", dfmax), ("pmax", pmax)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or v < 0:
+            raise ValueError(f"{nm} must be a non-negative integer, got {v!r}")
+    if type_gaussian not in (None, "covariance", "naive"):
+        raise ValueError("type_gaussian must be 'covariance', 'naive' or None")
+    if family == "gaussian":
+        yy = Y if off is None else Y - off
+        ww = w / w.sum()
+        ym = ww @ yy
+        if ww @ (yy - ym) ** 2 <= 0:
+            raise ValueError("y is constant; gaussian glmnet fails at standardization step")
+    return dict(X=X, Y=Y, w=w, off=off, classnames=classnames, names=names, n=n, p=p, lam=lam,
+                nlam=nlam, pf=pf, excluded=excluded, lo=lo, hi=hi, dfmax=int(dfmax),
+                pmax=int(pmax), alpha=float(alpha), lmr=lambda_min_ratio)
+
+
+_JERR_MAXIT = "convergence for {k}th lambda value not reached after maxit={maxit} iterations; solutions for larger lambdas returned"
+_JERR_PMAX = "from glmnet: number of nonzero coefficients along the path exceeds pmax={pmax} at {k}th lambda value; solutions for larger lambdas returned"
+
+
+def _run(prep, family, Wb, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
+         trace_it, type_gaussian):
+    X, Y, n, p = prep["X"], prep["Y"], prep["n"], prep["p"]
+    B = Wb.shape[0]
+    off = prep["off"]
+    O = np.zeros((B, n)) if off is None else np.broadcast_to(off, (B, n))
+    y_in = Y
+    if family == "gaussian" and off is not None:
+        y_in = Y - off
+        O = np.zeros((B, n))
+    nobs_b = (Wb > 0).sum(axis=1)
+    if prep["lmr"] is None:
+        flmin = np.where(nobs_b < p, 0.01, 1e-4)
+    else:
+        flmin = np.full(B, float(prep["lmr"]))
+    dev = engine.resolve_device(device)
+    mode = engine.choose_mode(family, n, p, type_gaussian)
+    res = engine.run_paths(X, y_in, Wb, np.ascontiguousarray(O), family=family, alpha=prep["alpha"],
+                           nlam=prep["nlam"], flmin=flmin, ulam=prep["lam"],
+                           standardize=bool(standardize), intercept=bool(intercept),
+                           thresh=float(thresh), maxit=int(maxit), dfmax=prep["dfmax"],
+                           pmax=prep["pmax"], pf=prep["pf"], lower=prep["lo"], upper=prep["hi"],
+                           excluded=prep["excluded"], mode=mode, device=dev, dtype=dtype,
+                           trace_it=trace_it)
+    fits = []
+    for b in range(B):
+        k = int(res.lmu[b])
+        jerr = int(res.jerr[b])
+        if jerr != 0:
+            if jerr <= -10000:
+                msg = _JERR_PMAX.format(pmax=prep["pmax"], k=-jerr - 10000)
+            else:
+                msg = _JERR_MAXIT.format(maxit=int(maxit), k=-jerr)
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        beta = res.beta[b, :k].T.copy()
+        wb = Wb[b]
+        if family == "gaussian":
+            ww = wb / wb.sum()
+            ybar = (ww @ y_in) if intercept else 0.0
+            nulldev = float(wb @ (y_in - ybar) ** 2)
+        else:
+            nulldev = float(res.nulldev_int[b] * wb.sum())
+        fits.append(GlmnetFit(
+            a0=res.a0[b, :k].copy(), beta=beta, lambda_=res.lambda_[b, :k].copy(),
+            df=(beta != 0).sum(axis=0).astype(np.int64), dim=np.array([p, k]),
+            dev_ratio=res.dev_ratio[b, :k].copy(), nulldev=nulldev,
+            npasses=int(res.npasses[b]), jerr=jerr, nobs=int(res.nobs[b]),
+            offset=offset_given, family=family, classnames=prep["classnames"],
+            feature_names=prep["names"], info={"mode": "covariance" if res.mode == 1 else "naive",
+                                               "device": dev}))
+    return fits
+
+
+def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: float = 1.0,
+           nlambda: int = 100, lambda_min_ratio=None, lambda_=None, standardize: bool = True,
+           intercept: bool = True, thresh: float = 1e-7, dfmax=None, pmax=None, exclude=None,
+           penalty_factor=None, lower_limits=-_INF, upper_limits=_INF, maxit: int = 100000,
+           device=None, dtype=None, trace_it: int = 0, type_gaussian=None) -> GlmnetFit:
+    """Fit an elastic-net regularisation path with glmnet's semantics (one kernel launch)."""
+    prep = _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
+                    standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor,
+                    lower_limits, upper_limits, maxit, type_gaussian)
+    return _run(prep, family, prep["w"][None, :], offset is not None, standardize=standardize,
+                intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
+                trace_it=trace_it, type_gaussian=type_gaussian)[0]
+
+
+def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch, weights=None, offset=None,
+                 alpha: float = 1.0, nlambda: int = 100, lambda_min_ratio=None, lambda_=None,
+                 standardize: bool = True, intercept: bool = True, thresh: float = 1e-7,
+                 dfmax=None, pmax=None, exclude=None, penalty_factor=None,
+                 lower_limits=-_INF, upper_limits=_INF, maxit: int = 100000, device=None,
+                 dtype=None, trace_it: int = 0, type_gaussian=None) -> list:
+    """Fit one path per row of weights_batch (B x n) in a single engine call.
+
+    Rows with weight 0 are ignored as if removed (CV folds); `weights` multiplies every row."""
+    prep = _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
+                    standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor,
+                    lower_limits, upper_limits, maxit, type_gaussian)
+    Wb = np.asarray(weights_batch, dtype=np.float64)
+    if Wb.ndim != 2 or Wb.shape[1] != prep["n"]:
+        raise ValueError(f"weights_batch must be a (B, {prep['n']}) matrix")
+    if not np.isfinite(Wb).all() or (Wb < 0).any():
+        raise ValueError("weights_batch must be finite and non-negative")
+    Wb = Wb * prep["w"][None, :]
+    if (Wb.sum(axis=1) <= 0).any():
+        raise ValueError("weights_batch: every problem needs a positive weight")
+    return _run(prep, family, Wb, offset is not None, standardize=standardize,
+                intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
+                trace_it=trace_it, type_gaussian=type_gaussian)

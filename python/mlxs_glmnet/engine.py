@@ -1,0 +1,212 @@
+"""The engine: prepares one batch of path problems and runs the path kernel on an MLX backend.
+
+One call = one kernel launch for the whole batch (every lambda of every problem). The kernel
+source is ``kernels/path.kern``; the CPU backend is the compiled MLX primitive in ``_core``
+(built from ``src/glmnet_cpu.cpp``), the CUDA backend compiles the same source through
+``mx.fast.cuda_kernel`` (see ``gpu.py``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import mlx.core as mx
+
+FAMILIES = {"gaussian": 0, "binomial": 1, "poisson": 2}
+BIG = 9.9e35
+
+# Covariance (Gram) mode for gaussian when the Gram is cheap relative to the naive sweeps.
+# Measured on the 2-core CI-class machine (bench/RESULTS.md): the Gram costs n*p^2 flops at BLAS
+# speed once, after which every coordinate update is O(p) instead of O(n).
+COV_MAX_P = 3000
+
+
+@dataclass
+class PathResult:
+    beta: np.ndarray      # (B, L, p) original scale
+    a0: np.ndarray        # (B, L)
+    lambda_: np.ndarray   # (B, L)
+    dev_ratio: np.ndarray # (B, L)
+    nulldev_int: np.ndarray  # (B,)
+    lmu: np.ndarray       # (B,)
+    npasses: np.ndarray   # (B,)
+    jerr: np.ndarray      # (B,)
+    nobs: np.ndarray      # (B,)
+    mode: int
+
+
+def _cpu_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS
+        return max(1, os.cpu_count() or 1)
+
+
+def choose_mode(family: str, n: int, p: int, type_gaussian: str | None = None) -> int:
+    """1 = covariance (Gram) updates, 0 = naive (residual) updates."""
+    if family != "gaussian":
+        return 0
+    if type_gaussian == "covariance":
+        return 1
+    if type_gaussian == "naive":
+        return 0
+    return 1 if (p <= COV_MAX_P and n >= p // 2) else 0
+
+
+def _gram_stats(x: np.ndarray, y: np.ndarray, wn: np.ndarray):
+    """Raw weighted cross-products X'WX, X'w, X'Wy, w'y, w'y^2 for normalised weights wn.
+
+    Computed with numpy's BLAS on the caller's array (no copy of x when unweighted): MLX's Linux
+    CPU wheel ships the reference BLAS, ~30x slower for this product (DESIGN.md)."""
+    n, p = x.shape
+    if np.all(wn == wn[0]):
+        g = x.T @ x
+        g *= wn[0]
+    else:
+        g = np.zeros((p, p))
+        step = max(1, min(n, (1 << 22) // max(p, 1)))
+        for s in range(0, n, step):
+            xc = x[s:s + step]
+            wc = wn[s:s + step]
+            keep = wc > 0
+            if not keep.all():
+                xc, wc = xc[keep], wc[keep]
+            g += (xc * np.sqrt(wc)[:, None]).T @ (xc * np.sqrt(wc)[:, None])
+    st = np.empty(2 * p + 2)
+    st[:p] = x.T @ wn
+    st[p:2 * p] = x.T @ (wn * y)
+    st[2 * p] = wn @ y
+    st[2 * p + 1] = wn @ (y * y)
+    return g, st
+
+
+class _Progress:
+    """Shows the number of lambdas solved while the kernel runs (glmnet's trace.it)."""
+
+    def __init__(self, total: int, enabled: bool, label: str = "lambdas"):
+        self.total, self.enabled, self.label = total, enabled, label
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _draw(self, done: int):
+        width = 40
+        frac = min(1.0, done / max(self.total, 1))
+        bar = "=" * int(width * frac)
+        sys.stderr.write(f"\r  |{bar:<{width}}| {int(100 * frac):3d}% ({done}/{self.total} {self.label})")
+        sys.stderr.flush()
+
+    def __enter__(self):
+        if self.enabled:
+            from . import _core
+            self._base = _core.progress()
+
+            def loop():
+                while not self._stop.wait(0.1):
+                    self._draw(_core.progress() - self._base)
+            self._thread = threading.Thread(target=loop, daemon=True)
+            self._thread.start()
+        return self
+
+    def finish(self, done: int):
+        if self.enabled:
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+            self._draw(done)
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        return False
+
+
+def _is_float32(dtype) -> bool:
+    if dtype is None:
+        return False
+    if isinstance(dtype, mx.Dtype):
+        return dtype == mx.float32
+    if isinstance(dtype, str):
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        return dtype == "float32"
+    if dtype in (np.float32, np.float64):
+        return dtype == np.float32
+    raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+
+
+def resolve_device(device) -> str:
+    if device is None or device == "auto":
+        return "gpu" if mx.default_device() == mx.gpu else "cpu"
+    if isinstance(device, str) and device.lower() in ("cpu", "gpu"):
+        return device.lower()
+    if device == mx.cpu:
+        return "cpu"
+    if device == mx.gpu:
+        return "gpu"
+    raise ValueError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}")
+
+
+def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
+              maxit, dfmax, pmax, pf, lower, upper, excluded, mode, device="cpu", dtype=None,
+              trace_it=0) -> PathResult:
+    """Run B path problems sharing x (n, p): y (n,), weights W (B, n), offsets O (B, n).
+
+    Gaussian offsets are subtracted from y by the caller. flmin is per problem (B,)."""
+    n, p = x.shape
+    B = W.shape[0]
+    fam = FAMILIES[family]
+    if device == "gpu":
+        from . import gpu
+        return gpu.run_paths_gpu(x, y, W, O, fam=fam, alpha=alpha, nlam=nlam, flmin=flmin,
+                                 ulam=ulam, standardize=standardize, intercept=intercept,
+                                 thresh=thresh, maxit=maxit, dfmax=dfmax, pmax=pmax, pf=pf,
+                                 lower=lower, upper=upper, excluded=excluded, mode=mode)
+    dt = mx.float32 if _is_float32(dtype) else mx.float64
+    npdt = np.float32 if dt == mx.float32 else np.float64
+    from . import _core
+
+    def arr(a, d=dt):
+        return mx.array(np.ascontiguousarray(a, dtype=npdt if d == dt else np.int32), dtype=d)
+
+    sw = W.sum(axis=1)
+    if mode == 1:
+        grams = np.empty((B, p, p))
+        gst = np.empty((B, 2 * p + 2))
+        for b in range(B):
+            grams[b], gst[b] = _gram_stats(x, y, W[b] / sw[b])
+        xin = mx.zeros((1,), dtype=dt)
+        gin, gsin = arr(grams), arr(gst)
+    else:
+        # The one copy of x: (p, n) row-major = column-major x. For a Fortran-ordered x (what R
+        # hands over) x.T is C-contiguous, so numpy makes no copy before this one.
+        xt = x.T
+        if xt.dtype != npdt or not xt.flags.c_contiguous:
+            xin = mx.array(np.ascontiguousarray(xt, dtype=npdt), dtype=dt)
+        else:
+            xin = mx.array(xt, dtype=dt)
+        gin, gsin = mx.zeros((1,), dtype=dt), mx.zeros((1,), dtype=dt)
+    L = int(nlam)
+    ul = np.asarray(ulam if ulam is not None else [0.0], dtype=np.float64)
+    ip = np.array([n, p, L, fam, mode, int(ulam is not None), int(intercept), int(standardize),
+                   int(maxit), int(dfmax), int(pmax)], dtype=np.int32)
+    dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
+                   np.full(B, thresh)], axis=1)
+    cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
+    Y = np.broadcast_to(y, (B, n))
+    inputs = [xin, arr(Y), arr(W), arr(O), gin, gsin, arr(pf), arr(cl),
+              arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]
+    outs = _core.glmnet_path(inputs, L, nthreads=_cpu_threads(), stream=mx.cpu)
+    with _Progress(B * L, bool(trace_it)) as prog:
+        mx.eval(*outs[:6])
+        res = [np.array(o) for o in outs[:6]]
+        prog.finish(int(res[5][:, 0].sum()))
+    beta, a0, lam, dev, nd, info = res
+    return PathResult(beta=beta.astype(np.float64), a0=a0.astype(np.float64),
+                      lambda_=lam.astype(np.float64), dev_ratio=dev.astype(np.float64),
+                      nulldev_int=nd.astype(np.float64), lmu=info[:, 0], npasses=info[:, 1],
+                      jerr=info[:, 2], nobs=info[:, 3], mode=mode)

@@ -1,0 +1,126 @@
+// The CPU backend of mlxs_glmnet: an MLX primitive whose eval_cpu runs python/mlxs_glmnet/
+// kernels/path.kern (the same kernel source the GPU backends compile), one problem per block,
+// blocks spread over the host's cores. Bound with nanobind in MLX's nanobind domain.
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/variant.h>
+#include <nanobind/stl/vector.h>
+
+#include "mlx/backend/cpu/encoder.h"
+#include "mlx/mlx.h"
+#include "mlx/primitives.h"
+
+#include "prelude_cpu.h"
+
+namespace nb = nanobind;
+using namespace mlx::core;
+
+namespace mlxs_glmnet {
+
+using std::exp;
+using std::fabs;
+using std::log;
+using std::pow;
+using std::sqrt;
+
+template <typename real_t>
+static void path_block(int K_BLOCK, const real_t* x, const real_t* y, const real_t* w,
+                       const real_t* off, const real_t* gram, const real_t* gst, const real_t* pf,
+                       const real_t* cl, const int* jx, const real_t* ulam, const int* ip,
+                       const real_t* dp, real_t* beta_o, real_t* a0_o, real_t* lam_o,
+                       real_t* dev_o, real_t* nd_o, int* info_o, real_t* wsp, real_t* wsn,
+                       int* wip) {
+#include "path.kern"
+}
+
+enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, NIN };
+
+class GlmnetPath : public Primitive {
+ public:
+  GlmnetPath(Stream s, int nthreads) : Primitive(s), nthreads_(nthreads) {}
+
+  void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override {
+    for (auto& o : out) o.set_data(allocator::malloc(o.nbytes()));
+    auto& enc = cpu::get_command_encoder(stream());
+    for (auto& a : in) enc.set_input_array(a);
+    for (auto& o : out) enc.set_output_array(o);
+    if (in[X].dtype() == float64) dispatch<double>(enc, in, out);
+    else dispatch<float>(enc, in, out);
+  }
+
+  void eval_gpu(const std::vector<array>&, std::vector<array>&) override {
+    throw std::runtime_error("GlmnetPath: the GPU backends use mx.fast kernels, not this primitive");
+  }
+  const char* name() const override { return "GlmnetPath"; }
+  bool is_equivalent(const Primitive&) const override { return false; }
+
+ private:
+  int nthreads_;
+
+  template <typename T>
+  void dispatch(cpu::CommandEncoder& enc, const std::vector<array>& in, std::vector<array>& out) {
+    const int B = static_cast<int>(in[W].shape(0));
+    const int nt = std::max(1, std::min(B, nthreads_));
+    enc.dispatch([=, in = in, out = out]() mutable {
+      auto run = [&](int b) {
+        path_block<T>(b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(), in[OFF].data<T>(),
+                      in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(), in[CL].data<T>(),
+                      in[JX].data<int>(), in[ULAM].data<T>(), in[IP].data<int>(),
+                      in[DP].data<T>(), out[0].data<T>(), out[1].data<T>(), out[2].data<T>(),
+                      out[3].data<T>(), out[4].data<T>(), out[5].data<int>(), out[6].data<T>(),
+                      out[7].data<T>(), out[8].data<int>());
+      };
+      if (nt == 1) {
+        for (int b = 0; b < B; ++b) run(b);
+        return;
+      }
+      std::atomic<int> next{0};
+      std::vector<std::thread> pool;
+      for (int t = 0; t < nt; ++t)
+        pool.emplace_back([&]() {
+          for (int b = next.fetch_add(1); b < B; b = next.fetch_add(1)) run(b);
+        });
+      for (auto& th : pool) th.join();
+    });
+  }
+};
+
+static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam, int nthreads,
+                                      StreamOrDevice s) {
+  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 12 inputs");
+  const Dtype dt = inputs[X].dtype();
+  if (dt != float64 && dt != float32)
+    throw std::invalid_argument("glmnet_path: x must be float32 or float64");
+  std::vector<array> in;
+  for (int k = 0; k < NIN; ++k) {
+    const bool is_int = (k == JX || k == IP);
+    Dtype want = is_int ? int32 : dt;
+    if (inputs[k].dtype() != want)
+      throw std::invalid_argument("glmnet_path: input " + std::to_string(k) + " has the wrong dtype");
+    in.push_back(contiguous(inputs[k], false, s));
+  }
+  const int B = static_cast<int>(in[W].shape(0));
+  const int n = static_cast<int>(in[W].shape(1));
+  const int p = static_cast<int>(in[PF].shape(0));
+  const int L = nlam;
+  if (L < 1) throw std::invalid_argument("glmnet_path: nlam must be positive");
+  std::vector<Shape> shapes = {{B, L, p}, {B, L}, {B, L}, {B, L}, {B}, {B, 4},
+                               {B, 10 * p}, {B, 4 * n}, {B, 5 * p}};
+  std::vector<Dtype> dtypes = {dt, dt, dt, dt, dt, int32, dt, dt, int32};
+  return array::make_arrays(std::move(shapes), std::move(dtypes),
+                            std::make_shared<GlmnetPath>(to_stream(s), nthreads), in);
+}
+
+}  // namespace mlxs_glmnet
+
+NB_MODULE(_core, m) {
+  m.doc() = "mlxs_glmnet CPU backend: the path kernel as an MLX primitive";
+  m.def("glmnet_path", &mlxs_glmnet::glmnet_path, nb::arg("inputs"), nb::arg("nlam"), nb::arg("nthreads") = 1,
+        nb::kw_only(), nb::arg("stream") = nb::none());
+  m.def("progress", []() { return mlxs_glmnet::g_progress.load(); });
+}
