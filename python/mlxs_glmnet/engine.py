@@ -14,7 +14,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import mlx.core as mx
+
+# The Gram that coordinate descent solves on must not be computed in TF32 on CUDA GPUs (DESIGN.md,
+# "Precision"); this must be set before MLX runs its first matmul.
+os.environ.setdefault("MLX_ENABLE_TF32", "0")
+
+import mlx.core as mx  # noqa: E402
 
 FAMILIES = {"gaussian": 0, "binomial": 1, "poisson": 2}
 BIG = 9.9e35
