@@ -340,6 +340,7 @@ def _run(prep, family, Wb, offset_given, *, standardize, intercept, thresh, maxi
         flmin = np.where(nobs_b < p, 0.01, 1e-4)
     else:
         flmin = np.full(B, float(prep["lmr"]))
+    flmin = np.maximum(flmin, 1e-6)   # glmnet.control()$eps: the smallest lambda.min.ratio used
     dev = engine.resolve_device(device)
     mode = engine.choose_mode(family, n, p, type_gaussian)
     res = engine.run_paths(X, y_in, Wb, np.ascontiguousarray(O), family=family, alpha=prep["alpha"],
