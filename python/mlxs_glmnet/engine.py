@@ -62,31 +62,52 @@ def choose_mode(family: str, n: int, p: int, type_gaussian: str | None = None) -
     return 1 if (p <= COV_MAX_P and n >= p // 2) else 0
 
 
-def _gram_stats(x: np.ndarray, y: np.ndarray, wn: np.ndarray):
-    """Raw weighted cross-products X'WX, X'w, X'Wy, w'y, w'y^2 for normalised weights wn.
-
-    Computed with numpy's BLAS on the caller's array (no copy of x when unweighted): MLX's Linux
-    CPU wheel ships the reference BLAS, ~30x slower for this product (DESIGN.md)."""
+def _weighted_gram(x: np.ndarray, w: np.ndarray, rows=None) -> np.ndarray:
+    """X'diag(w)X over the given rows (all when None), in row blocks so that no copy of x is made
+    beyond one block. numpy's BLAS: MLX's Linux CPU wheel ships the reference BLAS, ~30x slower
+    for this product (DESIGN.md)."""
     n, p = x.shape
-    if np.all(wn == wn[0]):
-        g = x.T @ x
-        g *= wn[0]
+    if rows is None and np.all(w == w[0]):
+        g = x.T @ x          # syrk on the caller's array, no copy
+        g *= w[0]
+        return g
+    idx = np.flatnonzero(w > 0) if rows is None else rows
+    g = np.zeros((p, p))
+    step = max(1, min(len(idx), (1 << 22) // max(p, 1)))
+    for s in range(0, len(idx), step):
+        r = idx[s:s + step]
+        xc = x[r] * np.sqrt(w[r])[:, None]
+        g += xc.T @ xc
+    return g
+
+
+def gram_stats(x: np.ndarray, y: np.ndarray, W: np.ndarray):
+    """Per problem b: raw cross-products X'diag(wn_b)X and [X'wn_b, X'(wn_b y), wn_b'y, wn_b'y^2]
+    with wn_b = W[b] / sum(W[b]). When every problem keeps a subset of one weight vector (CV
+    folds), the Grams are the full one minus each held-out block: about twice one Gram's cost
+    instead of B times."""
+    B, n = W.shape
+    p = x.shape[1]
+    sw = W.sum(axis=1)
+    base = W.max(axis=0)
+    subset = bool(np.all((W == 0) | (W == base[None, :])))
+    grams = np.empty((B, p, p))
+    if B > 1 and subset:
+        full = _weighted_gram(x, base)
+        for b in range(B):
+            held = np.flatnonzero((W[b] == 0) & (base > 0))
+            grams[b] = full - _weighted_gram(x, base, held) if held.size else full
+            grams[b] /= sw[b]
     else:
-        g = np.zeros((p, p))
-        step = max(1, min(n, (1 << 22) // max(p, 1)))
-        for s in range(0, n, step):
-            xc = x[s:s + step]
-            wc = wn[s:s + step]
-            keep = wc > 0
-            if not keep.all():
-                xc, wc = xc[keep], wc[keep]
-            g += (xc * np.sqrt(wc)[:, None]).T @ (xc * np.sqrt(wc)[:, None])
-    st = np.empty(2 * p + 2)
-    st[:p] = x.T @ wn
-    st[p:2 * p] = x.T @ (wn * y)
-    st[2 * p] = wn @ y
-    st[2 * p + 1] = wn @ (y * y)
-    return g, st
+        for b in range(B):
+            grams[b] = _weighted_gram(x, W[b] / sw[b])
+    Wn = W / sw[:, None]
+    st = np.empty((B, 2 * p + 2))
+    st[:, :p] = Wn @ x
+    st[:, p:2 * p] = (Wn * y[None, :]) @ x
+    st[:, 2 * p] = Wn @ y
+    st[:, 2 * p + 1] = Wn @ (y * y)
+    return grams, st
 
 
 class _Progress:
@@ -121,6 +142,7 @@ class _Progress:
             self._stop.set()
             if self._thread is not None:
                 self._thread.join()
+            self.total = done          # the path may stop early (glmnet's rules): that is the end
             self._draw(done)
             sys.stderr.write("\n")
             sys.stderr.flush()
@@ -178,12 +200,8 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     def arr(a, d=dt):
         return mx.array(np.ascontiguousarray(a, dtype=npdt if d == dt else np.int32), dtype=d)
 
-    sw = W.sum(axis=1)
     if mode == 1:
-        grams = np.empty((B, p, p))
-        gst = np.empty((B, 2 * p + 2))
-        for b in range(B):
-            grams[b], gst[b] = _gram_stats(x, y, W[b] / sw[b])
+        grams, gst = gram_stats(x, y, W)
         xin = mx.zeros((1,), dtype=dt)
         gin, gsin = arr(grams), arr(gst)
     else:
