@@ -1,0 +1,104 @@
+# Finding Python, loading the engine lazily, and calling it.
+#
+# Nothing here runs at package load: Python is chosen and the engine imported on the first call
+# of mlxs_glmnet()/mlxs_cv_glmnet() (so library(mlxsglmnet) and R CMD check work without Python).
+
+.mlxs <- new.env(parent = emptyenv())
+
+# Which Python to use, in order: option "mlxsglmnet.python", env var MLXSGLMNET_PYTHON, the path
+# that `make install` wrote into the installed package (inst/python_path), else reticulate's own
+# choice (RETICULATE_PYTHON, a virtualenv, PATH, ...).
+.python_choice <- function() {
+  opt <- getOption("mlxsglmnet.python")
+  if (is.character(opt) && length(opt) == 1L && nzchar(opt))
+    return(list(path = path.expand(opt), source = "option 'mlxsglmnet.python'"))
+  env <- Sys.getenv("MLXSGLMNET_PYTHON", "")
+  if (nzchar(env))
+    return(list(path = path.expand(env), source = "environment variable MLXSGLMNET_PYTHON"))
+  f <- system.file("python_path", package = "mlxsglmnet")
+  if (nzchar(f)) {
+    p <- trimws(readLines(f, n = 1L, warn = FALSE))
+    if (length(p) == 1L && nzchar(p))
+      return(list(path = p, source = paste0("file ", f, " (written by 'make install')")))
+  }
+  NULL
+}
+
+.strip_traceback <- function(msg) {
+  msg <- sub("\n*Detailed traceback:.*$", "", msg)
+  msg <- sub("^Error[^:]*: *", "", msg)
+  trimws(msg)
+}
+
+# The bridge module (inst/python/mlxsglmnet_bridge.py), imported once per session.
+.bridge <- function() {
+  if (!is.null(.mlxs$bridge)) return(.mlxs$bridge)
+  choice <- .python_choice()
+  if (!is.null(choice)) {
+    if (!file.exists(choice$path))
+      stop("mlxsglmnet: the Python interpreter '", choice$path, "' (from ", choice$source,
+           ") does not exist; run 'make install' again or set options(mlxsglmnet.python = ",
+           "\"/path/to/python\")", call. = FALSE)
+    if (!reticulate::py_available(initialize = FALSE)) {
+      reticulate::use_python(choice$path, required = TRUE)
+    }
+  }
+  bridge_dir <- system.file("python", package = "mlxsglmnet")
+  bridge <- tryCatch({
+    b <- reticulate::import_from_path("mlxsglmnet_bridge", path = bridge_dir, convert = FALSE)
+    b$engine()
+    b
+  }, error = function(e) {
+    used <- tryCatch(reticulate::py_config()$python, error = function(e2) "<none>")
+    stop("mlxsglmnet: cannot load the Python engine 'mlxs_glmnet' (Python: ", used, "): ",
+         .strip_traceback(conditionMessage(e)),
+         "\nRun 'make install' in the mlxs_glmnet repository, or point the package at a Python ",
+         "that has mlxs_glmnet installed with options(mlxsglmnet.python = \"/path/to/python\").",
+         call. = FALSE)
+  })
+  .mlxs$bridge <- bridge
+  bridge
+}
+
+#' Python engine configuration
+#'
+#' Loads the Python engine if needed and reports which interpreter and engine are in use.
+#'
+#' The interpreter is chosen, in order, from \code{options(mlxsglmnet.python = )}, the
+#' environment variable \code{MLXSGLMNET_PYTHON}, the path recorded by \code{make install}
+#' (the file \code{python_path} inside the installed package), and finally reticulate's own
+#' discovery. The choice is made once per R session, on first use.
+#'
+#' @return A list with the Python executable, its version, the numpy version, the engine
+#'   version and the engine's location.
+#' @export
+mlxs_engine_info <- function() {
+  b <- .bridge()
+  reticulate::py_to_r(b$info())
+}
+
+# Call one bridge entry point. Engine errors come back as text and become R errors; Python
+# warnings become R warnings; any other Python failure is caught and turned into an R error.
+.engine_call <- function(entry, x, y, family, kwargs) {
+  b <- .bridge()
+  res <- tryCatch(
+    reticulate::py_to_r(b[[entry]](x, y, family, kwargs)),
+    error = function(e)
+      stop("mlxs_glmnet engine: ", .strip_traceback(conditionMessage(e)), call. = FALSE)
+  )
+  for (w in res$warnings) warning(w, call. = FALSE)
+  if (!is.null(res$error)) stop(res$error, call. = FALSE)
+  res$result
+}
+
+# Seconds spent inside the engine call by the last fit (for overhead measurements).
+.last_engine_seconds <- function() {
+  if (is.null(.mlxs$bridge)) return(NA_real_)
+  reticulate::py_to_r(.mlxs$bridge$last_timing())$engine_s
+}
+
+# Address and flags of the numpy array that reticulate makes from an R object (tests use this to
+# show that a double matrix reaches Python without a copy).
+.handoff_info <- function(x) {
+  reticulate::py_to_r(.bridge()$array_info(x))
+}

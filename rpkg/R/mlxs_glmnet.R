@@ -1,0 +1,174 @@
+#' Fit a glmnet regularisation path on the MLX engine
+#'
+#' A drop-in replacement for \code{\link[glmnet]{glmnet}}: same arguments and defaults, plus
+#' \code{device}. The path is computed by the Python engine \code{mlxs_glmnet} (MLX; one kernel
+#' launch per path) and returned as a genuine glmnet object, so glmnet's \code{print},
+#' \code{coef}, \code{predict}, \code{plot} and \code{deviance} methods work on it unchanged.
+#'
+#' @section Data handoff:
+#' A double matrix \code{x} is handed to Python without a copy (reticulate exposes R's memory
+#' to numpy as a read-only, Fortran-ordered array). Integer or logical matrices, data frames of
+#' numeric columns and sparse \code{Matrix} objects are converted once to a double matrix in R
+#' first (sparse matrices are densified). Only a handful of arrays come back; nothing crosses
+#' between R and Python per lambda.
+#'
+#' @section Differences from glmnet:
+#' Families \code{"multinomial"}, \code{"cox"} and \code{"mgaussian"}, non-canonical links,
+#' \code{relax = TRUE} and \code{type.logistic = "modified.Newton"} are not supported (an error
+#' says so). A user-supplied \code{lambda} must already be in decreasing order (glmnet sorts it
+#' silently; here an unsorted \code{lambda} is an error).
+#'
+#' @param x Input matrix, observations in rows (see the section on the data handoff).
+#' @param y Response: numeric for \code{"gaussian"}, non-negative counts for \code{"poisson"},
+#'   a two-level factor (or a vector with two distinct values) for \code{"binomial"}.
+#' @param family \code{"gaussian"}, \code{"binomial"} or \code{"poisson"}, or one of the family
+#'   objects \code{gaussian()}, \code{binomial()}, \code{poisson()} with the canonical link.
+#' @param weights Observation weights (default 1 each).
+#' @param offset Optional offset vector.
+#' @param alpha Elastic-net mixing parameter in [0, 1].
+#' @param nlambda Number of lambda values.
+#' @param lambda.min.ratio Smallest lambda as a fraction of \code{lambda.max}.
+#' @param lambda Optional user-supplied decreasing lambda sequence.
+#' @param standardize Standardise the columns of \code{x} before fitting.
+#' @param intercept Fit an intercept.
+#' @param thresh Convergence threshold for coordinate descent.
+#' @param dfmax Limit on the number of variables in the model.
+#' @param pmax Limit on the number of variables ever nonzero.
+#' @param exclude Indices of variables to exclude (1-based, or a function of
+#'   \code{x, y, weights} returning them, as in glmnet).
+#' @param penalty.factor Per-variable penalty factors.
+#' @param lower.limits,upper.limits Bounds on the coefficients (scalars or vectors).
+#' @param maxit Maximum number of passes over the data.
+#' @param trace.it If 1, the engine shows a progress bar.
+#' @param device \code{"auto"} (the default MLX device), \code{"cpu"} or \code{"gpu"}.
+#' @param ... \code{type.gaussian} (\code{"covariance"} or \code{"naive"}) and \code{dtype}
+#'   (\code{"float32"} or \code{"float64"}) are passed to the engine; other glmnet-only
+#'   arguments are ignored with a warning.
+#' @return An object of class \code{c("elnet", "glmnet")}, \code{c("lognet", "glmnet")} or
+#'   \code{c("fishnet", "glmnet")} with glmnet's fields.
+#' @examples
+#' \dontrun{
+#' fit <- mlxs_glmnet(matrix(rnorm(2000), 100), rnorm(100))
+#' print(fit)
+#' coef(fit, s = 0.05)
+#' }
+#' @export
+mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL, alpha = 1,
+                        nlambda = 100, lambda.min.ratio = ifelse(nobs < nvars, 0.01, 1e-04),
+                        lambda = NULL, standardize = TRUE, intercept = TRUE, thresh = 1e-07,
+                        dfmax = nvars + 1, pmax = min(dfmax * 2 + 20, nvars), exclude = NULL,
+                        penalty.factor = rep(1, nvars), lower.limits = -Inf, upper.limits = Inf,
+                        maxit = 1e+05, trace.it = 0, device = "auto", ...) {
+  this.call <- match.call()
+  prep <- .prepare_args(x, y, family, weights, offset, alpha, nlambda,
+                        if (missing(lambda.min.ratio)) NULL else lambda.min.ratio,
+                        lambda, standardize, intercept, thresh,
+                        if (missing(dfmax)) NULL else dfmax,
+                        if (missing(pmax)) NULL else pmax, exclude,
+                        if (missing(penalty.factor)) NULL else penalty.factor,
+                        lower.limits, upper.limits, maxit, trace.it, device, list(...))
+  res <- .engine_call("fit", prep$x, prep$y, prep$family, prep$kwargs)
+  .as_glmnet(res, prep$family, prep$xnames, prep$classnames, this.call, nrow(prep$x))
+}
+
+# Checks every argument and builds the engine's keyword arguments. Returns x (untouched when it
+# is already a double matrix), y, the family, names and kwargs.
+.prepare_args <- function(x, y, family, weights, offset, alpha, nlambda, lambda.min.ratio,
+                          lambda, standardize, intercept, thresh, dfmax, pmax, exclude,
+                          penalty.factor, lower.limits, upper.limits, maxit, trace.it, device,
+                          dots) {
+  family <- .check_family(family)
+  x <- .check_x(x)
+  nobs <- nrow(x)
+  nvars <- ncol(x)
+  yy <- .check_y(y, family, nobs)
+  weights <- .check_obs_vector(weights, "weights", nobs)
+  if (!is.null(weights) && any(weights < 0)) .stopf("weights must be non-negative")
+  offset <- .check_obs_vector(offset, "offset", nobs)
+  alpha <- .check_scalar(alpha, "alpha", 0, 1)
+  lambda <- .check_lambda(lambda)
+  nlambda <- .check_scalar(nlambda, "nlambda", 1, integer = TRUE)
+  if (!is.null(lambda.min.ratio))
+    lambda.min.ratio <- .check_scalar(lambda.min.ratio, "lambda.min.ratio", 0, 1,
+                                      lower_open = TRUE)
+  standardize <- .check_flag(standardize, "standardize")
+  intercept <- .check_flag(intercept, "intercept")
+  thresh <- .check_scalar(thresh, "thresh", 0, lower_open = TRUE)
+  if (is.null(dfmax)) dfmax <- nvars + 1
+  dfmax <- .check_scalar(dfmax, "dfmax", 0, integer = TRUE)
+  if (is.null(pmax)) pmax <- min(dfmax * 2 + 20, nvars)
+  pmax <- .check_scalar(pmax, "pmax", 0, integer = TRUE)
+  if (!is.null(penalty.factor)) {
+    if (!is.numeric(penalty.factor) || length(penalty.factor) != nvars || anyNA(penalty.factor))
+      .stopf("penalty.factor must be a numeric vector of length ncol(x) = ", nvars)
+    if (any(penalty.factor < 0)) .stopf("penalty.factor must be non-negative")
+    penalty.factor <- as.array(as.double(penalty.factor))
+  }
+  lower.limits <- .check_per_var(lower.limits, "lower.limits", nvars)
+  upper.limits <- .check_per_var(upper.limits, "upper.limits", nvars)
+  if (any(lower.limits > 0)) .stopf("lower.limits must be non-positive")
+  if (any(upper.limits < 0)) .stopf("upper.limits must be non-negative")
+  maxit <- .check_scalar(maxit, "maxit", 1, integer = TRUE)
+  trace.it <- .check_scalar(trace.it, "trace.it", 0, integer = TRUE)
+  exclude <- .check_exclude(exclude, x, yy$y, weights, nvars)
+  device <- .check_device(device)
+
+  kwargs <- list(weights = weights, offset = offset, alpha = alpha, nlambda = nlambda,
+                 lambda_min_ratio = lambda.min.ratio, lambda_ = lambda,
+                 standardize = standardize, intercept = intercept, thresh = thresh,
+                 dfmax = dfmax, pmax = pmax, exclude = exclude, penalty_factor = penalty.factor,
+                 lower_limits = lower.limits, upper_limits = upper.limits, maxit = maxit,
+                 device = device, trace_it = trace.it)
+  kwargs <- c(kwargs, .engine_dots(dots))
+  xnames <- colnames(x)
+  if (is.null(xnames)) xnames <- paste0("V", seq_len(nvars))
+  list(x = x, y = yy$y, family = family, classnames = yy$classnames, xnames = xnames,
+       kwargs = kwargs)
+}
+
+# glmnet arguments that arrive through `...`.
+.engine_dots <- function(dots) {
+  out <- list()
+  if (!length(dots)) return(out)
+  nm <- names(dots)
+  if (is.null(nm) || any(!nzchar(nm))) .stopf("...: extra arguments must be named")
+  if (!is.null(dots$type.gaussian)) {
+    tg <- dots$type.gaussian
+    if (!is.character(tg) || length(tg) != 1L || !tg %in% c("covariance", "naive"))
+      .stopf("type.gaussian must be \"covariance\" or \"naive\"")
+    out$type_gaussian <- tg
+  }
+  if (!is.null(dots$dtype)) {
+    if (!is.character(dots$dtype) || !dots$dtype %in% c("float32", "float64"))
+      .stopf("dtype must be \"float32\" or \"float64\"")
+    out$dtype <- dots$dtype
+  }
+  if (isTRUE(dots$relax)) .stopf("relax = TRUE is not supported by mlxs_glmnet")
+  if (!is.null(dots$type.logistic) && !identical(dots$type.logistic[1L], "Newton"))
+    .stopf("type.logistic: only \"Newton\" is supported by mlxs_glmnet")
+  ignored <- setdiff(nm, c("type.gaussian", "dtype", "relax", "type.logistic"))
+  if (length(ignored))
+    warning("mlxs_glmnet: ignoring argument(s) ", paste(ignored, collapse = ", "), call. = FALSE)
+  out
+}
+
+# The engine's arrays -> a glmnet object (same fields, order and types as glmnet 4.1).
+.as_glmnet <- function(r, family, xnames, classnames, call, nobs) {
+  nlam <- length(r$lambda)
+  snames <- paste0("s", seq_len(nlam) - 1L)
+  a0 <- as.double(r$a0)
+  names(a0) <- snames
+  beta <- methods::new("dgCMatrix", i = as.integer(r$beta_i), p = as.integer(r$beta_p),
+                       x = as.double(r$beta_x), Dim = c(length(xnames), nlam),
+                       Dimnames = list(xnames, snames))
+  out <- list(a0 = a0, beta = beta, df = as.integer(r$df), dim = as.integer(r$dim),
+              lambda = as.double(r$lambda), dev.ratio = as.double(r$dev_ratio),
+              nulldev = as.double(r$nulldev), npasses = as.integer(r$npasses),
+              jerr = as.integer(r$jerr), offset = as.logical(r$offset))
+  if (family == "binomial") out$classnames <- classnames
+  out$call <- call
+  out$nobs <- as.integer(nobs)   # glmnet reports nrow(x), zero weights included
+  class(out) <- c(switch(family, gaussian = "elnet", binomial = "lognet", poisson = "fishnet"),
+                  "glmnet")
+  out
+}

@@ -1,0 +1,126 @@
+"""R <-> engine bridge for the R package 'mlxsglmnet' (loaded through reticulate).
+
+Holds no numerics: it calls mlxs_glmnet.glmnet / mlxs_glmnet.cv_glmnet, captures Python warnings
+and exceptions (so that R gets the engine's message without a traceback and the R session never
+sees an uncaught Python error), and packs the results into a dict of plain numpy arrays that
+reticulate converts in one go. beta is handed back as the three CSC arrays of a dgCMatrix.
+"""
+import time
+import warnings
+
+import numpy as np
+
+_ENGINE = None
+_LAST = {"engine_s": float("nan")}
+
+
+def engine():
+    """Import the engine once; returns (module, error message or None)."""
+    global _ENGINE
+    if _ENGINE is None:
+        if int(np.__version__.split(".")[0]) >= 2:
+            raise ImportError(f"numpy {np.__version__} is installed; reticulate 1.28 needs numpy<2")
+        import mlxs_glmnet
+        _ENGINE = mlxs_glmnet
+    return _ENGINE
+
+
+def info():
+    import sys
+    mg = engine()
+    return {"python": sys.executable, "version": sys.version.split()[0],
+            "numpy": np.__version__, "engine": getattr(mg, "__version__", "?"),
+            "engine_path": mg.__file__, "has_cv": hasattr(mg, "cv_glmnet")}
+
+
+def last_timing():
+    return dict(_LAST)
+
+
+def array_info(x):
+    """Data address and flags of the numpy array reticulate made from an R object (for tests)."""
+    return {"address": str(x.__array_interface__["data"][0]), "owndata": bool(x.flags.owndata),
+            "f_contiguous": bool(x.flags.f_contiguous), "writeable": bool(x.flags.writeable),
+            "dtype": str(x.dtype), "shape": [int(s) for s in x.shape]}
+
+
+def _csc(beta):
+    beta = np.asarray(beta, dtype=np.float64)
+    mask = beta != 0
+    counts = mask.sum(axis=0)
+    colptr = np.zeros(beta.shape[1] + 1, dtype=np.int32)
+    np.cumsum(counts, out=colptr[1:])
+    bt, mt = beta.T, mask.T          # column-major order of the nonzeros
+    rows = np.nonzero(mt)[1].astype(np.int32)
+    return rows, colptr, np.ascontiguousarray(bt[mt])
+
+
+def _pack_fit(f):
+    rows, colptr, vals = _csc(f.beta)
+    return {
+        "a0": np.asarray(f.a0, dtype=np.float64),
+        "beta_i": rows, "beta_p": colptr, "beta_x": vals,
+        "df": np.asarray(f.df, dtype=np.int32),
+        "dim": np.asarray(f.dim, dtype=np.int32),
+        "lambda": np.asarray(f.lambda_, dtype=np.float64),
+        "dev_ratio": np.asarray(f.dev_ratio, dtype=np.float64),
+        "nulldev": float(f.nulldev), "npasses": int(f.npasses), "jerr": int(f.jerr),
+        "offset": bool(f.offset), "nobs": int(f.nobs),
+        "classnames": None if f.classnames is None else [str(c) for c in f.classnames],
+    }
+
+
+def _pack_cv(cv):
+    name = cv.name
+    if isinstance(name, dict):
+        key, label = next(iter(name.items()))
+    else:
+        key, label = str(name), str(name)
+    out = {
+        "lambda": np.asarray(cv.lambda_, dtype=np.float64),
+        "cvm": np.asarray(cv.cvm, dtype=np.float64),
+        "cvsd": np.asarray(cv.cvsd, dtype=np.float64),
+        "cvup": np.asarray(cv.cvup, dtype=np.float64),
+        "cvlo": np.asarray(cv.cvlo, dtype=np.float64),
+        "nzero": np.asarray(cv.nzero, dtype=np.int32),
+        "name_key": str(key), "name_label": str(label),
+        "glmnet_fit": _pack_fit(cv.glmnet_fit),
+        "lambda_min": float(cv.lambda_min), "lambda_1se": float(cv.lambda_1se),
+        "index": np.asarray(cv.index, dtype=np.int32).reshape(-1),
+        "foldid": None, "fit_preval": None,
+    }
+    if getattr(cv, "foldid", None) is not None:
+        out["foldid"] = np.asarray(cv.foldid, dtype=np.int32)
+    if getattr(cv, "fit_preval", None) is not None:
+        out["fit_preval"] = np.asfortranarray(np.asarray(cv.fit_preval, dtype=np.float64))
+    return out
+
+
+def _call(fn_name, pack, x, y, family, kwargs):
+    """Run one engine entry point; never raises for engine errors (returns them as text)."""
+    kwargs = {k: v for k, v in dict(kwargs).items() if v is not None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            mg = engine()
+            fn = getattr(mg, fn_name, None)
+            if fn is None:
+                return {"error": f"the installed engine has no {fn_name}()", "warnings": []}
+            t0 = time.perf_counter()
+            res = fn(x, y, family, **kwargs)
+            _LAST["engine_s"] = time.perf_counter() - t0
+            out = pack(res)
+        except Exception as e:  # noqa: BLE001 - everything becomes an R error with this text
+            msg = str(e) or type(e).__name__
+            if not isinstance(e, (ValueError, TypeError)):
+                msg = f"{type(e).__name__}: {msg}"
+            return {"error": msg, "warnings": [str(w.message) for w in caught]}
+    return {"result": out, "warnings": [str(w.message) for w in caught]}
+
+
+def fit(x, y, family, kwargs):
+    return _call("glmnet", _pack_fit, x, y, family, kwargs)
+
+
+def cv_fit(x, y, family, kwargs):
+    return _call("cv_glmnet", _pack_cv, x, y, family, kwargs)
