@@ -1,11 +1,10 @@
 // CUDA prelude for path.kern (used as the `header` of mx.fast.cuda_kernel).
-// One thread block per problem; K_NT must be a power of two no larger than 1024.
+// One thread block per problem; the block size must be a power of two no larger than 1024.
 typedef float real_t;
 #define K_BLOCK ((int)blockIdx.x)
 #define K_TID ((int)threadIdx.x)
 #define K_NT ((int)blockDim.x)
 #define K_SYNC() __syncthreads()
-#define K_SIMD_SUM(...)
 #define K_PROGRESS() ((void)0)
 __device__ inline float k_block_sum(float v) {
   __shared__ float red[1024];
@@ -20,3 +19,29 @@ __device__ inline float k_block_sum(float v) {
   return red[0];
 }
 #define K_RED(v) k_block_sum(v)
+__device__ inline float k_dot(const float* a, const float* b, int n) {
+  float s = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s += a[i] * b[i];
+  return k_block_sum(s);
+}
+__device__ inline float k_dot_seq(const float* a, const float* b, int n) {
+  float s = 0.f;
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+__device__ inline void k_upd(float* r, const float* v, const float* x, float c1, float c0, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) r[i] -= c1 * v[i] * (x[i] - c0);
+}
+__device__ inline void k_axpyc(float* e, const float* x, float c1, float c0, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) e[i] += c1 * (x[i] - c0);
+}
+__device__ inline void k_wsums(const float* v, const float* x, int n, float* a, float* c) {
+  float sa = 0.f, sc = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float t = v[i] * x[i];
+    sa += t * x[i];
+    sc += t;
+  }
+  *a = k_block_sum(sa);
+  *c = k_block_sum(sc);
+}
