@@ -44,11 +44,16 @@
     }
   }
   bridge_dir <- system.file("python", package = "mlxsglmnet")
-  bridge <- tryCatch({
+  bridge <- tryCatch(withCallingHandlers({
     b <- reticulate::import_from_path("mlxsglmnet_bridge", path = bridge_dir, convert = FALSE)
     b$engine()
     b
-  }, error = function(e) {
+  }, warning = function(w) {
+    # reticulate 1.28 warns about Poetry whenever the working directory holds a pyproject.toml
+    # (e.g. the mlxs_glmnet repository itself); the interpreter is chosen above, so ignore it.
+    if (grepl("poetry", conditionMessage(w), ignore.case = TRUE))
+      invokeRestart("muffleWarning")
+  }), error = function(e) {
     used <- tryCatch(reticulate::py_config()$python, error = function(e2) "<none>")
     stop("mlxsglmnet: cannot load the Python engine 'mlxs_glmnet' (Python: ", used, "): ",
          .strip_traceback(conditionMessage(e)),

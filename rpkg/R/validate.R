@@ -92,6 +92,8 @@
     if (is.factor(y) || !(is.numeric(y) || is.logical(y)))
       .stopf("y must be numeric for family \"", family, "\"; got ", class(y)[1L])
     if (!is.double(y)) y <- as.double(y)
+    if (family == "gaussian" && nobs > 1L && all(y == y[1L]))
+      .stopf("y is constant; gaussian glmnet fails at standardization step")
     if (family == "poisson" && any(y < 0))
       .stopf("y: negative counts are not allowed for family \"poisson\"")
   }

@@ -1,0 +1,3 @@
+library(testthat)
+library(mlxsglmnet)
+test_check("mlxsglmnet")
