@@ -1,0 +1,386 @@
+"""Cross-validation of elastic-net paths with R glmnet 4.1's ``cv.glmnet`` semantics.
+
+    import mlxs_glmnet as mg
+    cv = mg.cv_glmnet(x, y, family="binomial", type_measure="auc", seed=1)
+    cv.lambda_min, cv.lambda_1se
+    cv.predict(newx, s="lambda_1se", type="response")
+
+What happens, as in ``cv.glmnet`` (alignment = "lambda"):
+
+1. the full data are fitted once (``glmnet``); its lambda sequence is the CV grid;
+2. all folds are fitted in ONE engine call (``glmnet_batch``): fold k is the problem whose
+   observation weights are the user's weights with the rows of fold k set to zero, so each fold
+   computes its own lambda path exactly as a glmnet fit on the training rows would;
+3. every fold predicts its held-out rows at the full-data lambdas, interpolating its coefficients
+   linearly in lambda (glmnet's ``lambda.interp``, clamped to the fold's own lambda range);
+4. the held-out predictions give a loss per observation and lambda; losses are averaged per fold
+   (``grouped``), and the fold means give ``cvm`` and its standard error ``cvsd`` weighted by the
+   folds' total weights (glmnet's ``cvcompute`` / ``cvstats``);
+5. ``lambda_min`` is the largest lambda attaining the minimum of ``cvm``; ``lambda_1se`` the
+   largest lambda whose ``cvm`` is within one ``cvsd`` of that minimum (``getOptcv.glmnet``).
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from . import api
+
+__all__ = ["CvGlmnetFit", "cv_glmnet"]
+
+# type.measure choices per family, default first (glmnet's cvtype).
+_MEASURES = {
+    "gaussian": ("mse", "deviance", "mae"),
+    "binomial": ("deviance", "class", "auc", "mse", "mae"),
+    "poisson": ("deviance", "mse", "mae"),
+}
+_DEVNAME = {
+    "gaussian": "Mean-squared Error",
+    "binomial": "Binomial Deviance",
+    "poisson": "Poisson Deviance",
+}
+_TYPENAMES = {
+    "mse": "Mean-Squared Error",
+    "mae": "Mean Absolute Error",
+    "auc": "AUC",
+    "class": "Misclassification Error",
+}
+# glmnet options forwarded to the engine (everything else is a TypeError).
+_GLMNET_OPTIONS = frozenset({
+    "weights", "offset", "alpha", "nlambda", "lambda_min_ratio", "lambda_", "standardize",
+    "intercept", "thresh", "dfmax", "pmax", "exclude", "penalty_factor", "lower_limits",
+    "upper_limits", "maxit", "device", "dtype", "type_gaussian",
+})
+_PROB_MIN = 1e-5  # binomial deviance clamps probabilities to [1e-5, 1 - 1e-5]
+
+
+# ----------------------------------------------------------------------------- result object
+@dataclass
+class CvGlmnetFit:
+    """The cross-validated path; the fields mirror R's ``cv.glmnet`` object."""
+
+    lambda_: np.ndarray
+    cvm: np.ndarray
+    cvsd: np.ndarray
+    cvup: np.ndarray
+    cvlo: np.ndarray
+    nzero: np.ndarray
+    name: dict
+    glmnet_fit: Any
+    lambda_min: float
+    lambda_1se: float
+    index: np.ndarray
+    type_measure: str
+    foldid: Optional[np.ndarray] = None
+    fit_preval: Optional[np.ndarray] = None
+
+    def _resolve_s(self, s):
+        if isinstance(s, str):
+            key = s.replace(".", "_")
+            if key == "lambda_1se":
+                return self.lambda_1se
+            if key == "lambda_min":
+                return self.lambda_min
+            raise ValueError(f"s must be 'lambda_1se', 'lambda_min' or numeric lambda value(s), got {s!r}")
+        if s is None:
+            raise ValueError("s must be 'lambda_1se', 'lambda_min' or numeric lambda value(s)")
+        return s
+
+    def predict(self, newx=None, s="lambda_1se", type: str = "link", newoffset=None):
+        """Predictions of the full-data fit at s (default: lambda_1se), as predict.cv.glmnet."""
+        return self.glmnet_fit.predict(newx, s=self._resolve_s(s), type=type, newoffset=newoffset)
+
+    def coef(self, s="lambda_1se") -> np.ndarray:
+        """(p+1, k) coefficients (intercept first) of the full-data fit at s."""
+        return self.glmnet_fit.coef(s=self._resolve_s(s))
+
+    def __repr__(self) -> str:
+        (measure, label), = self.name.items()
+        return (f"CvGlmnetFit(measure={label!r}, nfolds={'?' if self.foldid is None else int(self.foldid.max())}, "
+                f"nlambda={len(self.lambda_)}, lambda_min={self.lambda_min:.6g}, "
+                f"lambda_1se={self.lambda_1se:.6g})")
+
+    def summary(self) -> str:
+        """glmnet's print.cv.glmnet table."""
+        (measure, label), = self.name.items()
+        lines = [f"Measure: {label}", "", "     Lambda Index  Measure       SE Nonzero"]
+        for tag, i in zip(("min", "1se"), self.index[:, 0]):
+            k = int(i) - 1
+            lines.append(f"{tag:>3} {self.lambda_[k]:8.5g} {int(i):5d} {self.cvm[k]:8.5g} "
+                         f"{self.cvsd[k]:8.5g} {int(self.nzero[k]):7d}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _interp_coefs(a0, beta, lam, s):
+    """Coefficients (p+1, len(s)) at lambda values s by glmnet's lambda.interp (clamped)."""
+    full = np.vstack([np.asarray(a0, dtype=np.float64)[None, :],
+                      np.asarray(beta, dtype=np.float64)])
+    lam = np.asarray(lam, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    k = lam.shape[0]
+    if k == 1:
+        return np.repeat(full[:, :1], s.shape[0], axis=1)
+    span = lam[0] - lam[-1]
+    lfrac = (lam[0] - lam) / span           # increasing from 0 to 1 along the path
+    sfrac = np.clip((lam[0] - s) / span, lfrac.min(), lfrac.max())
+    coord = np.interp(sfrac, lfrac, np.arange(k, dtype=np.float64))
+    left = np.floor(coord).astype(np.intp)
+    right = np.ceil(coord).astype(np.intp)
+    denom = lfrac[left] - lfrac[right]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = (sfrac - lfrac[right]) / denom
+    same = (left == right) | (np.abs(lam[left] - lam[right]) < np.finfo(np.float64).eps)
+    w[same] = 1.0
+    return full[:, left] * w + full[:, right] * (1.0 - w)
+
+
+def _wmean(x, w):
+    """Column-wise R weighted.mean(x, w, na.rm = TRUE): NaN entries and their weights drop out,
+    zero-weight entries contribute nothing to the numerator (so 0 * Inf is not NaN)."""
+    ok = ~np.isnan(x)
+    w = np.broadcast_to(w[:, None], x.shape)
+    num = np.where(ok & (w != 0), x * np.where(w != 0, w, 1.0), 0.0).sum(axis=0)
+    den = np.where(ok, w, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den
+
+
+def _weighted_auc(prob, wneg, wpos):
+    """Weighted concordance of prob between negatives and positives (ties count 1/2), the value
+    of glmnet's auc.mat (survival::concordance with pair weight w_i * w_j)."""
+    den = wneg.sum() * wpos.sum()
+    if den <= 0:
+        return np.nan
+    order = np.argsort(prob, kind="mergesort")
+    ps = prob[order]
+    cw = np.concatenate([[0.0], np.cumsum(wneg[order])])
+    lo = np.searchsorted(ps, prob, side="left")
+    hi = np.searchsorted(ps, prob, side="right")
+    num = wpos @ (cw[lo] + 0.5 * (cw[hi] - cw[lo]))
+    return num / den
+
+
+def _binomial_y01(y, fit, n):
+    """y as 0/1 for the second class of the fit's classnames (glmnet's factor coding)."""
+    y01, _ = api._response(y, "binomial", n)
+    return y01
+
+
+def _cv_raw(family, measure, predmat, y):
+    """Per-observation losses (n, L) of the held-out predictions (link scale)."""
+    if family == "gaussian":
+        r = y[:, None] - predmat
+        return np.abs(r) if measure == "mae" else r * r
+    if family == "poisson":
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = np.exp(predmat)
+            if measure == "mse":
+                return (y[:, None] - mu) ** 2
+            if measure == "mae":
+                return np.abs(y[:, None] - mu)
+            ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+            devy = np.where(y == 0, 0.0, ylogy - y)
+            return 2.0 * (devy[:, None] - (y[:, None] * predmat - mu))
+    # binomial, y is 0/1 (second class = 1)
+    with np.errstate(over="ignore"):
+        prob = 1.0 / (1.0 + np.exp(-predmat))
+    y1 = y[:, None]
+    if measure == "mse":
+        return 2.0 * (y1 - prob) ** 2
+    if measure == "mae":
+        return 2.0 * np.abs(y1 - prob)
+    if measure == "class":
+        return np.where(y1 > 0, prob <= 0.5, prob > 0.5).astype(np.float64)
+    p = np.clip(prob, _PROB_MIN, 1.0 - _PROB_MIN)
+    return -2.0 * np.where(y1 > 0, np.log(p), np.log1p(-p))
+
+
+def _check_foldid(foldid, n):
+    f = np.asarray(foldid)
+    if f.ndim != 1 or f.shape[0] != n:
+        raise ValueError(f"foldid must be a vector of length {n} (one fold number per row of x), "
+                         f"got shape {f.shape}")
+    if f.dtype.kind not in "iuf" or not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
+        raise ValueError("foldid must hold integer fold numbers 1, 2, ..., nfolds")
+    f = f.astype(np.int64)
+    if f.min() < 1:
+        raise ValueError(f"foldid must hold 1-based fold numbers (>= 1), got {int(f.min())}")
+    k = int(f.max())
+    if k < 3:
+        raise ValueError(f"nfolds must be at least 3 (foldid has {k} folds); nfolds=10 recommended")
+    counts = np.bincount(f, minlength=k + 1)[1:]
+    if np.any(counts == 0):
+        empty = int(np.flatnonzero(counts == 0)[0]) + 1
+        raise ValueError(f"foldid: fold {empty} has no observations; folds must be numbered 1..nfolds")
+    return f, k
+
+
+# ----------------------------------------------------------------------------- cv_glmnet
+def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
+              type_measure: str = "default", keep: bool = False, grouped: bool = True,
+              trace_it: int = 0, seed=None, alignment: str = "lambda", **kwargs) -> CvGlmnetFit:
+    """K-fold cross-validation of the elastic-net path, as R glmnet's ``cv.glmnet``.
+
+    x, y, family and ``**kwargs`` (weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
+    standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor, lower_limits,
+    upper_limits, maxit, device, dtype) are glmnet's. ``foldid`` (1-based fold numbers) overrides
+    ``nfolds``; otherwise folds are a random permutation of rep(1..nfolds) drawn with
+    ``numpy.random.default_rng(seed)``. ``type_measure``: "default", "mse", "deviance", "mae"
+    (all families), "class" and "auc" (binomial). All folds are fitted in one engine call."""
+    unknown = sorted(set(kwargs) - _GLMNET_OPTIONS)
+    if unknown:
+        raise TypeError(f"cv_glmnet() got unexpected keyword argument(s): {', '.join(unknown)}")
+    if not isinstance(family, str) or family not in _MEASURES:
+        raise ValueError(f"family must be one of {sorted(_MEASURES)}, got {family!r}")
+    measures = _MEASURES[family]
+    if type_measure == "default":
+        measure = measures[0]
+    elif type_measure in measures:
+        measure = type_measure
+    else:
+        raise ValueError(f"type_measure must be 'default' or one of {list(measures)} for "
+                         f"family={family!r}, got {type_measure!r}")
+    if alignment not in ("lambda", "fraction"):
+        raise ValueError(f"alignment must be 'lambda' or 'fraction', got {alignment!r}")
+    lam_user = kwargs.get("lambda_")
+    if lam_user is not None:
+        if np.asarray(lam_user).size < 2:
+            raise ValueError("lambda_ needs more than one value for cv_glmnet")
+        if alignment == "fraction":
+            warnings.warn("alignment='fraction' is not available when lambda_ is given; "
+                          "using alignment='lambda'", stacklevel=2)
+            alignment = "lambda"
+    for nm, v in (("keep", keep), ("grouped", grouped)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{nm} must be True or False")
+
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        x = np.asarray(x)
+        shape = x.shape
+    if len(shape) != 2:
+        raise ValueError(f"x must be a 2-d matrix, got shape {tuple(shape)}")
+    n = int(shape[0])
+
+    if foldid is None:
+        if isinstance(nfolds, bool) or not isinstance(nfolds, (int, np.integer)):
+            raise ValueError(f"nfolds must be an integer, got {nfolds!r}")
+        nfolds = int(nfolds)
+        if nfolds < 3:
+            raise ValueError(f"nfolds must be at least 3, got {nfolds}; nfolds=10 recommended")
+        if nfolds > n:
+            raise ValueError(f"nfolds must be at most the number of observations ({n}), got {nfolds}")
+        rng = np.random.default_rng(seed)
+        foldid = rng.permutation(np.resize(np.arange(1, nfolds + 1, dtype=np.int64), n))
+    else:
+        foldid, nfolds = _check_foldid(foldid, n)
+
+    t0 = time.perf_counter()
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if trace_it else (lambda msg: None)
+    say("Training")
+    fit = api.glmnet(x, y, family, trace_it=trace_it, **kwargs)
+    X = api._as_matrix(x, "x")
+    lam = np.asarray(fit.lambda_, dtype=np.float64)
+    L = lam.shape[0]
+    nz = (np.asarray(fit.beta) != 0).sum(axis=0).astype(np.int64)
+
+    # All folds in one engine call: fold k's problem gives its held-out rows weight 0.
+    masks = (foldid[None, :] != np.arange(1, nfolds + 1)[:, None]).astype(np.float64)
+    say(f"Fold: 1-{nfolds}/{nfolds} (one engine call, {nfolds} problems)")
+    fold_fits = api.glmnet_batch(x, y, family, weights_batch=masks, trace_it=trace_it, **kwargs)
+    say(f"Folds fitted ({time.perf_counter() - t0:.3f}s)")
+
+    # Held-out predictions on the link scale (glmnet's buildPredmat).
+    offset = kwargs.get("offset")
+    off = None if offset is None else np.asarray(offset, dtype=np.float64).reshape(-1)
+    predmat = np.empty((n, L))
+    for k, ff in enumerate(fold_fits):
+        rows = np.flatnonzero(foldid == k + 1)
+        if alignment == "lambda":
+            cf = _interp_coefs(ff.a0, ff.beta, ff.lambda_, lam)
+        else:
+            cf = np.vstack([np.asarray(ff.a0, dtype=np.float64)[None, :],
+                            np.asarray(ff.beta, dtype=np.float64)])
+            m = min(cf.shape[1], L)
+            cf = np.concatenate([cf[:, :m], np.repeat(cf[:, m - 1:m], L - m, axis=1)], axis=1)
+        used = np.flatnonzero(np.any(cf[1:] != 0, axis=1))   # skip never-active columns
+        eta = X[np.ix_(rows, used)] @ cf[1 + used] + cf[0] if used.size else np.broadcast_to(cf[0], (rows.size, L)).copy()
+        if off is not None:
+            eta = eta + off[rows, None]
+        predmat[rows] = eta
+        say(f"Fold: {k + 1}/{nfolds}")
+
+    # Losses per observation and lambda.
+    if family == "binomial":
+        yv = _binomial_y01(y, fit, n)
+    else:
+        yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=np.float64).reshape(-1)
+    w = kwargs.get("weights")
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
+
+    if measure == "auc" and n / nfolds < 10:
+        warnings.warn("Too few (< 10) observations per fold for type_measure='auc'; changed to "
+                      "type_measure='deviance'. Alternatively, use smaller value for nfolds",
+                      stacklevel=2)
+        measure = "deviance"
+    if grouped and n / nfolds < 3 and measure != "auc":
+        warnings.warn("Option grouped=False enforced in cv_glmnet, since < 3 observations per fold",
+                      stacklevel=2)
+        grouped = False
+
+    if measure == "auc":
+        cvraw = np.full((nfolds, L), np.nan)
+        with np.errstate(over="ignore"):
+            prob = 1.0 / (1.0 + np.exp(-predmat))
+        for k in range(nfolds):
+            rows = foldid == k + 1
+            wneg, wpos = w[rows] * (1.0 - yv[rows]), w[rows] * yv[rows]
+            for j in range(L):
+                cvraw[k, j] = _weighted_auc(prob[rows, j], wneg, wpos)
+        cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
+        N = np.full(L, float(nfolds))
+    else:
+        raw = _cv_raw(family, measure, predmat, yv)
+        if grouped:
+            raw = np.where(np.isinf(raw), np.nan, raw)
+            cvraw = np.empty((nfolds, L))
+            for k in range(nfolds):
+                rows = foldid == k + 1
+                cvraw[k] = _wmean(raw[rows], w[rows])
+            cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
+            N = np.full(L, float(nfolds))
+        else:
+            cvraw, cw = raw, w
+            N = n - np.isnan(predmat).sum(axis=0).astype(np.float64)
+
+    # glmnet's cvstats.
+    cvm = _wmean(cvraw, cw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cvsd = np.sqrt(_wmean((cvraw - cvm) ** 2, cw) / (N - 1))
+    good = ~np.isnan(cvsd)
+    lam_out, cvm, cvsd, nz = lam[good], cvm[good], cvsd[good], nz[good]
+    if lam_out.size == 0:
+        raise RuntimeError("cross-validation produced no finite measure at any lambda")
+
+    # glmnet's getOptcv.glmnet.
+    score = -cvm if measure == "auc" else cvm
+    lambda_min = float(np.max(lam_out[score <= np.min(score)]))
+    idmin = int(np.flatnonzero(lam_out == lambda_min)[0])
+    semin = score[idmin] + cvsd[idmin]
+    ok = score <= semin
+    lambda_1se = float(np.max(lam_out[ok]))
+    id1se = int(np.flatnonzero(lam_out == lambda_1se)[0])
+
+    label = _DEVNAME[family] if measure == "deviance" else _TYPENAMES[measure]
+    say(f"Done ({time.perf_counter() - t0:.3f}s)")
+    return CvGlmnetFit(
+        lambda_=lam_out, cvm=cvm, cvsd=cvsd, cvup=cvm + cvsd, cvlo=cvm - cvsd, nzero=nz,
+        name={measure: label}, glmnet_fit=fit, lambda_min=lambda_min, lambda_1se=lambda_1se,
+        index=np.array([[idmin + 1], [id1se + 1]], dtype=np.int64), type_measure=measure,
+        foldid=foldid.copy() if keep else None, fit_preval=predmat if keep else None)

@@ -1,0 +1,402 @@
+"""cv_glmnet against R glmnet 4.1's cv.glmnet with the same foldid, plus input checks.
+
+All R work happens in ONE Rscript process per module (fixture ``rres``): every case's data go to a
+temporary directory as raw little-endian float64 files, R runs cv.glmnet on each case and writes
+the cv object's fields back the same way.  For a few cases R also recomputes the CV statistics
+(glmnet:::cv.<class> + glmnet:::cvstats + glmnet:::getOptcv.glmnet) from OUR held-out predictions
+(fit_preval), which checks the statistics part independently of the path solver.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+import mlxs_glmnet as mg
+from mlxs_glmnet.cv import _interp_coefs, _weighted_auc
+
+RSCRIPT = os.environ.get("RSCRIPT", "Rscript")
+THRESH = 1e-12
+
+
+# ----------------------------------------------------------------------------- data
+def _data(family, n, p, seed, *, k_true=5):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, p))
+    k_true = min(k_true, p)
+    beta = np.zeros(p)
+    beta[:k_true] = rng.uniform(0.5, 1.0, k_true) * rng.choice([-1, 1], k_true)
+    eta = x @ beta * 0.6
+    if family == "gaussian":
+        y = eta + rng.standard_normal(n)
+    elif family == "binomial":
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    else:
+        y = rng.poisson(np.exp(0.5 + 0.5 * eta)).astype(float)
+    return x, y
+
+
+def _foldid(n, k, seed):
+    rng = np.random.default_rng(seed + 1000)
+    return rng.permutation(np.resize(np.arange(1, k + 1), n))
+
+
+# name -> spec. "opts" are glmnet options (Python names), "arrays" extra per-row arrays.
+def _cases():
+    cases = {}
+
+    def add(name, family, n, p, seed, *, tm="default", nfolds=10, keep=False, grouped=True,
+            opts=None, weights=False, offset=False, lam=False, restats=False, tol=1e-5):
+        x, y = _data(family, n, p, seed)
+        rng = np.random.default_rng(seed + 7)
+        o = dict(opts or {})
+        if weights:
+            o["weights"] = rng.uniform(0.2, 2.0, n)
+        if offset:
+            o["offset"] = rng.uniform(-0.3, 0.3, n)
+        if lam:
+            o["lambda_"] = np.exp(np.linspace(np.log(0.5), np.log(0.005), 30))
+        cases[name] = dict(family=family, x=x, y=y, foldid=_foldid(n, nfolds, seed), tm=tm,
+                           keep=keep, grouped=grouped, opts=o, restats=restats, tol=tol)
+
+    add("gaus_mse", "gaussian", 200, 20, 1, keep=True)
+    add("gaus_mae_enet", "gaussian", 150, 30, 2, tm="mae", opts={"alpha": 0.5})
+    add("gaus_dev_w_off", "gaussian", 180, 15, 3, tm="deviance", weights=True, offset=True,
+        keep=True)
+    add("gaus_lambda", "gaussian", 120, 10, 4, lam=True, nfolds=5)
+    add("gaus_ungrouped", "gaussian", 100, 12, 5, grouped=False, nfolds=5, keep=True)
+    # full fit n > p (lambda.min.ratio 1e-4), folds n < p (0.01): checks each fold's own path.
+    # Ill-conditioned near the end of the path, where fold fits agree with R's only to ~1e-4.
+    add("gaus_p_near_n", "gaussian", 60, 55, 6, nfolds=10, tol=1e-3)
+    add("gaus_nostd_noint", "gaussian", 120, 8, 7, opts={"standardize": False, "intercept": False})
+    add("bin_dev", "binomial", 250, 20, 11, keep=True)
+    add("bin_class", "binomial", 250, 15, 12, tm="class")
+    add("bin_auc", "binomial", 250, 15, 13, tm="auc", keep=True)
+    add("bin_auc_w", "binomial", 200, 10, 14, tm="auc", weights=True, keep=True, restats=True)
+    add("bin_mse_w", "binomial", 200, 10, 15, tm="mse", weights=True, keep=True, restats=True)
+    add("bin_mae", "binomial", 200, 10, 16, tm="mae", opts={"alpha": 0.3})
+    add("bin_dev_off", "binomial", 200, 10, 17, offset=True, nfolds=5)
+    add("pois_dev", "poisson", 200, 15, 21, keep=True)
+    add("pois_mse_off", "poisson", 200, 10, 22, tm="mse", offset=True, keep=True)
+    add("pois_mae_w", "poisson", 180, 10, 23, tm="mae", weights=True, keep=True, restats=True)
+    add("pois_dev_w_ungrouped", "poisson", 150, 10, 24, weights=True, grouped=False, keep=True,
+        restats=True)
+    return cases
+
+
+CASES = _cases()
+
+_R_OPT = {"alpha": "alpha", "standardize": "standardize", "intercept": "intercept",
+          "weights": "weights", "offset": "offset", "lambda_": "lambda"}
+
+_R_PRELUDE = r"""
+suppressMessages(library(glmnet))
+rb <- function(d, f, n) readBin(file.path(d, f), "double", n = n)
+wb <- function(v, d, f) writeBin(as.double(v), file.path(d, f))
+run_case <- function(d, n, p, family, tm, keep, grouped, opts, restats) {
+  x <- matrix(rb(d, "x.bin", n * p), n, p)
+  y <- rb(d, "y.bin", n)
+  foldid <- as.integer(rb(d, "foldid.bin", n))
+  args <- list(x = x, y = y, family = family, foldid = foldid, type.measure = tm, keep = keep,
+               grouped = grouped, thresh = 1e-12)
+  for (nm in names(opts)) {
+    v <- opts[[nm]]
+    if (is.character(v)) { f <- file.path(d, v); v <- readBin(f, "double", n = file.size(f) / 8) }
+    args[[nm]] <- v
+  }
+  cv <- do.call(cv.glmnet, args)
+  wb(cv$lambda, d, "r_lambda.bin"); wb(cv$cvm, d, "r_cvm.bin"); wb(cv$cvsd, d, "r_cvsd.bin")
+  wb(cv$cvup, d, "r_cvup.bin"); wb(cv$cvlo, d, "r_cvlo.bin"); wb(cv$nzero, d, "r_nzero.bin")
+  wb(c(cv$lambda.min, cv$lambda.1se, cv$index), d, "r_opt.bin")
+  writeLines(c(names(cv$name), unname(cv$name)), file.path(d, "r_name.txt"))
+  if (keep) wb(cv$fit.preval, d, "r_preval.bin")
+  if (restats) {
+    # R's statistics on OUR held-out predictions.
+    L <- length(rb(d, "py_lambda.bin", 1e6))
+    pm <- matrix(rb(d, "py_preval.bin", n * L), n, L)
+    lam <- rb(d, "py_lambda.bin", L)
+    w <- if (is.null(args$weights)) rep(1, n) else args$weights
+    sub <- switch(family, gaussian = "elnet", binomial = "lognet", poisson = "fishnet")
+    tmr <- glmnet:::cvtype(tm, sub)
+    st <- do.call(getFromNamespace(paste0("cv.", sub), "glmnet"), list(pm, y, tmr, w, foldid, grouped))
+    nz <- rep(0, L)
+    out <- glmnet:::cvstats(st, foldid, max(foldid), lam, nz, st$grouped)
+    cvname <- names(st$type.measure)
+    opt <- glmnet:::getOptcv.glmnet(out$lambda, out$cvm, out$cvsd, cvname)
+    wb(out$cvm, d, "s_cvm.bin"); wb(out$cvsd, d, "s_cvsd.bin")
+    wb(c(opt$lambda.min, opt$lambda.1se, opt$index), d, "s_opt.bin")
+  }
+}
+"""
+
+
+def _rlit(v):
+    if isinstance(v, (bool, np.bool_)):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return repr(float(v))
+    return f'"{v}"'
+
+
+def _py_cv(case):
+    o = dict(case["opts"])
+    return mg.cv_glmnet(case["x"], case["y"], case["family"], foldid=case["foldid"],
+                        type_measure=case["tm"], keep=True, grouped=case["grouped"],
+                        thresh=THRESH, dtype="float64", device="cpu", **o)
+
+
+@pytest.fixture(scope="module")
+def results():
+    """(python CvGlmnetFit, R outputs) per case, R run once for the whole module."""
+    exe = shutil.which(RSCRIPT)
+    if exe is None:
+        raise RuntimeError("Rscript not found on PATH: test_cv needs R with glmnet 4.1")
+    tmp = tempfile.mkdtemp(prefix="mlxs_cv_")
+    py = {}
+    lines = [_R_PRELUDE]
+    try:
+        for name, c in CASES.items():
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            n, p = c["x"].shape
+            np.asfortranarray(c["x"]).T.astype("<f8").tofile(os.path.join(d, "x.bin"))
+            c["y"].astype("<f8").tofile(os.path.join(d, "y.bin"))
+            c["foldid"].astype("<f8").tofile(os.path.join(d, "foldid.bin"))
+            ropts = []
+            for k, v in c["opts"].items():
+                if isinstance(v, np.ndarray):
+                    v.astype("<f8").tofile(os.path.join(d, k + ".bin"))
+                    ropts.append(f'{_R_OPT.get(k, k)} = "{k}.bin"')
+                else:
+                    ropts.append(f"{_R_OPT.get(k, k)} = {_rlit(v)}")
+            fit = _py_cv(c)
+            py[name] = fit
+            if c["restats"]:
+                fit.fit_preval.T.astype("<f8").tofile(os.path.join(d, "py_preval.bin"))
+                fit.glmnet_fit.lambda_.astype("<f8").tofile(os.path.join(d, "py_lambda.bin"))
+            rtm = {"default": "default"}.get(c["tm"], c["tm"])
+            lines.append(
+                f'run_case("{d}", {n}L, {p}L, "{c["family"]}", "{rtm}", {_rlit(c["keep"])}, '
+                f'{_rlit(c["grouped"])}, list({", ".join(ropts)}), {_rlit(c["restats"])})')
+        script = os.path.join(tmp, "run.R")
+        with open(script, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        proc = subprocess.run([exe, "--vanilla", script], capture_output=True, text=True,
+                              timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"Rscript failed:\n{proc.stderr[-3000:]}")
+        r = {}
+        for name, c in CASES.items():
+            d = os.path.join(tmp, name)
+            rd = lambda f: np.fromfile(os.path.join(d, f), dtype="<f8")
+            n = c["x"].shape[0]
+            out = {k: rd(f"r_{k}.bin") for k in ("lambda", "cvm", "cvsd", "cvup", "cvlo", "nzero",
+                                                  "opt")}
+            with open(os.path.join(d, "r_name.txt")) as f:
+                nm = f.read().split("\n")
+            out["name"] = {nm[0]: nm[1]}
+            if c["keep"]:
+                out["preval"] = rd("r_preval.bin").reshape(-1, n).T
+            if c["restats"]:
+                out["s_cvm"], out["s_cvsd"], out["s_opt"] = rd("s_cvm.bin"), rd("s_cvsd.bin"), rd("s_opt.bin")
+            r[name] = out
+        yield py, r
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-3)))
+
+
+# ----------------------------------------------------------------------------- parity with R
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_cv_glmnet(results, name):
+    py, r = results
+    fit, ref, case = py[name], r[name], CASES[name]
+    assert fit.lambda_.shape == ref["lambda"].shape, (fit.lambda_.shape, ref["lambda"].shape)
+    np.testing.assert_allclose(fit.lambda_, ref["lambda"], rtol=1e-7)
+    tol = case["tol"]
+    np.testing.assert_allclose(fit.cvm, ref["cvm"], rtol=tol, atol=1e-9)
+    np.testing.assert_allclose(fit.cvsd, ref["cvsd"], rtol=10 * tol, atol=1e-9)
+    np.testing.assert_allclose(fit.cvup, ref["cvup"], rtol=tol, atol=1e-9)
+    np.testing.assert_allclose(fit.cvlo, ref["cvlo"], rtol=10 * tol, atol=1e-9)
+    np.testing.assert_array_equal(fit.nzero, ref["nzero"].astype(int))
+    assert fit.lambda_min == pytest.approx(ref["opt"][0], rel=1e-7)
+    assert fit.lambda_1se == pytest.approx(ref["opt"][1], rel=1e-7)
+    np.testing.assert_array_equal(fit.index[:, 0], ref["opt"][2:].astype(int))
+    assert fit.index.shape == (2, 1)
+    assert fit.name == ref["name"]
+    if case["keep"]:
+        assert fit.fit_preval.shape == ref["preval"].shape
+        # binomial fold fits stop ~1e-5 away from R's in the link at the smallest lambdas
+        np.testing.assert_allclose(fit.fit_preval, ref["preval"], rtol=1e-5, atol=3e-5)
+
+
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c["restats"]])
+def test_statistics_match_r_on_same_predictions(results, name):
+    """R's cv.<class>/cvstats/getOptcv on our fit_preval give our cvm, cvsd and optima."""
+    py, r = results
+    fit, ref = py[name], r[name]
+    np.testing.assert_allclose(fit.cvm, ref["s_cvm"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fit.cvsd, ref["s_cvsd"], rtol=1e-10, atol=1e-14)
+    assert fit.lambda_min == ref["s_opt"][0] and fit.lambda_1se == ref["s_opt"][1]
+    np.testing.assert_array_equal(fit.index[:, 0], ref["s_opt"][2:].astype(int))
+
+
+def test_report_max_discrepancy(results, capsys):
+    py, r = results
+    worst = {}
+    for name, c in CASES.items():
+        if py[name].cvm.shape != r[name]["cvm"].shape:
+            continue
+        d = _rel(py[name].cvm, r[name]["cvm"])
+        worst[c["family"]] = max(worst.get(c["family"], 0.0), d)
+    with capsys.disabled():
+        print("\nmax relative cvm discrepancy vs cv.glmnet:",
+              {k: f"{v:.2e}" for k, v in worst.items()})
+    assert set(worst) == {"gaussian", "binomial", "poisson"}
+
+
+# ----------------------------------------------------------------------------- pieces
+def test_interp_matches_glmnet_rules():
+    lam = np.array([1.0, 0.5, 0.25, 0.125])
+    a0 = np.array([0.0, 1.0, 2.0, 3.0])
+    beta = np.array([[0.0, 10.0, 20.0, 30.0]])
+    s = np.array([2.0, 1.0, 0.75, 0.5, 0.2, 0.125, 0.01])
+    cf = _interp_coefs(a0, beta, lam, s)
+    # clamped above and below, exact at knots, linear in lambda between knots
+    np.testing.assert_allclose(cf[0], [0.0, 0.0, 0.5, 1.0, 2.4, 3.0, 3.0])
+    np.testing.assert_allclose(cf[1], 10 * cf[0])
+    one = _interp_coefs(np.array([4.0]), np.array([[2.0]]), np.array([0.3]), s)
+    np.testing.assert_allclose(one, np.tile([[4.0], [2.0]], (1, s.size)))
+
+
+def test_weighted_auc_bruteforce():
+    rng = np.random.default_rng(3)
+    prob = np.round(rng.random(40), 1)          # many ties
+    y = rng.random(40) < 0.4
+    w = rng.uniform(0.1, 2, 40)
+    wn, wp = w * ~y, w * y
+    num = sum(wn[i] * wp[j] * ((prob[j] > prob[i]) + 0.5 * (prob[j] == prob[i]))
+              for i in range(40) for j in range(40))
+    assert _weighted_auc(prob, wn, wp) == pytest.approx(num / (wn.sum() * wp.sum()), rel=1e-13)
+
+
+# ----------------------------------------------------------------------------- behaviour
+@pytest.fixture(scope="module")
+def small():
+    x, y = _data("gaussian", 90, 6, 31)
+    return x, y
+
+
+def test_keep_shapes_and_fields(small):
+    x, y = small
+    cv = mg.cv_glmnet(x, y, nfolds=5, keep=True, seed=1)
+    L = len(cv.lambda_)
+    assert cv.fit_preval.shape == (90, L) and cv.foldid.shape == (90,)
+    assert sorted(np.unique(cv.foldid)) == [1, 2, 3, 4, 5]
+    assert np.bincount(cv.foldid)[1:].tolist() == [18] * 5
+    for f in ("cvm", "cvsd", "cvup", "cvlo", "nzero"):
+        assert getattr(cv, f).shape == (L,)
+    assert cv.index.shape == (2, 1) and cv.index.dtype.kind == "i"
+    assert cv.lambda_[cv.index[0, 0] - 1] == cv.lambda_min
+    assert cv.lambda_[cv.index[1, 0] - 1] == cv.lambda_1se
+    assert cv.lambda_1se >= cv.lambda_min
+    assert cv.name == {"mse": "Mean-Squared Error"} and cv.type_measure == "mse"
+    np.testing.assert_array_equal(cv.nzero, (cv.glmnet_fit.beta != 0).sum(axis=0))
+    np.testing.assert_allclose(cv.cvup - cv.cvlo, 2 * cv.cvsd)
+    nokeep = mg.cv_glmnet(x, y, nfolds=5, seed=1)
+    assert nokeep.fit_preval is None and nokeep.foldid is None
+    np.testing.assert_array_equal(nokeep.cvm, cv.cvm)     # same seed, same folds
+
+
+def test_seed_changes_folds(small):
+    x, y = small
+    a = mg.cv_glmnet(x, y, nfolds=4, keep=True, seed=1).foldid
+    b = mg.cv_glmnet(x, y, nfolds=4, keep=True, seed=2).foldid
+    assert not np.array_equal(a, b)
+    assert np.bincount(a)[1:].tolist() == [23, 23, 22, 22]
+
+
+def test_predict_and_coef_delegate(small):
+    x, y = small
+    cv = mg.cv_glmnet(x, y, nfolds=5, seed=3)
+    g = cv.glmnet_fit
+    np.testing.assert_allclose(cv.predict(x[:5]), g.predict(x[:5], s=cv.lambda_1se))
+    np.testing.assert_allclose(cv.predict(x[:5], s="lambda_min"), g.predict(x[:5], s=cv.lambda_min))
+    np.testing.assert_allclose(cv.predict(x[:5], s="lambda.min"), g.predict(x[:5], s=cv.lambda_min))
+    np.testing.assert_allclose(cv.predict(x[:5], s=0.05), g.predict(x[:5], s=0.05))
+    np.testing.assert_allclose(cv.coef(), g.coef(s=cv.lambda_1se))
+    np.testing.assert_allclose(cv.coef(s="lambda_min"), g.coef(s=cv.lambda_min))
+    with pytest.raises(ValueError, match="s must be"):
+        cv.predict(x[:5], s="lambda_max")
+    assert "Measure: Mean-Squared Error" in cv.summary()
+
+
+def test_binomial_predict_types():
+    x, y = _data("binomial", 120, 5, 41)
+    ys = np.where(y > 0, "yes", "no")
+    cv = mg.cv_glmnet(x, ys, "binomial", nfolds=4, seed=0, type_measure="class")
+    assert cv.name == {"class": "Misclassification Error"}
+    cls = cv.predict(x[:10], type="class")
+    assert set(np.unique(cls)) <= {"yes", "no"}
+    cv01 = mg.cv_glmnet(x, y, "binomial", nfolds=4, seed=0, type_measure="class")
+    np.testing.assert_allclose(cv.cvm, cv01.cvm, rtol=1e-6)
+    assert np.all((cv.cvm >= 0) & (cv.cvm <= 1))
+
+
+def test_trace_it_prints_progress(small, capsys):
+    x, y = small
+    mg.cv_glmnet(x, y, nfolds=3, seed=0, trace_it=1)
+    err = capsys.readouterr().err
+    assert "Training" in err and "Fold: 3/3" in err
+
+
+def test_auc_too_few_per_fold_falls_back_to_deviance():
+    x, y = _data("binomial", 60, 4, 51)
+    with pytest.warns(UserWarning, match="auc"):
+        cv = mg.cv_glmnet(x, y, "binomial", nfolds=10, seed=0, type_measure="auc")
+    assert cv.name == {"deviance": "Binomial Deviance"}
+
+
+def test_few_per_fold_ungroups():
+    x, y = _data("gaussian", 20, 3, 52)
+    with pytest.warns(UserWarning, match="grouped=False"):
+        mg.cv_glmnet(x, y, nfolds=10, seed=0)
+
+
+# ----------------------------------------------------------------------------- validation
+@pytest.mark.parametrize("kw, match", [
+    (dict(nfolds=2), "nfolds"),
+    (dict(nfolds=1), "nfolds"),
+    (dict(nfolds=500), "nfolds"),
+    (dict(foldid=np.resize([1, 2, 3], 50)), "foldid"),
+    (dict(foldid=np.resize([1, 2], 90)), "nfolds"),
+    (dict(foldid=np.resize([0, 1, 2], 90)), "foldid"),
+    (dict(foldid=np.resize([1, 2, 4], 90)), "foldid"),
+    (dict(foldid=np.resize([1.5, 2, 3], 90)), "foldid"),
+    (dict(type_measure="auc"), "type_measure"),
+    (dict(type_measure="class"), "type_measure"),
+    (dict(type_measure="bogus"), "type_measure"),
+    (dict(lambda_=[0.1]), "lambda_"),
+    (dict(weights=-np.ones(90)), "weights"),
+])
+def test_invalid_arguments(small, kw, match):
+    x, y = small
+    with pytest.raises(ValueError, match=match):
+        mg.cv_glmnet(x, y, seed=0, **kw)
+
+
+def test_invalid_measure_for_poisson_and_unknown_option(small):
+    x, y = small
+    with pytest.raises(ValueError, match="type_measure"):
+        mg.cv_glmnet(x, np.abs(np.round(y)), "poisson", type_measure="auc")
+    with pytest.raises(TypeError, match="lambda_min"):
+        mg.cv_glmnet(x, y, lambda_min=0.1)
+    with pytest.raises(ValueError, match="family"):
+        mg.cv_glmnet(x, y, "cox")
