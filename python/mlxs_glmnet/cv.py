@@ -101,8 +101,8 @@ class CvGlmnetFit:
 
     def __repr__(self) -> str:
         (measure, label), = self.name.items()
-        return (f"CvGlmnetFit(measure={label!r}, nfolds={'?' if self.foldid is None else int(self.foldid.max())}, "
-                f"nlambda={len(self.lambda_)}, lambda_min={self.lambda_min:.6g}, "
+        return (f"CvGlmnetFit(measure={label!r}, nlambda={len(self.lambda_)}, "
+                f"lambda_min={self.lambda_min:.6g}, "
                 f"lambda_1se={self.lambda_1se:.6g})")
 
     def summary(self) -> str:
@@ -290,8 +290,25 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     L = lam.shape[0]
     nz = (np.asarray(fit.beta) != 0).sum(axis=0).astype(np.int64)
 
+    if family == "binomial":
+        yv = _binomial_y01(y, fit, n)
+    else:
+        yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=np.float64).reshape(-1)
+    w = kwargs.get("weights")
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
+
     # All folds in one engine call: fold k's problem gives its held-out rows weight 0.
     masks = (foldid[None, :] != np.arange(1, nfolds + 1)[:, None]).astype(np.float64)
+    if family == "binomial":
+        live = masks * (w > 0)
+        ones = live @ yv
+        zeros = live.sum(axis=1) - ones
+        bad = np.flatnonzero(np.minimum(ones, zeros) <= 1)
+        if bad.size:
+            k = int(bad[0])
+            raise ValueError(f"foldid: the training rows of fold {k + 1} hold {int(min(ones[k], zeros[k]))} "
+                             f"observation(s) of one binomial class; at least 2 per class are needed "
+                             f"(use fewer folds or stratify foldid)")
     say(f"Fold: 1-{nfolds}/{nfolds} (one engine call, {nfolds} problems)")
     fold_fits = api.glmnet_batch(x, y, family, weights_batch=masks, trace_it=trace_it, **kwargs)
     say(f"Folds fitted ({time.perf_counter() - t0:.3f}s)")
@@ -302,6 +319,8 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     predmat = np.empty((n, L))
     for k, ff in enumerate(fold_fits):
         rows = np.flatnonzero(foldid == k + 1)
+        if len(ff.lambda_) == 0:
+            raise RuntimeError(f"the fit of fold {k + 1} returned no solution (jerr={ff.jerr})")
         if alignment == "lambda":
             cf = _interp_coefs(ff.a0, ff.beta, ff.lambda_, lam)
         else:
@@ -317,13 +336,6 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         say(f"Fold: {k + 1}/{nfolds}")
 
     # Losses per observation and lambda.
-    if family == "binomial":
-        yv = _binomial_y01(y, fit, n)
-    else:
-        yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=np.float64).reshape(-1)
-    w = kwargs.get("weights")
-    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
-
     if measure == "auc" and n / nfolds < 10:
         warnings.warn("Too few (< 10) observations per fold for type_measure='auc'; changed to "
                       "type_measure='deviance'. Alternatively, use smaller value for nfolds",

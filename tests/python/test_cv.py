@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def _cases():
     cases = {}
 
     def add(name, family, n, p, seed, *, tm="default", nfolds=10, keep=False, grouped=True,
-            opts=None, weights=False, offset=False, lam=False, restats=False, tol=1e-5):
+            opts=None, weights=False, offset=False, lam=False, restats=False, tol=1e-5, alignment="lambda"):
         x, y = _data(family, n, p, seed)
         rng = np.random.default_rng(seed + 7)
         o = dict(opts or {})
@@ -61,7 +62,8 @@ def _cases():
         if lam:
             o["lambda_"] = np.exp(np.linspace(np.log(0.5), np.log(0.005), 30))
         cases[name] = dict(family=family, x=x, y=y, foldid=_foldid(n, nfolds, seed), tm=tm,
-                           keep=keep, grouped=grouped, opts=o, restats=restats, tol=tol)
+                           keep=keep, grouped=grouped, opts=o, restats=restats, tol=tol,
+                           alignment=alignment)
 
     add("gaus_mse", "gaussian", 200, 20, 1, keep=True)
     add("gaus_mae_enet", "gaussian", 150, 30, 2, tm="mae", opts={"alpha": 0.5})
@@ -73,7 +75,10 @@ def _cases():
     # Ill-conditioned near the end of the path, where fold fits agree with R's only to ~1e-4.
     add("gaus_p_near_n", "gaussian", 60, 55, 6, nfolds=10, tol=1e-3)
     add("gaus_nostd_noint", "gaussian", 120, 8, 7, opts={"standardize": False, "intercept": False})
+    add("gaus_fraction", "gaussian", 150, 12, 8, alignment="fraction", keep=True)
+    add("gaus_tiny_folds", "gaussian", 25, 5, 9, nfolds=10, keep=True)   # < 3 per fold: ungrouped
     add("bin_dev", "binomial", 250, 20, 11, keep=True)
+    add("bin_auc_fallback", "binomial", 80, 6, 18, tm="auc", nfolds=10)  # < 10 per fold: deviance
     add("bin_class", "binomial", 250, 15, 12, tm="class")
     add("bin_auc", "binomial", 250, 15, 13, tm="auc", keep=True)
     add("bin_auc_w", "binomial", 200, 10, 14, tm="auc", weights=True, keep=True, restats=True)
@@ -97,12 +102,12 @@ _R_PRELUDE = r"""
 suppressMessages(library(glmnet))
 rb <- function(d, f, n) readBin(file.path(d, f), "double", n = n)
 wb <- function(v, d, f) writeBin(as.double(v), file.path(d, f))
-run_case <- function(d, n, p, family, tm, keep, grouped, opts, restats) {
+run_case <- function(d, n, p, family, tm, keep, grouped, opts, restats, alignment) {
   x <- matrix(rb(d, "x.bin", n * p), n, p)
   y <- rb(d, "y.bin", n)
   foldid <- as.integer(rb(d, "foldid.bin", n))
   args <- list(x = x, y = y, family = family, foldid = foldid, type.measure = tm, keep = keep,
-               grouped = grouped, thresh = 1e-12)
+               grouped = grouped, thresh = 1e-12, alignment = alignment)
   for (nm in names(opts)) {
     v <- opts[[nm]]
     if (is.character(v)) { f <- file.path(d, v); v <- readBin(f, "double", n = file.size(f) / 8) }
@@ -144,9 +149,12 @@ def _rlit(v):
 
 def _py_cv(case):
     o = dict(case["opts"])
-    return mg.cv_glmnet(case["x"], case["y"], case["family"], foldid=case["foldid"],
-                        type_measure=case["tm"], keep=True, grouped=case["grouped"],
-                        thresh=THRESH, dtype="float64", device="cpu", **o)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mg.cv_glmnet(case["x"], case["y"], case["family"], foldid=case["foldid"],
+                            type_measure=case["tm"], keep=True, grouped=case["grouped"],
+                            alignment=case["alignment"], thresh=THRESH, dtype="float64",
+                            device="cpu", **o)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +189,7 @@ def results():
             rtm = {"default": "default"}.get(c["tm"], c["tm"])
             lines.append(
                 f'run_case("{d}", {n}L, {p}L, "{c["family"]}", "{rtm}", {_rlit(c["keep"])}, '
-                f'{_rlit(c["grouped"])}, list({", ".join(ropts)}), {_rlit(c["restats"])})')
+                f'{_rlit(c["grouped"])}, list({", ".join(ropts)}), {_rlit(c["restats"])}, "{c["alignment"]}")')
         script = os.path.join(tmp, "run.R")
         with open(script, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -400,3 +408,23 @@ def test_invalid_measure_for_poisson_and_unknown_option(small):
         mg.cv_glmnet(x, y, lambda_min=0.1)
     with pytest.raises(ValueError, match="family"):
         mg.cv_glmnet(x, y, "cox")
+
+
+def test_binomial_fold_without_both_classes_is_an_error():
+    x, _ = _data("binomial", 40, 3, 61)
+    y = np.zeros(40)
+    y[:3] = 1
+    foldid = np.resize([1, 2, 3, 4], 40)
+    foldid[:3] = 1                        # fold 1 holds every positive: its training rows have none
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="foldid: the training rows of fold 1"):
+            mg.cv_glmnet(x, y, "binomial", foldid=foldid)
+
+
+def test_repr_and_summary(small):
+    x, y = small
+    cv = mg.cv_glmnet(x, y, nfolds=3, seed=0, type_measure="mae")
+    assert "Mean Absolute Error" in repr(cv) and "lambda_1se" in repr(cv)
+    lines = cv.summary().splitlines()
+    assert lines[0] == "Measure: Mean Absolute Error" and lines[3].split()[0] == "min"
