@@ -9,7 +9,10 @@ import mlx.core as mx
 
 _KDIR = Path(__file__).with_name("kernels")
 _KERNEL = None
-THREADS = 256
+import os
+
+# Threads per block (one block per problem); a multiple of 32, at most 1024.
+THREADS = int(os.environ.get("MLXS_GPU_THREADS", "256"))
 
 INPUTS = ["x", "y", "w", "off", "gram", "gst", "pf", "cl", "jx", "ulam", "ip", "dp"]
 OUTPUTS = ["beta_o", "a0_o", "lam_o", "dev_o", "nd_o", "info_o", "wsp", "wsn", "wip"]
@@ -26,7 +29,7 @@ def _kernel():
     global _KERNEL
     if _KERNEL is None:
         _KERNEL = mx.fast.cuda_kernel(
-            name="mlxs_glmnet_path_v1", input_names=INPUTS, output_names=OUTPUTS,
+            name="mlxs_glmnet_path_v2", input_names=INPUTS, output_names=OUTPUTS,
             source=(_KDIR / "path.kern").read_text(),
             header=(_KDIR / "prelude_cuda.h").read_text())
     return _KERNEL

@@ -24,10 +24,6 @@ K_HOT static T k_dot(const T* __restrict a, const T* __restrict b, int n) {
   return s;
 }
 template <class T>
-static inline T k_dot_seq(const T* __restrict a, const T* __restrict b, int n) {
-  return k_dot(a, b, n);
-}
-template <class T>
 K_HOT static void k_upd(T* __restrict r, const T* __restrict v, const T* __restrict x, T c1, T c0,
                          int n) {
 #pragma omp simd

@@ -1,33 +1,33 @@
 // CUDA prelude for path.kern (used as the `header` of mx.fast.cuda_kernel).
-// One thread block per problem; the block size must be a power of two no larger than 1024.
+// One thread block per problem; the block size must be a multiple of 32, at most 1024.
 typedef float real_t;
 #define K_BLOCK ((int)blockIdx.x)
 #define K_TID ((int)threadIdx.x)
 #define K_NT ((int)blockDim.x)
 #define K_SYNC() __syncthreads()
 #define K_PROGRESS() ((void)0)
+// Block-wide sum: warp shuffles, one shared slot per warp, three barriers.
 __device__ inline float k_block_sum(float v) {
-  __shared__ float red[1024];
-  const int t = threadIdx.x;
+  __shared__ float wsum[32];
+  __shared__ float total;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+  __syncthreads();                       /* readers of the previous total are done */
+  if (lane == 0) wsum[wid] = v;
   __syncthreads();
-  red[t] = v;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (t < s) red[t] += red[t + s];
-    __syncthreads();
+  if (wid == 0) {
+    v = (lane < (int)(blockDim.x >> 5)) ? wsum[lane] : 0.f;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    if (lane == 0) total = v;
   }
-  return red[0];
+  __syncthreads();
+  return total;
 }
 #define K_RED(v) k_block_sum(v)
 __device__ inline float k_dot(const float* a, const float* b, int n) {
   float s = 0.f;
   for (int i = threadIdx.x; i < n; i += blockDim.x) s += a[i] * b[i];
   return k_block_sum(s);
-}
-__device__ inline float k_dot_seq(const float* a, const float* b, int n) {
-  float s = 0.f;
-  for (int i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 __device__ inline void k_upd(float* r, const float* v, const float* x, float c1, float c0, int n) {
   for (int i = threadIdx.x; i < n; i += blockDim.x) r[i] -= c1 * v[i] * (x[i] - c0);
