@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml CMakeLists.txt $(shell find python src -type 
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --upgrade --quiet pip
 	$(VPY) -m pip install --quiet "numpy<2" "pandas<3" pytest
-	$(VPY) -m pip install --quiet .
+	$(VPY) -m pip install --quiet -C build-dir=build/venv-{wheel_tag} .
 	@touch $@
 
 # The R package; it records the venv's interpreter so that it works from any directory.
