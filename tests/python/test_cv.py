@@ -25,17 +25,19 @@ THRESH = 1e-12
 
 
 # ----------------------------------------------------------------------------- data
-def _data(family, n, p, seed, *, k_true=5):
+def _data(family, n, p, seed, *, k_true=5, signal=0.6, flip=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, p))
     k_true = min(k_true, p)
     beta = np.zeros(p)
     beta[:k_true] = rng.uniform(0.5, 1.0, k_true) * rng.choice([-1, 1], k_true)
-    eta = x @ beta * 0.6
+    eta = x @ beta * signal
     if family == "gaussian":
         y = eta + rng.standard_normal(n)
     elif family == "binomial":
         y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+        far = np.argsort(-np.abs(eta))[:flip]     # mislabel the most extreme points
+        y[far] = 1 - y[far]
     else:
         y = rng.poisson(np.exp(0.5 + 0.5 * eta)).astype(float)
     return x, y
@@ -51,8 +53,8 @@ def _cases():
     cases = {}
 
     def add(name, family, n, p, seed, *, tm="default", nfolds=10, keep=False, grouped=True,
-            opts=None, weights=False, offset=False, lam=False, restats=False, tol=1e-5, alignment="lambda"):
-        x, y = _data(family, n, p, seed)
+            signal=0.6, flip=0, opts=None, weights=False, offset=False, lam=False, restats=False, tol=1e-5, alignment="lambda"):
+        x, y = _data(family, n, p, seed, signal=signal, flip=flip)
         rng = np.random.default_rng(seed + 7)
         o = dict(opts or {})
         if weights:
@@ -79,6 +81,8 @@ def _cases():
     add("gaus_tiny_folds", "gaussian", 25, 5, 9, nfolds=10, keep=True)   # < 3 per fold: ungrouped
     add("bin_dev", "binomial", 250, 20, 11, keep=True)
     add("bin_auc_fallback", "binomial", 80, 6, 18, tm="auc", nfolds=10)  # < 10 per fold: deviance
+    # nearly separable: held-out probabilities beyond the 1e-5 clamp of binomial deviance
+    add("bin_dev_clamped", "binomial", 200, 6, 19, signal=4.0, flip=4, keep=True)
     add("bin_class", "binomial", 250, 15, 12, tm="class")
     add("bin_auc", "binomial", 250, 15, 13, tm="auc", keep=True)
     add("bin_auc_w", "binomial", 200, 10, 14, tm="auc", weights=True, keep=True, restats=True)
