@@ -7,16 +7,16 @@
 
 What happens, as in ``cv.glmnet`` (alignment = "lambda"):
 
-1. the full data are fitted once (``glmnet``); its lambda sequence is the CV grid;
-2. all folds are fitted in ONE engine call (``glmnet_batch``): fold k is the problem whose
-   observation weights are the user's weights with the rows of fold k set to zero, so each fold
-   computes its own lambda path exactly as a glmnet fit on the training rows would;
-3. every fold predicts its held-out rows at the full-data lambdas, interpolating its coefficients
+1. the full data and every fold are fitted in ONE engine call (``glmnet_batch``): problem 0 has
+   all rows (it is glmnet's fit of the full data; its lambda sequence is the CV grid), problem k
+   has the user's weights with the rows of fold k set to zero, so each fold computes its own
+   lambda path exactly as a glmnet fit on its training rows would;
+2. every fold predicts its held-out rows at the full-data lambdas, interpolating its coefficients
    linearly in lambda (glmnet's ``lambda.interp``, clamped to the fold's own lambda range);
-4. the held-out predictions give a loss per observation and lambda; losses are averaged per fold
+3. the held-out predictions give a loss per observation and lambda; losses are averaged per fold
    (``grouped``), and the fold means give ``cvm`` and its standard error ``cvsd`` weighted by the
    folds' total weights (glmnet's ``cvcompute`` / ``cvstats``);
-5. ``lambda_min`` is the largest lambda attaining the minimum of ``cvm``; ``lambda_1se`` the
+4. ``lambda_min`` is the largest lambda attaining the minimum of ``cvm``; ``lambda_1se`` the
    largest lambda whose ``cvm`` is within one ``cvsd`` of that minimum (``getOptcv.glmnet``).
 """
 from __future__ import annotations
@@ -166,8 +166,8 @@ def _weighted_auc(prob, wneg, wpos):
     return num / den
 
 
-def _binomial_y01(y, fit, n):
-    """y as 0/1 for the second class of the fit's classnames (glmnet's factor coding)."""
+def _binomial_y01(y, n):
+    """y as 0/1 for the second class (the coding of the engine's classnames, glmnet's factor order)."""
     y01, _ = api._response(y, "binomial", n)
     return y01
 
@@ -283,24 +283,19 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
 
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if trace_it else (lambda msg: None)
-    say("Training")
-    fit = api.glmnet(x, y, family, trace_it=trace_it, **kwargs)
-    X = api._as_matrix(x, "x")
-    lam = np.asarray(fit.lambda_, dtype=np.float64)
-    L = lam.shape[0]
-    nz = (np.asarray(fit.beta) != 0).sum(axis=0).astype(np.int64)
-
     if family == "binomial":
-        yv = _binomial_y01(y, fit, n)
+        yv = _binomial_y01(y, n)
     else:
         yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=np.float64).reshape(-1)
-    w = kwargs.get("weights")
-    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
+    w = api._vector(kwargs.get("weights"), "weights", n)
+    w = np.ones(n) if w is None else w
 
-    # All folds in one engine call: fold k's problem gives its held-out rows weight 0.
-    masks = (foldid[None, :] != np.arange(1, nfolds + 1)[:, None]).astype(np.float64)
+    # One engine call for everything: problem 0 is the full data (glmnet's fit on all rows),
+    # problem k gives the rows of fold k weight 0, i.e. fits the training rows of fold k.
+    masks = np.vstack([np.ones((1, n)),
+                       (foldid[None, :] != np.arange(1, nfolds + 1)[:, None]).astype(np.float64)])
     if family == "binomial":
-        live = masks * (w > 0)
+        live = masks[1:] * (w > 0)
         ones = live @ yv
         zeros = live.sum(axis=1) - ones
         bad = np.flatnonzero(np.minimum(ones, zeros) <= 1)
@@ -309,9 +304,17 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
             raise ValueError(f"foldid: the training rows of fold {k + 1} hold {int(min(ones[k], zeros[k]))} "
                              f"observation(s) of one binomial class; at least 2 per class are needed "
                              f"(use fewer folds or stratify foldid)")
-    say(f"Fold: 1-{nfolds}/{nfolds} (one engine call, {nfolds} problems)")
-    fold_fits = api.glmnet_batch(x, y, family, weights_batch=masks, trace_it=trace_it, **kwargs)
-    say(f"Folds fitted ({time.perf_counter() - t0:.3f}s)")
+    say("Training")
+    say(f"Fold: 1-{nfolds}/{nfolds} (full data and {nfolds} folds as {nfolds + 1} problems of one engine call)")
+    fits = api.glmnet_batch(x, y, family, weights_batch=masks, trace_it=trace_it, **kwargs)
+    fit, fold_fits = fits[0], fits[1:]
+    say(f"Fitted ({time.perf_counter() - t0:.3f}s)")
+    X = api._as_matrix(x, "x")
+    lam = np.asarray(fit.lambda_, dtype=np.float64)
+    L = lam.shape[0]
+    if L == 0:
+        raise RuntimeError(f"the full-data fit returned no solution (jerr={fit.jerr})")
+    nz = (np.asarray(fit.beta) != 0).sum(axis=0).astype(np.int64)
 
     # Held-out predictions on the link scale (glmnet's buildPredmat).
     offset = kwargs.get("offset")

@@ -397,6 +397,7 @@ def test_few_per_fold_ungroups():
     (dict(type_measure="bogus"), "type_measure"),
     (dict(lambda_=[0.1]), "lambda_"),
     (dict(weights=-np.ones(90)), "weights"),
+    (dict(weights=np.ones(10)), "weights"),
 ])
 def test_invalid_arguments(small, kw, match):
     x, y = small
@@ -432,3 +433,16 @@ def test_repr_and_summary(small):
     assert "Mean Absolute Error" in repr(cv) and "lambda_1se" in repr(cv)
     lines = cv.summary().splitlines()
     assert lines[0] == "Measure: Mean Absolute Error" and lines[3].split()[0] == "min"
+
+
+def test_full_fit_is_glmnet_and_pandas_inputs(small):
+    pd = pytest.importorskip("pandas")
+    x, y = small
+    cv = mg.cv_glmnet(x, y, nfolds=5, seed=4, thresh=1e-12, alpha=0.7)
+    g = mg.glmnet(x, y, thresh=1e-12, alpha=0.7)
+    np.testing.assert_allclose(cv.glmnet_fit.lambda_, g.lambda_, rtol=1e-12)
+    np.testing.assert_allclose(cv.glmnet_fit.beta, g.beta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cv.glmnet_fit.a0, g.a0, rtol=1e-9, atol=1e-12)
+    df = pd.DataFrame(x, columns=[f"v{j}" for j in range(x.shape[1])])
+    cvp = mg.cv_glmnet(df, pd.Series(y), nfolds=5, seed=4, thresh=1e-12, alpha=0.7)
+    np.testing.assert_allclose(cvp.cvm, cv.cvm, rtol=1e-12)
