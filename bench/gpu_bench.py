@@ -51,16 +51,6 @@ def main(what):
             print(f"{fam:9s} {str(tg):10s} nlam gpu {f.beta.shape[1]} ref {rb.shape[1]}  "
                   f"max rel coef err {err:.2e}  lam rel err {np.abs(f.lambda_[:k] / rl[:k] - 1).max():.2e}  {t:.3f}s", flush=True)
     rng = np.random.default_rng(1)
-    from mlxs_glmnet import gpu
-    for T in (128, 256, 512, 1024):
-        gpu.THREADS = T
-        xs = np.asfortranarray(rng.standard_normal((20000, 500)), dtype=np.float32)
-        ys = (xs[:, :10].sum(1) + rng.standard_normal(20000) > 0).astype(float)
-        mg.glmnet(xs, ys, "binomial", device="gpu", nlambda=5)
-        t = time.perf_counter()
-        f = mg.glmnet(xs, ys, "binomial", device="gpu")
-        print(f"threads {T}: binomial 20000x500 {time.perf_counter() - t:.3f} s, nlam {len(f.lambda_)}", flush=True)
-    gpu.THREADS = int(os.environ.get("MLXS_GPU_THREADS", "256"))
     for (n, p, fam, B) in [(100000, 1000, "gaussian", 1), (100000, 1000, "gaussian", 10),
                            (20000, 500, "binomial", 1), (20000, 500, "binomial", 10)]:
         x = np.asfortranarray(rng.standard_normal((n, p)), dtype=np.float32)
