@@ -166,12 +166,6 @@ def _weighted_auc(prob, wneg, wpos):
     return num / den
 
 
-def _binomial_y01(y, n):
-    """y as 0/1 for the second class (the coding of the engine's classnames, glmnet's factor order)."""
-    y01, _ = api._response(y, "binomial", n)
-    return y01
-
-
 def _cv_raw(family, measure, predmat, y):
     """Per-observation losses (n, L) of the held-out predictions (link scale)."""
     if family == "gaussian":
@@ -283,10 +277,9 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
 
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if trace_it else (lambda msg: None)
-    if family == "binomial":
-        yv = _binomial_y01(y, n)
-    else:
-        yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=np.float64).reshape(-1)
+    with warnings.catch_warnings():          # the engine repeats any warning about y
+        warnings.simplefilter("ignore")
+        yv, _ = api._response(y, family, n)  # validated; binomial as 0/1 for the second class
     w = api._vector(kwargs.get("weights"), "weights", n)
     w = np.ones(n) if w is None else w
 
@@ -332,7 +325,12 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
             m = min(cf.shape[1], L)
             cf = np.concatenate([cf[:, :m], np.repeat(cf[:, m - 1:m], L - m, axis=1)], axis=1)
         used = np.flatnonzero(np.any(cf[1:] != 0, axis=1))   # skip never-active columns
-        eta = X[np.ix_(rows, used)] @ cf[1 + used] + cf[0] if used.size else np.broadcast_to(cf[0], (rows.size, L)).copy()
+        if used.size == 0:
+            eta = np.broadcast_to(cf[0], (rows.size, L)).copy()
+        elif 2 * used.size < X.shape[1]:
+            eta = X[np.ix_(rows, used)] @ cf[1 + used] + cf[0]
+        else:
+            eta = X[rows] @ cf[1:] + cf[0]
         if off is not None:
             eta = eta + off[rows, None]
         predmat[rows] = eta
