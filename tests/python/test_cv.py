@@ -53,19 +53,21 @@ def _cases():
     cases = {}
 
     def add(name, family, n, p, seed, *, tm="default", nfolds=10, keep=False, grouped=True,
-            signal=0.6, flip=0, opts=None, weights=False, offset=False, lam=False, restats=False, tol=1e-5, alignment="lambda"):
+            signal=0.6, flip=0, opts=None, weights=False, offset=False, lam=False, restats=False, tol=1e-5, alignment="lambda",
+            zero_weights=0, xfail=None):
         x, y = _data(family, n, p, seed, signal=signal, flip=flip)
         rng = np.random.default_rng(seed + 7)
         o = dict(opts or {})
         if weights:
             o["weights"] = rng.uniform(0.2, 2.0, n)
+            o["weights"][:zero_weights] = 0.0
         if offset:
             o["offset"] = rng.uniform(-0.3, 0.3, n)
         if lam:
             o["lambda_"] = np.exp(np.linspace(np.log(0.5), np.log(0.005), 30))
         cases[name] = dict(family=family, x=x, y=y, foldid=_foldid(n, nfolds, seed), tm=tm,
                            keep=keep, grouped=grouped, opts=o, restats=restats, tol=tol,
-                           alignment=alignment)
+                           alignment=alignment, xfail=xfail)
 
     add("gaus_mse", "gaussian", 200, 20, 1, keep=True)
     add("gaus_mae_enet", "gaussian", 150, 30, 2, tm="mae", opts={"alpha": 0.5})
@@ -76,6 +78,9 @@ def _cases():
     # full fit n > p (lambda.min.ratio 1e-4), folds n < p (0.01): checks each fold's own path.
     # Ill-conditioned near the end of the path, where fold fits agree with R's only to ~1e-4.
     add("gaus_p_near_n", "gaussian", 60, 55, 6, nfolds=10, tol=1e-3)
+    # user weights with zeros: R decides lambda.min.ratio from nrow(x) (here 60 > 55: 1e-4)
+    add("gaus_zero_weights", "gaussian", 60, 55, 10, weights=True, zero_weights=8, tol=1e-3,
+        xfail="engine: lambda_min_ratio from the count of nonzero weights (52 < p), R uses nrow(x)")
     add("gaus_nostd_noint", "gaussian", 120, 8, 7, opts={"standardize": False, "intercept": False})
     add("gaus_fraction", "gaussian", 150, 12, 8, alignment="fraction", keep=True)
     add("gaus_tiny_folds", "gaussian", 25, 5, 9, nfolds=10, keep=True)   # < 3 per fold: ungrouped
@@ -226,7 +231,9 @@ def _rel(a, b):
 
 
 # ----------------------------------------------------------------------------- parity with R
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=c["xfail"], strict=True)) if c["xfail"] else n
+    for n, c in CASES.items()])
 def test_matches_cv_glmnet(results, name):
     py, r = results
     fit, ref, case = py[name], r[name], CASES[name]
@@ -264,7 +271,7 @@ def test_report_max_discrepancy(results, capsys):
     py, r = results
     worst = {}
     for name, c in CASES.items():
-        if py[name].cvm.shape != r[name]["cvm"].shape:
+        if c["xfail"] or py[name].cvm.shape != r[name]["cvm"].shape:
             continue
         d = _rel(py[name].cvm, r[name]["cvm"])
         worst[c["family"]] = max(worst.get(c["family"], 0.0), d)
