@@ -325,7 +325,7 @@ _JERR_MAXIT = "convergence for {k}th lambda value not reached after maxit={maxit
 _JERR_PMAX = "from glmnet: number of nonzero coefficients along the path exceeds pmax={pmax} at {k}th lambda value; solutions for larger lambdas returned"
 
 
-def _run(prep, family, Wb, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
+def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
          trace_it, type_gaussian):
     X, Y, n, p = prep["X"], prep["Y"], prep["n"], prep["p"]
     B = Wb.shape[0]
@@ -335,7 +335,6 @@ def _run(prep, family, Wb, offset_given, *, standardize, intercept, thresh, maxi
     if family == "gaussian" and off is not None:
         y_in = Y - off
         O = np.zeros((B, n))
-    nobs_b = (Wb > 0).sum(axis=1)
     if prep["lmr"] is None:
         flmin = np.where(nobs_b < p, 0.01, 1e-4)
     else:
@@ -372,7 +371,7 @@ def _run(prep, family, Wb, offset_given, *, standardize, intercept, thresh, maxi
             a0=res.a0[b, :k].copy(), beta=beta, lambda_=res.lambda_[b, :k].copy(),
             df=(beta != 0).sum(axis=0).astype(np.int64), dim=np.array([p, k]),
             dev_ratio=res.dev_ratio[b, :k].copy(), nulldev=nulldev,
-            npasses=int(res.npasses[b]), jerr=jerr, nobs=int(res.nobs[b]),
+            npasses=int(res.npasses[b]), jerr=jerr, nobs=int(nobs_b[b]),
             offset=offset_given, family=family, classnames=prep["classnames"],
             feature_names=prep["names"], info={"mode": "covariance" if res.mode == 1 else "naive",
                                                "device": dev}))
@@ -388,7 +387,9 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
     prep = _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
                     standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor,
                     lower_limits, upper_limits, maxit, type_gaussian)
-    return _run(prep, family, prep["w"][None, :], offset is not None, standardize=standardize,
+    # glmnet's nobs is nrow(x), zero weights included (it also sets the lambda.min.ratio default)
+    return _run(prep, family, prep["w"][None, :], np.array([prep["n"]]), offset is not None,
+                standardize=standardize,
                 intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
                 trace_it=trace_it, type_gaussian=type_gaussian)[0]
 
@@ -410,9 +411,19 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch, weights=None,
         raise ValueError(f"weights_batch must be a (B, {prep['n']}) matrix")
     if not np.isfinite(Wb).all() or (Wb < 0).any():
         raise ValueError("weights_batch must be finite and non-negative")
+    # a problem's nobs is its number of rows (nonzero weights_batch), as if the others were removed
+    nobs_b = (Wb > 0).sum(axis=1)
     Wb = Wb * prep["w"][None, :]
     if (Wb.sum(axis=1) <= 0).any():
         raise ValueError("weights_batch: every problem needs a positive weight")
-    return _run(prep, family, Wb, offset is not None, standardize=standardize,
+    if family == "binomial":
+        Y = prep["Y"]
+        pos = (Wb * (Y[None, :] > 0)).sum(axis=1)
+        neg = (Wb * (Y[None, :] == 0)).sum(axis=1)
+        bad = np.flatnonzero((pos <= 0) | (neg <= 0))
+        if bad.size:
+            raise ValueError(f"weights_batch: problem {int(bad[0])} has observations of one "
+                             "class only; binomial needs both")
+    return _run(prep, family, Wb, nobs_b, offset is not None, standardize=standardize,
                 intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
                 trace_it=trace_it, type_gaussian=type_gaussian)
