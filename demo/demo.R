@@ -46,8 +46,9 @@ cmp <- cbind(mlxs_glmnet = as.numeric(coef(fit, s = s)), glmnet = as.numeric(coe
 rownames(cmp) <- rownames(coef(ref, s = s))
 cat(sprintf("  coefficients at s = %.4g:\n", s))
 print(round(cmp, 5))
-cat(sprintf("  max |coef difference| over the whole path: %.2e\n\n",
-            max(abs(as.matrix(coef(fit, s = ref$lambda) - coef(ref, s = ref$lambda))))))
+dc <- as.matrix(coef(fit, s = ref$lambda) - coef(ref, s = ref$lambda))
+cat(sprintf("  max |coef difference| over the whole path: %.2e (relative to the largest |coef|: %.1e)\n\n",
+            max(abs(dc)), max(abs(dc)) / max(abs(as.matrix(coef(ref))))))
 
 # ---------------------------------------------------------------- 2. binomial: infert
 cat("== 2. Logistic lasso on infert: case ~ age, parity, education, spontaneous, induced ==\n")

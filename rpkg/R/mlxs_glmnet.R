@@ -60,6 +60,8 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
                         penalty.factor = rep(1, nvars), lower.limits = -Inf, upper.limits = Inf,
                         maxit = 1e+05, trace.it = 0, device = "auto", ...) {
   this.call <- match.call()
+  nobs <- NROW(x)    # the defaults of lambda.min.ratio, dfmax, pmax, penalty.factor refer to
+  nvars <- NCOL(x)   # these, as in glmnet (no copy of x is made here)
   prep <- .prepare_args(x, y, family, weights, offset, alpha, nlambda,
                         if (missing(lambda.min.ratio)) NULL else lambda.min.ratio,
                         lambda, standardize, intercept, thresh,

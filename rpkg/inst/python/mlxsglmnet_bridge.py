@@ -118,9 +118,37 @@ def _call(fn_name, pack, x, y, family, kwargs):
     return {"result": out, "warnings": [str(w.message) for w in caught]}
 
 
-def fit(x, y, family, kwargs):
-    return _call("glmnet", _pack_fit, x, y, family, kwargs)
+_INTS = {"nlambda", "dfmax", "pmax", "maxit", "trace_it", "nfolds"}
+_BOOLS = {"standardize", "intercept", "keep"}
 
 
-def cv_fit(x, y, family, kwargs):
-    return _call("cv_glmnet", _pack_cv, x, y, family, kwargs)
+def _as_list(v):
+    if v is None:
+        return []
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _kwargs(scal_vals, scal_names, str_vals, str_names, arrays):
+    """Rebuild keyword arguments from R's flat form: reticulate converts a named R list element
+    by element at ~50 us each, a plain double or character vector in one step."""
+    kw = {}
+    for k, v in zip(_as_list(scal_names), _as_list(scal_vals)):
+        v = float(v)
+        if v != v:          # NaN stands for None (e.g. lambda_min_ratio left to the engine)
+            continue
+        kw[k] = int(v) if k in _INTS else bool(v) if k in _BOOLS else v
+    for k, v in zip(_as_list(str_names), _as_list(str_vals)):
+        kw[k] = str(v)
+    if arrays:
+        kw.update({k: v for k, v in dict(arrays).items() if v is not None})
+    return kw
+
+
+def fit(x, y, family, scal_vals, scal_names, str_vals, str_names, arrays):
+    kw = _kwargs(scal_vals, scal_names, str_vals, str_names, arrays)
+    return _call("glmnet", _pack_fit, x, y, family, kw)
+
+
+def cv_fit(x, y, family, scal_vals, scal_names, str_vals, str_names, arrays):
+    kw = _kwargs(scal_vals, scal_names, str_vals, str_names, arrays)
+    return _call("cv_glmnet", _pack_cv, x, y, family, kw)

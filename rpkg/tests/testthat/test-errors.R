@@ -2,7 +2,8 @@ test_that("bad input gives R errors that name the argument", {
   d <- sim_data(n = 40, p = 5)
   x <- d$x; y <- d$y
   xna <- x; xna[3, 2] <- NA
-  expect_error(mlxs_glmnet(xna, y), "^x contains missing values")
+  expect_error(mlxs_glmnet(xna, y), "^x contains NaN or infinite values")
+  expect_error(mlxs_glmnet(as.data.frame(xna), y), "^x contains NaN or infinite values")
   yna <- y; yna[7] <- NA
   expect_error(mlxs_glmnet(x, yna), "^y contains missing values")
   expect_error(mlxs_glmnet(x, y[-1]), "^y must have one value per row of x")
