@@ -76,10 +76,20 @@ def _cases_for(family, base_seed):
     add("pmax", n=100, p=30, seed=20, pmax=8)
     add("nlambda_lmr", seed=21, nlambda=30, lambda_min_ratio=0.05)
     add("n300_p50", n=300, p=50, seed=22)
+    wz = make_weights(150, base_seed + 24)
+    wz[::7] = 0.0                                   # rows with weight zero (glmnet drops them)
+    add("zero_weights", seed=24, weights=wz)
+    out.append(_constant_column_case(family, fam, base_seed + 25))
     add("combo_weights_pf_nostd_limits", seed=23, weights=make_weights(150, base_seed + 23),
         penalty_factor=_pf(12, rng), standardize=False, alpha=0.7,
         lower_limits=np.where(np.arange(12) % 4 == 1, -0.1, -np.inf))
     return out
+
+
+def _constant_column_case(family, fam, seed):
+    x, y, _ = make_data(family, 150, 12, seed)
+    x[:, 4] = 2.5                                  # zero variance: glmnet leaves it out (ju = 0)
+    return Case(f"{fam}-constant_column", family, x, y, {})
 
 
 CASES = [c for i, f in enumerate(FAMILIES) for c in _cases_for(f, 100 * (i + 1))]

@@ -56,6 +56,8 @@ class Problem:
             self.excluded[np.asarray(exclude, dtype=int)] = True
             pf[self.excluded] = 1.0
         self.pf = pf * p / pf.sum()
+        # glmnet leaves out constant columns (zero weighted variance) altogether
+        self.excluded |= np.sqrt(self.w @ (x - xm) ** 2) <= 1e-10 * np.maximum(1.0, np.abs(xm))
         self.lo = np.broadcast_to(np.asarray(lower_limits, dtype=np.float64), (p,)).copy()
         self.hi = np.broadcast_to(np.asarray(upper_limits, dtype=np.float64), (p,)).copy()
         if family == "gaussian":

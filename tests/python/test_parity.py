@@ -28,12 +28,20 @@ OBJ_RTOL = 1e-6
 LAMBDA_RTOL = 1e-8
 
 
+# a few cases are also compared at glmnet's default thresh (1e-7), where what the user sees -- the
+# length of the path, which the early-stop rules decide -- should still agree
+DEFAULT_THRESH = [c for c in CASES if c.name.split("-", 1)[1] in
+                  ("default", "weights", "offset", "n300_p50", "alpha05", "no_standardize")]
+
+
 @pytest.fixture(scope="module")
 def rfits():
     rcases = [dict(name=c.name, x=c.x, y=c.y, family=c.family,
                    args=dict(r_args(**c.kwargs), family=c.family, thresh=THRESH)) for c in CASES]
+    rcases += [dict(name=c.name + "@default", x=c.x, y=c.y, family=c.family,
+                    args=dict(r_args(**c.kwargs), family=c.family)) for c in DEFAULT_THRESH]
     res = run_glmnet_cases(rcases)
-    return {c.name: r for c, r in zip(CASES, res)}
+    return {rc["name"]: r for rc, r in zip(rcases, res)}
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +140,23 @@ def test_parity_with_glmnet(case, rfits, ourfits):
     check(np.array_equal(np.asarray(fit.df), (fit.beta != 0).sum(axis=0)),
           "df is not the number of non-zero coefficients")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", DEFAULT_THRESH, ids=[c.name for c in DEFAULT_THRESH])
+def test_parity_at_default_thresh(case, rfits):
+    """thresh=1e-7 on both sides: same path length (early stop), lambdas to 1e-8, objectives
+    within 1e-4 relative (both solvers stop at their own 1e-7 tolerance)."""
+    r = rfits[case.name + "@default"]
+    assert r["error"] is None, r["error"]
+    fit = mg.glmnet(case.x, case.y, case.family, **case.kwargs)
+    kr, ko = len(r["lambda_"]), len(fit.lambda_)
+    k = min(kr, ko)
+    prob = problem_for(case)
+    gaps = [(prob.objective(r["lambda_"][j], fit.a0[j], fit.beta[:, j])
+             - prob.objective(r["lambda_"][j], r["a0"][j], r["beta"][:, j]))
+            / prob.objective(r["lambda_"][j], r["a0"][j], r["beta"][:, j]) for j in range(k)]
+    j = int(np.argmax(gaps))
+    assert gaps[j] <= 1e-4, f"[{case.name}] objective {gaps[j]:.3g} above glmnet's at lambda[{j}]"
+    np.testing.assert_allclose(fit.lambda_[:k], r["lambda_"][:k], rtol=1e-8)
+    assert kr == ko, (f"[{case.name}] at thresh=1e-7 glmnet returned {kr} lambdas, we returned {ko}; "
+                      f"dev.ratio tail ours={fit.dev_ratio[-3:]} glmnet={r['dev_ratio'][-3:]}")
