@@ -2,6 +2,7 @@
 // kernels/path.kern (the same kernel source the GPU backends compile), one problem per block,
 // blocks spread over the host's cores. Bound with nanobind in MLX's nanobind domain.
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -67,6 +68,8 @@ class GlmnetPath : public Primitive {
     const int B = static_cast<int>(in[W].shape(0));
     const int nt = std::max(1, std::min(B, nthreads_));
     enc.dispatch([=, in = in, out = out]() mutable {
+      // results past a path's early stop stay zero (they are never read, but must not be garbage)
+      for (int k = 0; k < 6; ++k) std::memset(out[k].data<char>(), 0, out[k].nbytes());
       auto run = [&](int b) {
         path_block<T>(b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(), in[OFF].data<T>(),
                       in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(), in[CL].data<T>(),

@@ -282,12 +282,20 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
     if lambda_min_ratio is not None:
         if not isinstance(lambda_min_ratio, (int, float)) or not (0 < lambda_min_ratio < 1):
             raise ValueError("lambda_min_ratio must be in (0, 1)")
-    pf = _vector(penalty_factor, "penalty_factor", p)
-    if pf is None:
+    if penalty_factor is None:
         pf = np.ones(p)
-    if (pf < 0).any():
-        raise ValueError("penalty_factor must be non-negative")
+    else:
+        pf = np.asarray(penalty_factor.to_numpy() if hasattr(penalty_factor, "to_numpy")
+                        else penalty_factor)
+        if pf.dtype.kind not in "biuf":
+            raise TypeError(f"penalty_factor must be numeric, got dtype {pf.dtype}")
+        pf = pf.astype(np.float64).reshape(-1)
+        if pf.shape[0] != p:
+            raise ValueError(f"penalty_factor must have length {p}, got {pf.shape[0]}")
+        if np.isnan(pf).any() or (pf < 0).any():
+            raise ValueError("penalty_factor must be non-negative (Inf excludes a variable)")
     excluded = np.zeros(p, dtype=bool)
+    excluded[np.isinf(pf)] = True            # glmnet: an infinite penalty factor excludes
     if exclude is not None:
         ex = np.atleast_1d(np.asarray(exclude))
         if ex.size:
@@ -296,6 +304,8 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
             excluded[ex] = True
     if excluded.all():
         raise ValueError("exclude: cannot exclude all variables")
+    pf = pf.copy()
+    pf[excluded] = 1.0                       # as glmnet does before rescaling to sum to nvars
     if pf.sum() <= 0:
         raise ValueError("penalty_factor must not all be zero")
     pf = pf * p / pf.sum()
@@ -314,7 +324,8 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
         yy = Y if off is None else Y - off
         ww = w / w.sum()
         ym = ww @ yy
-        if ww @ (yy - ym) ** 2 <= 0:
+        yk = yy[w > 0]
+        if yk.max() == yk.min() or ww @ (yy - ym) ** 2 <= 1e-24 * max(ww @ (yy * yy), 1e-300):
             raise ValueError("y is constant; gaussian glmnet fails at standardization step")
     return dict(X=X, Y=Y, w=w, off=off, classnames=classnames, names=names, n=n, p=p, lam=lam,
                 nlam=nlam, pf=pf, excluded=excluded, lo=lo, hi=hi, dfmax=int(dfmax),
@@ -348,6 +359,8 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
                            thresh=float(thresh), maxit=int(maxit), dfmax=prep["dfmax"],
                            pmax=prep["pmax"], pf=prep["pf"], lower=prep["lo"], upper=prep["hi"],
                            excluded=prep["excluded"], mode=mode, device=dev, dtype=dtype,
+                           # glmnet turns its deviance-change stop off when a limit is zero
+                           fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any()) else 1e-5,
                            trace_it=trace_it)
     fits = []
     for b in range(B):

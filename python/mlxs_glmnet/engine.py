@@ -182,7 +182,7 @@ def resolve_device(device) -> str:
 
 
 def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
-              maxit, dfmax, pmax, pf, lower, upper, excluded, mode, device="cpu", dtype=None,
+              maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5, device="cpu", dtype=None,
               trace_it=0) -> PathResult:
     """Run B path problems sharing x (n, p): y (n,), weights W (B, n), offsets O (B, n).
 
@@ -197,7 +197,8 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
         return gpu.run_paths_gpu(x, y, W, O, fam=fam, alpha=alpha, nlam=nlam, flmin=flmin,
                                  ulam=ulam, standardize=standardize, intercept=intercept,
                                  thresh=thresh, maxit=maxit, dfmax=dfmax, pmax=pmax, pf=pf,
-                                 lower=lower, upper=upper, excluded=excluded, mode=mode)
+                                 lower=lower, upper=upper, excluded=excluded, mode=mode,
+                                 fdev=fdev)
     dt = mx.float32 if _is_float32(dtype) else mx.float64
     npdt = np.float32 if dt == mx.float32 else np.float64
     from . import _core
@@ -223,7 +224,7 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     ip = np.array([n, p, L, fam, mode, int(ulam is not None), int(intercept), int(standardize),
                    int(maxit), int(dfmax), int(pmax)], dtype=np.int32)
     dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
-                   np.full(B, thresh)], axis=1)
+                   np.full(B, thresh), np.full(B, fdev)], axis=1)
     cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
     Y = np.broadcast_to(y, (B, n))
     inputs = [xin, arr(Y), arr(W), arr(O), gin, gsin, arr(pf), arr(cl),

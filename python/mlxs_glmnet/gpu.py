@@ -37,7 +37,7 @@ def _kernel():
 
 
 def run_paths_gpu(x, y, W, O, *, fam, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
-                  maxit, dfmax, pmax, pf, lower, upper, excluded, mode):
+                  maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5):
     from .engine import BIG, PathResult
     if not gpu_available():
         raise ValueError("device='gpu' was requested but this MLX build has no CUDA GPU "
@@ -68,7 +68,7 @@ def run_paths_gpu(x, y, W, O, *, fam, alpha, nlam, flmin, ulam, standardize, int
     ul = np.asarray(ulam if ulam is not None else [0.0])
     ip = np.array([n, p, L, fam, mode, int(ulam is not None), int(intercept), int(standardize),
                    int(maxit), int(dfmax), int(pmax)], dtype=np.int32)
-    dp = np.stack([np.full(B, alpha), np.asarray(flmin) * np.ones(B), np.full(B, thresh)], axis=1)
+    dp = np.stack([np.full(B, alpha), np.asarray(flmin) * np.ones(B), np.full(B, thresh), np.full(B, fdev)], axis=1)
     cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
     inputs = [xin, arr(np.broadcast_to(y, (B, n))), arr(W), arr(O), grams, gst, arr(pf), arr(cl),
               arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]

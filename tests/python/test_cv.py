@@ -79,8 +79,7 @@ def _cases():
     # Ill-conditioned near the end of the path, where fold fits agree with R's only to ~1e-4.
     add("gaus_p_near_n", "gaussian", 60, 55, 6, nfolds=10, tol=1e-3)
     # user weights with zeros: R decides lambda.min.ratio from nrow(x) (here 60 > 55: 1e-4)
-    add("gaus_zero_weights", "gaussian", 60, 55, 10, weights=True, zero_weights=8, tol=1e-3,
-        xfail="engine: lambda_min_ratio from the count of nonzero weights (52 < p), R uses nrow(x)")
+    add("gaus_zero_weights", "gaussian", 60, 55, 10, weights=True, zero_weights=8, tol=1e-3)
     add("gaus_nostd_noint", "gaussian", 120, 8, 7, opts={"standardize": False, "intercept": False})
     add("gaus_fraction", "gaussian", 150, 12, 8, alignment="fraction", keep=True)
     add("gaus_tiny_folds", "gaussian", 25, 5, 9, nfolds=10, keep=True)   # < 3 per fold: ungrouped

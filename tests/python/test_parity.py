@@ -158,5 +158,11 @@ def test_parity_at_default_thresh(case, rfits):
     j = int(np.argmax(gaps))
     assert gaps[j] <= 1e-4, f"[{case.name}] objective {gaps[j]:.3g} above glmnet's at lambda[{j}]"
     np.testing.assert_allclose(fit.lambda_[:k], r["lambda_"][:k], rtol=1e-8)
-    assert kr == ko, (f"[{case.name}] at thresh=1e-7 glmnet returned {kr} lambdas, we returned {ko}; "
-                      f"dev.ratio tail ours={fit.dev_ratio[-3:]} glmnet={r['dev_ratio'][-3:]}")
+    # gaussian: the same solver structure as glmnet's, the path length must be identical. GLMs:
+    # the early stop compares consecutive dev.ratio changes with 1e-5 (binomial) or 1e-4 over four
+    # steps (poisson); at thresh=1e-7 both solvers' IRLS errors are of that size near the end of the
+    # path, so the stop may land one lambda apart (at thresh=1e-12 test_parity demands equality).
+    slack = 0 if case.family == "gaussian" else 1
+    assert abs(kr - ko) <= slack, (
+        f"[{case.name}] at thresh=1e-7 glmnet returned {kr} lambdas, we returned {ko}; "
+        f"dev.ratio tail ours={fit.dev_ratio[-3:]} glmnet={r['dev_ratio'][-3:]}")
