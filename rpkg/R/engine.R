@@ -30,7 +30,7 @@
   trimws(msg)
 }
 
-# The bridge module (inst/python/mlxsglmnet_bridge.py), imported once per session.
+# The bridge module (mlxs_glmnet.rbridge in the Python package), imported once per session.
 .bridge <- function() {
   if (!is.null(.mlxs$bridge)) return(.mlxs$bridge)
   choice <- .python_choice()
@@ -43,9 +43,8 @@
       reticulate::use_python(choice$path, required = TRUE)
     }
   }
-  bridge_dir <- system.file("python", package = "mlxsglmnet")
   bridge <- tryCatch(withCallingHandlers({
-    b <- reticulate::import_from_path("mlxsglmnet_bridge", path = bridge_dir, convert = FALSE)
+    b <- reticulate::import("mlxs_glmnet.rbridge", convert = FALSE)
     b$engine()
     b
   }, warning = function(w) {

@@ -1,4 +1,4 @@
-"""R <-> engine bridge for the R package 'mlxsglmnet' (loaded through reticulate).
+"""The R bridge: entry points that the R package 'mlxsglmnet' calls through reticulate.
 
 Holds no numerics: it calls mlxs_glmnet.glmnet / mlxs_glmnet.cv_glmnet, captures Python warnings
 and exceptions (so that R gets the engine's message without a traceback and the R session never
@@ -21,7 +21,7 @@ def engine():
         if int(np.__version__.split(".")[0]) >= 2:
             raise ImportError(f"numpy {np.__version__} is installed; reticulate 1.28 needs numpy<2")
         import mlxs_glmnet
-        _ENGINE = mlxs_glmnet
+        _ENGINE = mlxs_glmnet  # the package this module belongs to
     return _ENGINE
 
 
