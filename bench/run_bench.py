@@ -198,9 +198,12 @@ def main(argv=None):
     if args.repeats < 3:
         ap.error("--repeats must be at least 3")
 
-    sys.path.insert(0, os.path.join(ROOT, "python"))
     import mlx.core as mx
-    import mlxs_glmnet as mg
+    try:                       # the installed engine (make install's .venv, or an editable build)
+        import mlxs_glmnet as mg
+    except ImportError:
+        raise SystemExit("mlxs_glmnet is not installed in this Python; run `make install` and use "
+                         ".venv/bin/python bench/run_bench.py") from None
 
     sizes = [s for s in SIZES if not (args.skip_big and s == BIG) and not (args.only_big and s != BIG)]
     work = tempfile.mkdtemp(prefix="mlxs_bench_")

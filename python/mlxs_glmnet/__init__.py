@@ -3,12 +3,10 @@
     import mlxs_glmnet as mg
     fit = mg.glmnet(x, y, family="binomial")
     fit.predict(newx, s=0.01, type="response")
+    cv = mg.cv_glmnet(x, y, family="binomial", type_measure="auc")
 """
 from .api import GlmnetFit, glmnet, glmnet_batch, lambda_interp
+from .cv import CvGlmnetFit, cv_glmnet
 
-try:
-    from .cv import CvGlmnetFit, cv_glmnet
-except ImportError:  # cv.py is optional while it is being written
-    pass
-
+__all__ = ["GlmnetFit", "glmnet", "glmnet_batch", "lambda_interp", "CvGlmnetFit", "cv_glmnet"]
 __version__ = "0.1.0"
