@@ -30,7 +30,7 @@ using std::pow;
 using std::sqrt;
 
 template <typename real_t>
-static void path_block(int K_BLOCK, const real_t* x, const real_t* y, const real_t* w,
+static void path_block(const KCtx<real_t>& kctx, int K_BLOCK, const real_t* x, const real_t* y, const real_t* w,
                        const real_t* off, const real_t* gram, const real_t* gst, const real_t* pf,
                        const real_t* cl, const int* jx, const real_t* ulam, const int* ip,
                        const real_t* dp, real_t* beta_o, real_t* a0_o, real_t* lam_o,
@@ -43,7 +43,8 @@ enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, NIN };
 
 class GlmnetPath : public Primitive {
  public:
-  GlmnetPath(Stream s, int nthreads) : Primitive(s), nthreads_(nthreads) {}
+  GlmnetPath(Stream s, int nthreads, int block_threads)
+      : Primitive(s), nthreads_(nthreads), block_threads_(block_threads) {}
 
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override {
     for (auto& o : out) o.set_data(allocator::malloc(o.nbytes()));
@@ -61,32 +62,48 @@ class GlmnetPath : public Primitive {
   bool is_equivalent(const Primitive&) const override { return false; }
 
  private:
-  int nthreads_;
+  int nthreads_;        // host threads in all
+  int block_threads_;   // threads per problem (> 1 when there are fewer problems than cores)
 
   template <typename T>
   void dispatch(cpu::CommandEncoder& enc, const std::vector<array>& in, std::vector<array>& out) {
     const int B = static_cast<int>(in[W].shape(0));
-    const int nt = std::max(1, std::min(B, nthreads_));
+    const int bt = std::max(1, block_threads_);
+    const int nt = std::max(1, std::min(B, nthreads_ / bt));   // problems solved side by side
     enc.dispatch([=, in = in, out = out]() mutable {
       // results past a path's early stop stay zero (they are never read, but must not be garbage)
       for (int k = 0; k < 6; ++k) std::memset(out[k].data<char>(), 0, out[k].nbytes());
-      auto run = [&](int b) {
-        path_block<T>(b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(), in[OFF].data<T>(),
-                      in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(), in[CL].data<T>(),
-                      in[JX].data<int>(), in[ULAM].data<T>(), in[IP].data<int>(),
-                      in[DP].data<T>(), out[0].data<T>(), out[1].data<T>(), out[2].data<T>(),
-                      out[3].data<T>(), out[4].data<T>(), out[5].data<int>(), out[6].data<T>(),
-                      out[7].data<T>(), out[8].data<int>());
+      auto run = [&](const KCtx<T>& ctx, int b) {
+        path_block<T>(ctx, b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(),
+                      in[OFF].data<T>(), in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(),
+                      in[CL].data<T>(), in[JX].data<int>(), in[ULAM].data<T>(),
+                      in[IP].data<int>(), in[DP].data<T>(), out[0].data<T>(), out[1].data<T>(),
+                      out[2].data<T>(), out[3].data<T>(), out[4].data<T>(), out[5].data<int>(),
+                      out[6].data<T>(), out[7].data<T>(), out[8].data<int>());
+      };
+      // one problem on bt threads (the calling thread is thread 0)
+      auto solve = [&](int b) {
+        if (bt == 1) {
+          run(KCtx<T>{}, b);
+          return;
+        }
+        KBarrier bar;
+        std::vector<T> red(4 * bt);
+        std::vector<std::thread> helpers;
+        for (int t = 1; t < bt; ++t)
+          helpers.emplace_back([&, t]() { run(KCtx<T>{t, bt, &bar, red.data()}, b); });
+        run(KCtx<T>{0, bt, &bar, red.data()}, b);
+        for (auto& h : helpers) h.join();
       };
       if (nt == 1) {
-        for (int b = 0; b < B; ++b) run(b);
+        for (int b = 0; b < B; ++b) solve(b);
         return;
       }
       std::atomic<int> next{0};
       std::vector<std::thread> pool;
       for (int t = 0; t < nt; ++t)
         pool.emplace_back([&]() {
-          for (int b = next.fetch_add(1); b < B; b = next.fetch_add(1)) run(b);
+          for (int b = next.fetch_add(1); b < B; b = next.fetch_add(1)) solve(b);
         });
       for (auto& th : pool) th.join();
     });
@@ -94,7 +111,7 @@ class GlmnetPath : public Primitive {
 };
 
 static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam, int nthreads,
-                                      StreamOrDevice s) {
+                                      int block_threads, StreamOrDevice s) {
   if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 12 inputs");
   const Dtype dt = inputs[X].dtype();
   if (dt != float64 && dt != float32)
@@ -113,17 +130,17 @@ static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam
   const int L = nlam;
   if (L < 1) throw std::invalid_argument("glmnet_path: nlam must be positive");
   std::vector<Shape> shapes = {{B, L, p}, {B, L}, {B, L}, {B, L}, {B}, {B, 4},
-                               {B, 10 * p}, {B, 4 * n}, {B, 5 * p}};
+                               {B, 10 * p}, {B, 4 * n}, {B, 6 * p}};
   std::vector<Dtype> dtypes = {dt, dt, dt, dt, dt, int32, dt, dt, int32};
   return array::make_arrays(std::move(shapes), std::move(dtypes),
-                            std::make_shared<GlmnetPath>(to_stream(s), nthreads), in);
+                            std::make_shared<GlmnetPath>(to_stream(s), nthreads, block_threads), in);
 }
 
 }  // namespace mlxs_glmnet
 
 NB_MODULE(_core, m) {
   m.doc() = "mlxs_glmnet CPU backend: the path kernel as an MLX primitive";
-  m.def("glmnet_path", &mlxs_glmnet::glmnet_path, nb::arg("inputs"), nb::arg("nlam"), nb::arg("nthreads") = 1,
+  m.def("glmnet_path", &mlxs_glmnet::glmnet_path, nb::arg("inputs"), nb::arg("nlam"), nb::arg("nthreads") = 1, nb::arg("block_threads") = 1,
         nb::kw_only(), nb::arg("stream") = nb::none());
   m.def("progress", []() { return mlxs_glmnet::g_progress.load(); });
 }

@@ -28,6 +28,8 @@ BIG = 9.9e35
 # Measured on the 2-core CI-class machine (bench/RESULTS.md): the Gram costs n*p^2 flops at BLAS
 # speed once, after which every coordinate update is O(p) instead of O(n).
 COV_MAX_P = 3000
+# Smallest n for which one problem is split over several CPU threads (measured, see run_paths).
+BLOCK_SPLIT_MIN_N = 2000
 
 
 @dataclass
@@ -229,7 +231,11 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     Y = np.broadcast_to(y, (B, n))
     inputs = [xin, arr(Y), arr(W), arr(O), gin, gsin, arr(pf), arr(cl),
               arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]
-    outs = _core.glmnet_path(inputs, L, nthreads=_cpu_threads(), stream=mx.cpu)
+    # Fewer problems than cores: the cores share each problem (naive mode, where every coordinate
+    # update is O(n); with n below ~2000 the barriers cost more than the split saves).
+    cores = _cpu_threads()
+    block_threads = max(1, cores // B) if (mode == 0 and n >= BLOCK_SPLIT_MIN_N) else 1
+    outs = _core.glmnet_path(inputs, L, nthreads=cores, block_threads=block_threads, stream=mx.cpu)
     with _Progress(B * L, bool(trace_it)) as prog:
         mx.eval(*outs[:6])
         res = [np.array(o) for o in outs[:6]]

@@ -72,7 +72,7 @@ def run_paths_gpu(x, y, W, O, *, fam, alpha, nlam, flmin, ulam, standardize, int
     cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
     inputs = [xin, arr(np.broadcast_to(y, (B, n))), arr(W), arr(O), grams, gst, arr(pf), arr(cl),
               arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]
-    shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p), (B, 4 * n), (B, 5 * p)]
+    shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p), (B, 4 * n), (B, 6 * p)]
     dtypes = [f32, f32, f32, f32, f32, mx.int32, f32, f32, mx.int32]
     outs = _kernel()(inputs=inputs, grid=(B * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
                      output_shapes=shapes, output_dtypes=dtypes, init_value=0)

@@ -1,19 +1,96 @@
-// CPU prelude for path.kern: one thread per block (blocks spread over host threads), and the
-// vector primitives as small restrict-qualified loops that the compiler keeps in registers and
-// vectorises (written inline in the big kernel body they spilled their accumulators).
+// CPU prelude for path.kern. A block (one problem) runs on K_NT host threads (usually 1; more
+// when there are fewer problems than cores and n is large): each thread owns a contiguous chunk
+// of every n- and p-loop (K_FOR), barriers are a spinning sense counter, block sums go through a
+// small shared array. The vector primitives are out-of-line restrict-qualified loops the compiler
+// keeps in registers and vectorises (inlined into the big kernel body they spilled).
 #pragma once
 #include <atomic>
 #include <cmath>
 #include <cstddef>
+#include <thread>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define K_PAUSE() _mm_pause()
+#else
+#define K_PAUSE() ((void)0)
+#endif
 
 namespace mlxs_glmnet {
 inline std::atomic<long> g_progress{0};
 
-// Kept out of line: inlined into the large kernel body they lose their restrict-ness and their
-// registers. The dot keeps 16 partial sums (four AVX2 registers) to hide the add latency.
-#define K_HOT __attribute__((noinline))
+struct KBarrier {
+  std::atomic<int> count{0};
+  std::atomic<int> gen{0};
+};
+
 template <class T>
-K_HOT static T k_dot(const T* __restrict a, const T* __restrict b, int n) {
+struct KCtx {
+  int tid = 0, nt = 1;
+  KBarrier* bar = nullptr;
+  T* red = nullptr;  // 4 nt slots shared by the block's threads (two phases of pairs)
+  mutable unsigned phase = 0;  // block sums done so far (the same count on every thread)
+};
+
+inline void k_barrier_wait(KBarrier* b, int nt) {
+  const int g = b->gen.load(std::memory_order_acquire);
+  if (b->count.fetch_add(1, std::memory_order_acq_rel) == nt - 1) {
+    b->count.store(0, std::memory_order_relaxed);
+    b->gen.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  for (int spins = 0; b->gen.load(std::memory_order_acquire) == g; ++spins) {
+    if (spins < 4096) K_PAUSE();
+    else std::this_thread::yield();
+  }
+}
+
+template <class T>
+inline void k_sync(const KCtx<T>& c) {
+  if (c.nt > 1) k_barrier_wait(c.bar, c.nt);
+}
+
+// Block sums: every thread gets the same total (summed in the same order). One barrier each:
+// consecutive sums alternate between two halves of the slots, and a thread can only come back to
+// a half after a later barrier, which every thread reaches only after reading that half.
+template <class T>
+inline void k_red2(const KCtx<T>& c, T& a, T& b) {
+  if (c.nt == 1) return;
+  T* buf = c.red + (c.phase++ & 1u) * 2 * c.nt;
+  buf[2 * c.tid] = a;
+  buf[2 * c.tid + 1] = b;
+  k_barrier_wait(c.bar, c.nt);
+  T sa = 0, sb = 0;
+  for (int t = 0; t < c.nt; ++t) { sa += buf[2 * t]; sb += buf[2 * t + 1]; }
+  a = sa;
+  b = sb;
+}
+template <class T>
+inline T k_red(const KCtx<T>& c, T v) {
+  T dummy = 0;
+  k_red2(c, v, dummy);
+  return v;
+}
+
+// This thread's chunk of 0..n-1 (multiples of 8, for the vector loops).
+template <class T>
+inline int k_lo(const KCtx<T>& c, int n) {
+  if (c.nt == 1) return 0;
+  const long chunk = (((long)n + c.nt - 1) / c.nt + 7) & ~7L;
+  const long lo = chunk * c.tid;
+  return (int)(lo < n ? lo : n);
+}
+template <class T>
+inline int k_hi(const KCtx<T>& c, int n) {
+  if (c.nt == 1) return n;
+  const long chunk = (((long)n + c.nt - 1) / c.nt + 7) & ~7L;
+  const long hi = chunk * (c.tid + 1);
+  return (int)(hi < n ? hi : n);
+}
+
+#define K_HOT __attribute__((noinline))
+// 16 partial sums (four AVX2 registers) hide the add latency.
+template <class T>
+K_HOT static T k_dot1(const T* __restrict a, const T* __restrict b, int n) {
   T acc[16] = {0};
   int i = 0;
   for (; i + 16 <= n; i += 16)
@@ -24,28 +101,26 @@ K_HOT static T k_dot(const T* __restrict a, const T* __restrict b, int n) {
   return s;
 }
 template <class T>
-K_HOT static void k_upd(T* __restrict r, const T* __restrict v, const T* __restrict x, T c1, T c0,
+K_HOT static void k_upd1(T* __restrict r, const T* __restrict v, const T* __restrict x, T c1, T c0,
                          int n) {
 #pragma omp simd
   for (int i = 0; i < n; ++i) r[i] -= c1 * v[i] * (x[i] - c0);
 }
 template <class T>
-K_HOT static void k_axpyc(T* __restrict e, const T* __restrict x, T c1, T c0, int n) {
+K_HOT static void k_axpyc1(T* __restrict e, const T* __restrict x, T c1, T c0, int n) {
 #pragma omp simd
   for (int i = 0; i < n; ++i) e[i] += c1 * (x[i] - c0);
 }
 template <class T>
-K_HOT static void k_wsums(const T* __restrict v, const T* __restrict x, int n, T* a, T* c) {
-  T pa[8] = {0}, pc[8] = {0};
+K_HOT static void k_wsums1(const T* __restrict v, const T* __restrict x, int n, T* a, T* c) {
+  T pa[16] = {0}, pc[16] = {0};
   int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) {
-      const T t = v[i + k] * x[i + k];
-      pa[k] += t * x[i + k];
-      pc[k] += t;
-    }
+  for (; i + 16 <= n; i += 16) {
+    for (int k = 0; k < 16; ++k) pc[k] += v[i + k] * x[i + k];
+    for (int k = 0; k < 16; ++k) pa[k] += v[i + k] * x[i + k] * x[i + k];
+  }
   T sa = 0, sc = 0;
-  for (int k = 0; k < 8; ++k) { sa += pa[k]; sc += pc[k]; }
+  for (int k = 0; k < 16; ++k) { sa += pa[k]; sc += pc[k]; }
   for (; i < n; ++i) {
     const T t = v[i] * x[i];
     sa += t * x[i];
@@ -54,10 +129,44 @@ K_HOT static void k_wsums(const T* __restrict v, const T* __restrict x, int n, T
   *a = sa;
   *c = sc;
 }
+
+// Block-wide versions: each thread works on its chunk.
+template <class T>
+inline T k_dot_b(const KCtx<T>& c, const T* a, const T* b, int n) {
+  const int lo = k_lo(c, n), hi = k_hi(c, n);
+  return k_red(c, k_dot1(a + lo, b + lo, hi - lo));
+}
+template <class T>
+inline void k_upd_b(const KCtx<T>& c, T* r, const T* v, const T* x, T c1, T c0, int n) {
+  const int lo = k_lo(c, n), hi = k_hi(c, n);
+  k_upd1(r + lo, v + lo, x + lo, c1, c0, hi - lo);
+}
+template <class T>
+inline void k_axpyc_b(const KCtx<T>& c, T* e, const T* x, T c1, T c0, int n) {
+  const int lo = k_lo(c, n), hi = k_hi(c, n);
+  k_axpyc1(e + lo, x + lo, c1, c0, hi - lo);
+}
+template <class T>
+inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* cc) {
+  const int lo = k_lo(c, n), hi = k_hi(c, n);
+  T pa, pc;
+  k_wsums1(v + lo, x + lo, hi - lo, &pa, &pc);
+  k_red2(c, pa, pc);
+  *a = pa;
+  *cc = pc;
+}
 }  // namespace mlxs_glmnet
 
-#define K_TID 0
-#define K_NT 1
-#define K_SYNC() ((void)0)
-#define K_RED(v) (v)
-#define K_PROGRESS() (::mlxs_glmnet::g_progress.fetch_add(1, std::memory_order_relaxed))
+// The kernel body sees a KCtx named kctx.
+#define K_TID (kctx.tid)
+#define K_NT (kctx.nt)
+#define K_SYNC() ::mlxs_glmnet::k_sync(kctx)
+#define K_RED(v) ::mlxs_glmnet::k_red(kctx, (v))
+#define K_FOR(i, n) \
+  for (int i = ::mlxs_glmnet::k_lo(kctx, (n)), i##_end_ = ::mlxs_glmnet::k_hi(kctx, (n)); i < i##_end_; ++i)
+#define k_dot(a, b, n) ::mlxs_glmnet::k_dot_b(kctx, (a), (b), (n))
+#define k_upd(r, v, x, c1, c0, n) ::mlxs_glmnet::k_upd_b(kctx, (r), (v), (x), (c1), (c0), (n))
+#define k_axpyc(e, x, c1, c0, n) ::mlxs_glmnet::k_axpyc_b(kctx, (e), (x), (c1), (c0), (n))
+#define k_wsums(v, x, n, a, c) ::mlxs_glmnet::k_wsums_b(kctx, (v), (x), (n), (a), (c))
+#define K_PROGRESS() \
+  ((void)(kctx.tid == 0 && (::mlxs_glmnet::g_progress.fetch_add(1, std::memory_order_relaxed), true)))

@@ -5,6 +5,7 @@ typedef float real_t;
 #define K_TID ((int)threadIdx.x)
 #define K_NT ((int)blockDim.x)
 #define K_SYNC() __syncthreads()
+#define K_FOR(i, n) for (int i = K_TID; i < (n); i += K_NT)
 #define K_PROGRESS() ((void)0)
 // Block-wide sum: warp shuffles, one shared slot per warp, three barriers.
 __device__ inline float k_block_sum(float v) {
