@@ -37,7 +37,7 @@ $(VENV)/.installed: pyproject.toml CMakeLists.txt $(shell find python src -type 
 
 # The R package; it records the venv's interpreter so that it works from any directory.
 rpkg: venv
-	echo "$(VPY)" > rpkg/inst/python_path
+	mkdir -p rpkg/inst && echo "$(VPY)" > rpkg/inst/python_path
 	R CMD INSTALL $(R_INSTALL_FLAGS) --no-multiarch rpkg
 
 demo: install
