@@ -56,18 +56,21 @@ def _csc(beta):
 
 
 def _pack_fit(f):
+    """A fit as two flat vectors (reticulate converts each object at a fixed cost of tens of
+    microseconds, so a dozen small arrays cost more than the R layer's whole budget):
+    d = [a0, lambda, dev_ratio (nlam each), beta's non-zeros (nnz), nulldev];
+    i = [nlam, nnz, npasses, jerr, offset, nobs, df (nlam), dim (2), beta rows (nnz),
+         beta column pointers (nlam + 1)]. rpkg/R/mlxs_glmnet.R's .as_glmnet() unpacks them."""
     rows, colptr, vals = _csc(f.beta)
-    return {
-        "a0": np.asarray(f.a0, dtype=np.float64),
-        "beta_i": rows, "beta_p": colptr, "beta_x": vals,
-        "df": np.asarray(f.df, dtype=np.int32),
-        "dim": np.asarray(f.dim, dtype=np.int32),
-        "lambda": np.asarray(f.lambda_, dtype=np.float64),
-        "dev_ratio": np.asarray(f.dev_ratio, dtype=np.float64),
-        "nulldev": float(f.nulldev), "npasses": int(f.npasses), "jerr": int(f.jerr),
-        "offset": bool(f.offset), "nobs": int(f.nobs),
-        "classnames": None if f.classnames is None else [str(c) for c in f.classnames],
-    }
+    nlam = len(f.lambda_)
+    d = np.concatenate([np.asarray(f.a0, dtype=np.float64), np.asarray(f.lambda_, dtype=np.float64),
+                        np.asarray(f.dev_ratio, dtype=np.float64), vals, [float(f.nulldev)]])
+    i = np.concatenate([np.array([nlam, len(vals), int(f.npasses), int(f.jerr), int(bool(f.offset)),
+                                  int(f.nobs)], dtype=np.int32),
+                        np.asarray(f.df, dtype=np.int32), np.asarray(f.dim, dtype=np.int32),
+                        rows, colptr]).astype(np.int32)
+    return {"d": d, "i": i,
+            "classnames": None if f.classnames is None else [str(c) for c in f.classnames]}
 
 
 def _pack_cv(cv):

@@ -154,18 +154,23 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
   out
 }
 
-# The engine's arrays -> a glmnet object (same fields, order and types as glmnet 4.1).
+# The engine's two flat vectors (see mlxs_glmnet.rbridge._pack_fit) -> a glmnet object with the
+# same fields, order and types as glmnet 4.1.
 .as_glmnet <- function(r, family, xnames, classnames, call, nobs) {
-  nlam <- length(r$lambda)
+  d <- as.double(r$d)        # (drops the 1-d array dim that numpy vectors arrive with)
+  iv <- as.integer(r$i)
+  nlam <- iv[1L]
+  nnz <- iv[2L]
   snames <- paste0("s", seq_len(nlam) - 1L)
-  a0 <- as.double(r$a0)
+  a0 <- d[seq_len(nlam)]
   names(a0) <- snames
-  beta <- .dgc(as.integer(r$beta_i), as.integer(r$beta_p), as.double(r$beta_x),
-               c(length(xnames), nlam), list(xnames, snames))
-  out <- list(a0 = a0, beta = beta, df = as.integer(r$df), dim = as.integer(r$dim),
-              lambda = as.double(r$lambda), dev.ratio = as.double(r$dev_ratio),
-              nulldev = as.double(r$nulldev), npasses = as.integer(r$npasses),
-              jerr = as.integer(r$jerr), offset = as.logical(r$offset))
+  o <- 6L + nlam + 2L
+  beta <- .dgc(iv[o + seq_len(nnz)], iv[o + nnz + seq_len(nlam + 1L)],
+               d[3L * nlam + seq_len(nnz)], c(length(xnames), nlam), list(xnames, snames))
+  out <- list(a0 = a0, beta = beta, df = iv[6L + seq_len(nlam)], dim = iv[6L + nlam + 1:2],
+              lambda = d[nlam + seq_len(nlam)], dev.ratio = d[2L * nlam + seq_len(nlam)],
+              nulldev = d[3L * nlam + nnz + 1L], npasses = iv[3L], jerr = iv[4L],
+              offset = iv[5L] != 0L)
   if (family == "binomial") out$classnames <- classnames
   out$call <- call
   out$nobs <- as.integer(nobs)   # glmnet reports nrow(x), zero weights included
