@@ -122,7 +122,7 @@ def _call(fn_name, pack, x, y, family, kwargs):
 
 
 _INTS = {"nlambda", "dfmax", "pmax", "maxit", "trace_it", "nfolds"}
-_BOOLS = {"standardize", "intercept", "keep"}
+_BOOLS = {"standardize", "intercept", "keep", "grouped"}
 
 
 def _as_list(v):

@@ -14,8 +14,9 @@
 #'   \code{"deviance"}, \code{"class"}, \code{"auc"} or \code{"mae"} (as in cv.glmnet).
 #' @param nfolds Number of folds (at least 3).
 #' @param foldid Optional vector of fold numbers (1 to nfolds) for each observation.
-#' @param alignment Only \code{"lambda"} is supported.
-#' @param grouped Only \code{TRUE} is supported.
+#' @param alignment As in \code{cv.glmnet}: \code{"lambda"} (predict each fold at the full-data
+#'   lambdas) or \code{"fraction"} (at the same fraction of each fold's own path).
+#' @param grouped As in \code{cv.glmnet}: fold-wise statistics (\code{TRUE}) or per observation.
 #' @param keep If \code{TRUE}, the prevalidated fits \code{fit.preval} and \code{foldid} are kept.
 #' @param parallel Ignored (the engine already fits all folds in one call).
 #' @param ... Further arguments of \code{\link{mlxs_glmnet}} (family, alpha, ...).
@@ -35,9 +36,9 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
   type.measure <- tryCatch(match.arg(type.measure), error = function(e)
     .stopf("type.measure must be one of \"default\", \"mse\", \"deviance\", \"class\", ",
            "\"auc\", \"mae\""))
-  alignment <- match.arg(alignment)
-  if (alignment != "lambda") .stopf("alignment: only \"lambda\" is supported by mlxs_cv_glmnet")
-  if (!isTRUE(grouped)) .stopf("grouped: only grouped = TRUE is supported by mlxs_cv_glmnet")
+  alignment <- tryCatch(match.arg(alignment), error = function(e)
+    .stopf("alignment must be \"lambda\" or \"fraction\""))
+  grouped <- .check_flag(grouped, "grouped")
   keep <- .check_flag(keep, "keep")
   if (!is.null(lambda) && length(lambda) < 2L)
     .stopf("lambda: need more than one value of lambda for cross-validation")
@@ -86,6 +87,8 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
   kw$foldid <- as.array(foldid)
   kw$type_measure <- type.measure
   kw$keep <- keep
+  kw$grouped <- grouped
+  kw$alignment <- alignment
   res <- .engine_call("cv_fit", prep$x, prep$y, prep$family, kw)
 
   fit <- .as_glmnet(res$glmnet_fit, prep$family, prep$xnames, prep$classnames, glmnet.call,
@@ -100,6 +103,9 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
               cvsd = as.double(res$cvsd), cvup = as.double(res$cvup),
               cvlo = as.double(res$cvlo), nzero = nzero, call = cv.call, name = name,
               glmnet.fit = fit)
+  if (!grouped) {   # cv.glmnet's ungrouped statistics carry the lambda names s0, s1, ...
+    for (nm in c("cvm", "cvsd", "cvup", "cvlo")) names(out[[nm]]) <- snames
+  }
   if (keep) {
     preval <- res$fit_preval
     if (!is.null(preval)) {

@@ -72,3 +72,24 @@ test_that("cv argument errors name the argument", {
   expect_error(mlxs_cv_glmnet(d$x, d$y, type.measure = "C"), "type.measure")
   expect_error(mlxs_cv_glmnet(d$x, d$y, lambda = 0.1), "lambda")
 })
+
+test_that("grouped = FALSE and alignment = \"fraction\" match cv.glmnet", {
+  d <- sim_data(n = 150, p = 12, family = "binomial", seed = 8)
+  set.seed(9)
+  foldid <- sample(rep(1:5, length = 150))
+  for (args in list(list(grouped = FALSE), list(alignment = "fraction"),
+                    list(grouped = FALSE, alignment = "fraction"))) {
+    ours <- do.call(mlxs_cv_glmnet, c(list(d$x, d$y, family = "binomial", foldid = foldid,
+                                           thresh = 1e-12), args))
+    ref <- do.call(cv.glmnet, c(list(d$x, d$y, family = "binomial", foldid = foldid,
+                                     thresh = 1e-12), args))
+    expect_identical(names(ours), names(ref))
+    expect_equal(ours$cvm, ref$cvm, tolerance = 1e-5)
+    expect_equal(ours$cvsd, ref$cvsd, tolerance = 1e-4)
+    expect_equal(ours$cvup, ref$cvup, tolerance = 1e-5)
+    expect_equal(ours$lambda.min, ref$lambda.min)
+    expect_equal(ours$lambda.1se, ref$lambda.1se)
+  }
+  expect_error(mlxs_cv_glmnet(d$x, d$y, family = "binomial", grouped = NA), "grouped")
+  expect_error(mlxs_cv_glmnet(d$x, d$y, family = "binomial", alignment = "middle"), "alignment")
+})
