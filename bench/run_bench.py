@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 import numpy as np

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -120,7 +120,6 @@ def lambda_interp(lam: np.ndarray, s: np.ndarray):
 
 # ----------------------------------------------------------------------------- validation
 def _as_matrix(x, name: str) -> np.ndarray:
-    feature_names = None
     if hasattr(x, "to_numpy") and hasattr(x, "columns"):
         try:
             x = x.to_numpy(dtype=np.float64)

@@ -106,6 +106,19 @@ _PY2R = {"lambda_": "lambda", "lambda_min_ratio": "lambda.min.ratio",
          "upper_limits": "upper.limits", "trace_it": "trace.it"}
 
 
+def run_rscript(lines, workdir, timeout=600):
+    """Write the R lines to workdir/run.R and run them with Rscript --vanilla; R failing is an
+    error carrying its stderr."""
+    script = os.path.join(workdir, "run.R")
+    with open(script, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    proc = subprocess.run([rscript_path(), "--vanilla", script], capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"Rscript failed (rc={proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
 def r_args(**kw):
     """Python-API keyword arguments -> R glmnet arguments (names; exclude 0-based -> 1-based)."""
     out = {}
@@ -122,7 +135,7 @@ def r_args(**kw):
 
 def run_glmnet_cases(cases, workdir=None, timeout=600):
     """Fit every case with R glmnet in a single Rscript process; return a list of result dicts."""
-    exe = rscript_path()
+    rscript_path()   # fail early and loudly when R is missing
     own = workdir is None
     d = tempfile.mkdtemp(prefix="rglmnet_") if own else str(workdir)
     try:
@@ -169,13 +182,7 @@ def run_glmnet_cases(cases, workdir=None, timeout=600):
             lines.append(
                 f'run_case("{pre}", matrix(rd("{pre}x.bin"), {x.shape[0]}L, {x.shape[1]}L), {ycode}, '
                 f'list({", ".join(args)}), list({", ".join(preds)}))')
-        script = os.path.join(d, "run.R")
-        with open(script, "w") as fh:
-            fh.write("\n".join(lines) + "\n")
-        proc = subprocess.run([exe, "--vanilla", script], capture_output=True, text=True,
-                              timeout=timeout)
-        if proc.returncode != 0:
-            raise RuntimeError(f"Rscript failed (rc={proc.returncode}):\n{proc.stderr[-4000:]}")
+        run_rscript(lines, d, timeout=timeout)
         return [_read_case(os.path.join(d, f"c{i}_"), c) for i, c in enumerate(cases)]
     finally:
         if own:

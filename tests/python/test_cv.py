@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import warnings
 
@@ -18,9 +17,9 @@ import numpy as np
 import pytest
 
 import mlxs_glmnet as mg
+from rbridge import run_rscript
 from mlxs_glmnet.cv import _interp_coefs, _weighted_auc
 
-RSCRIPT = os.environ.get("RSCRIPT", "Rscript")
 THRESH = 1e-12
 
 
@@ -168,10 +167,7 @@ def _py_cv(case):
 @pytest.fixture(scope="module")
 def results():
     """(python CvGlmnetFit, R outputs) per case, R run once for the whole module."""
-    exe = shutil.which(RSCRIPT)
-    if exe is None:
-        raise RuntimeError("Rscript not found on PATH: test_cv needs R with glmnet 4.1")
-    tmp = tempfile.mkdtemp(prefix="mlxs_cv_")
+    tmp = tempfile.mkdtemp(prefix="mlxs_cv_")   # run_rscript fails loudly without Rscript
     py = {}
     lines = [_R_PRELUDE]
     try:
@@ -198,13 +194,7 @@ def results():
             lines.append(
                 f'run_case("{d}", {n}L, {p}L, "{c["family"]}", "{rtm}", {_rlit(c["keep"])}, '
                 f'{_rlit(c["grouped"])}, list({", ".join(ropts)}), {_rlit(c["restats"])}, "{c["alignment"]}")')
-        script = os.path.join(tmp, "run.R")
-        with open(script, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        proc = subprocess.run([exe, "--vanilla", script], capture_output=True, text=True,
-                              timeout=600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"Rscript failed:\n{proc.stderr[-3000:]}")
+        run_rscript(lines, tmp, timeout=600)
         r = {}
         for name, c in CASES.items():
             d = os.path.join(tmp, name)
