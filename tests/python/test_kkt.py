@@ -11,7 +11,6 @@ solutions measure 1e-10 .. 2e-7 there).
 """
 from __future__ import annotations
 
-
 import pytest
 
 import mlxs_glmnet as mg
