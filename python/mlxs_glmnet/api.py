@@ -132,8 +132,6 @@ def _as_matrix(x, name: str) -> np.ndarray:
             a = np.asarray(x)
         except Exception as e:  # pragma: no cover
             raise TypeError(f"{name} must be a numeric matrix ({e})") from None
-        if a.dtype == object or a.dtype.kind in "USb" and a.dtype.kind != "b":
-            raise TypeError(f"{name} must be a numeric matrix, got dtype {a.dtype}")
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be a numeric matrix, got dtype {a.dtype}")
         a = a.astype(np.float64)
@@ -146,7 +144,7 @@ def _as_matrix(x, name: str) -> np.ndarray:
     return a
 
 
-def _feature_names(x, p):
+def _feature_names(x):
     if hasattr(x, "columns"):
         return [str(c) for c in x.columns]
     return None
@@ -240,7 +238,7 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
              maxit, type_gaussian):
     if not isinstance(family, str) or family not in engine.FAMILIES:
         raise ValueError(f"family must be one of {sorted(engine.FAMILIES)}, got {family!r}")
-    names = _feature_names(x, None)
+    names = _feature_names(x)
     X = _as_matrix(x, "x")
     n, p = X.shape
     if n < 2:

@@ -182,6 +182,28 @@ def resolve_device(device) -> str:
     raise ValueError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}")
 
 
+def kernel_params(*, n, p, B, fam, mode, nlam, ulam, intercept, standardize, maxit, dfmax, pmax,
+                  alpha, flmin, thresh, fdev, lower, upper):
+    """The kernel's small inputs, the same for every backend: user lambdas, the int parameters,
+    the per-problem real parameters and the limits (see path.kern's header)."""
+    ul = np.asarray(ulam if ulam is not None else [0.0], dtype=np.float64)
+    ip = np.array([n, p, int(nlam), fam, mode, int(ulam is not None), int(intercept),
+                   int(standardize), int(maxit), int(dfmax), int(pmax)], dtype=np.int32)
+    dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
+                   np.full(B, thresh), np.full(B, fdev)], axis=1)
+    cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
+    return ul, ip, dp, cl
+
+
+def path_result(arrays, mode) -> PathResult:
+    """The kernel's first six outputs (numpy) as a PathResult in float64."""
+    beta, a0, lam, dev, nd, info = arrays
+    return PathResult(beta=beta.astype(np.float64), a0=a0.astype(np.float64),
+                      lambda_=lam.astype(np.float64), dev_ratio=dev.astype(np.float64),
+                      nulldev_int=nd.astype(np.float64), lmu=info[:, 0], npasses=info[:, 1],
+                      jerr=info[:, 2], nobs=info[:, 3], mode=mode)
+
+
 def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
               maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5, device="cpu", dtype=None,
               trace_it=0) -> PathResult:
@@ -191,15 +213,17 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     n, p = x.shape
     B = W.shape[0]
     fam = FAMILIES[family]
+    L = int(nlam)
+    params = kernel_params(n=n, p=p, B=B, fam=fam, mode=mode, nlam=L, ulam=ulam,
+                           intercept=intercept, standardize=standardize, maxit=maxit,
+                           dfmax=dfmax, pmax=pmax, alpha=alpha, flmin=flmin, thresh=thresh,
+                           fdev=fdev, lower=lower, upper=upper)
     if device == "gpu":
         if dtype is not None and not _is_float32(dtype):
             raise ValueError("dtype: MLX GPUs compute in float32 only; use dtype='float32' or device='cpu'")
         from . import gpu
-        return gpu.run_paths_gpu(x, y, W, O, fam=fam, alpha=alpha, nlam=nlam, flmin=flmin,
-                                 ulam=ulam, standardize=standardize, intercept=intercept,
-                                 thresh=thresh, maxit=maxit, dfmax=dfmax, pmax=pmax, pf=pf,
-                                 lower=lower, upper=upper, excluded=excluded, mode=mode,
-                                 fdev=fdev)
+        return gpu.run_paths_gpu(x, y, W, O, pf=pf, excluded=excluded, mode=mode, nlam=L,
+                                 params=params)
     dt = mx.float32 if _is_float32(dtype) else mx.float64
     npdt = np.float32 if dt == mx.float32 else np.float64
     from . import _core
@@ -220,13 +244,7 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
         else:
             xin = mx.array(xt, dtype=dt)
         gin, gsin = mx.zeros((1,), dtype=dt), mx.zeros((1,), dtype=dt)
-    L = int(nlam)
-    ul = np.asarray(ulam if ulam is not None else [0.0], dtype=np.float64)
-    ip = np.array([n, p, L, fam, mode, int(ulam is not None), int(intercept), int(standardize),
-                   int(maxit), int(dfmax), int(pmax)], dtype=np.int32)
-    dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
-                   np.full(B, thresh), np.full(B, fdev)], axis=1)
-    cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
+    ul, ip, dp, cl = params
     Y = np.broadcast_to(y, (B, n))
     inputs = [xin, arr(Y), arr(W), arr(O), gin, gsin, arr(pf), arr(cl),
               arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]
@@ -239,8 +257,4 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
         mx.eval(*outs[:6])
         res = [np.array(o) for o in outs[:6]]
         prog.finish(int(res[5][:, 0].sum()))
-    beta, a0, lam, dev, nd, info = res
-    return PathResult(beta=beta.astype(np.float64), a0=a0.astype(np.float64),
-                      lambda_=lam.astype(np.float64), dev_ratio=dev.astype(np.float64),
-                      nulldev_int=nd.astype(np.float64), lmu=info[:, 0], npasses=info[:, 1],
-                      jerr=info[:, 2], nobs=info[:, 3], mode=mode)
+    return path_result(res, mode)

@@ -2,6 +2,7 @@
 mx.fast.cuda_kernel behind kernels/prelude_cuda.h. One thread block per problem, float32."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,6 @@ import mlx.core as mx
 
 _KDIR = Path(__file__).with_name("kernels")
 _KERNEL = None
-import os
-
 # Threads per block (one block per problem); a multiple of 32. Measured on an H200, binomial
 # 20000x500 path: 128 threads 8.9 s, 256 4.6 s, 512 2.5 s; 1024 exceeds the kernel's registers.
 THREADS = int(os.environ.get("MLXS_GPU_THREADS", "512"))
@@ -36,14 +35,16 @@ def _kernel():
     return _KERNEL
 
 
-def run_paths_gpu(x, y, W, O, *, fam, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
-                  maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5):
-    from .engine import BIG, PathResult
+def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params):
+    """The batch on the GPU: x copied once (float32, column-major), the Gram on the device for
+    covariance mode, one launch of the path kernel. params: engine.kernel_params()."""
+    from .engine import path_result
     if not gpu_available():
         raise ValueError("device='gpu' was requested but this MLX build has no CUDA GPU "
                          "(the Metal backend is not wired yet); use device='cpu'")
     n, p = x.shape
     B = W.shape[0]
+    L = int(nlam)
     f32 = mx.float32
 
     def arr(a, d=f32):
@@ -64,12 +65,7 @@ def run_paths_gpu(x, y, W, O, *, fam, alpha, nlam, flmin, ulam, standardize, int
         grams = mx.zeros((1,), dtype=f32)
         gst = mx.zeros((1,), dtype=f32)
         xin = xg
-    L = int(nlam)
-    ul = np.asarray(ulam if ulam is not None else [0.0])
-    ip = np.array([n, p, L, fam, mode, int(ulam is not None), int(intercept), int(standardize),
-                   int(maxit), int(dfmax), int(pmax)], dtype=np.int32)
-    dp = np.stack([np.full(B, alpha), np.asarray(flmin) * np.ones(B), np.full(B, thresh), np.full(B, fdev)], axis=1)
-    cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
+    ul, ip, dp, cl = params
     inputs = [xin, arr(np.broadcast_to(y, (B, n))), arr(W), arr(O), grams, gst, arr(pf), arr(cl),
               arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]
     shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p), (B, 4 * n), (B, 6 * p)]
@@ -77,8 +73,4 @@ def run_paths_gpu(x, y, W, O, *, fam, alpha, nlam, flmin, ulam, standardize, int
     outs = _kernel()(inputs=inputs, grid=(B * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
                      output_shapes=shapes, output_dtypes=dtypes, init_value=0)
     mx.eval(*outs[:6])
-    beta, a0, lam, dev, nd, info = (np.array(o) for o in outs[:6])
-    return PathResult(beta=beta.astype(np.float64), a0=a0.astype(np.float64),
-                      lambda_=lam.astype(np.float64), dev_ratio=dev.astype(np.float64),
-                      nulldev_int=nd.astype(np.float64), lmu=info[:, 0], npasses=info[:, 1],
-                      jerr=info[:, 2], nobs=info[:, 3], mode=mode)
+    return path_result([np.array(o) for o in outs[:6]], mode)
