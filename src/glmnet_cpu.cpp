@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -110,6 +111,33 @@ class GlmnetPath : public Primitive {
   }
 };
 
+// The kernel trusts its int parameters (ip) for every index it forms, so they must agree with
+// the shapes of the arrays it reads and writes; checked here, before the graph is built, so that
+// a bad call raises a Python exception instead of reading or writing out of bounds (found with
+// AddressSanitizer: tests/SANITIZER.md).
+static void check_inputs(const std::vector<array>& in, int L) {
+  auto fail = [](const std::string& m) { throw std::invalid_argument("glmnet_path: " + m); };
+  if (in[W].ndim() != 2) fail("weights must be a (B, n) matrix");
+  if (in[IP].ndim() != 1 || in[IP].size() < 11) fail("int parameters must hold 11 values");
+  array ipa = in[IP];
+  ipa.eval();
+  const int* ip = ipa.data<int>();
+  const size_t B = in[W].shape(0), n = in[W].shape(1), p = in[PF].size();
+  const int mode = ip[4];
+  if (B < 1 || n < 1 || p < 1) fail("empty problem (B, n and p must be positive)");
+  if (static_cast<size_t>(ip[0]) != n || static_cast<size_t>(ip[1]) != p || ip[2] != L)
+    fail("int parameters (n, p, nlam) do not match the shapes of weights, penalty factors, nlam");
+  if (ip[3] < 0 || ip[3] > 2 || mode < 0 || mode > 1 || ip[5] < 0 || ip[5] > 1)
+    fail("family, mode or user-lambda flag out of range");
+  if (in[Y].size() != B * n || in[OFF].size() != B * n) fail("y and offset must be (B, n)");
+  if (in[JX].size() != p || in[CL].size() != 2 * p) fail("exclusions (p) or limits (2, p) sized wrongly");
+  if (in[DP].size() < 4 * B) fail("real parameters must be (B, 4)");
+  if (ip[5] == 1 && in[ULAM].size() < static_cast<size_t>(L)) fail("fewer user lambdas than nlam");
+  if (mode == 0 && in[X].size() != n * p) fail("x must be (p, n) in naive mode");
+  if (mode == 1 && (in[GRAM].size() != B * p * p || in[GST].size() != B * (2 * p + 2)))
+    fail("gram (B, p, p) and gram statistics (B, 2p + 2) are required in covariance mode");
+}
+
 static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam, int nthreads,
                                       int block_threads, StreamOrDevice s) {
   if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 12 inputs");
@@ -129,6 +157,7 @@ static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam
   const int p = static_cast<int>(in[PF].shape(0));
   const int L = nlam;
   if (L < 1) throw std::invalid_argument("glmnet_path: nlam must be positive");
+  check_inputs(in, L);
   std::vector<Shape> shapes = {{B, L, p}, {B, L}, {B, L}, {B, L}, {B}, {B, 4},
                                {B, 10 * p}, {B, 4 * n}, {B, 6 * p}};
   std::vector<Dtype> dtypes = {dt, dt, dt, dt, dt, int32, dt, dt, int32};
