@@ -6,7 +6,9 @@
     cv = mg.cv_glmnet(x, y, family="binomial", type_measure="auc")
 """
 from .api import GlmnetFit, glmnet, glmnet_batch, lambda_interp
-from .cv import CvGlmnetFit, cv_glmnet
+from .cv import CVGlmnet, CvGlmnetFit, cv_glmnet
+from .frames import make_x
 
-__all__ = ["GlmnetFit", "glmnet", "glmnet_batch", "lambda_interp", "CvGlmnetFit", "cv_glmnet"]
+__all__ = ["GlmnetFit", "glmnet", "glmnet_batch", "lambda_interp", "CvGlmnetFit", "CVGlmnet",
+           "cv_glmnet", "make_x"]
 __version__ = "0.1.0"

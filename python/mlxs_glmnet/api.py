@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import engine
+from . import engine, frames
 
 __all__ = ["GlmnetFit", "glmnet", "glmnet_batch", "lambda_interp"]
 
@@ -33,6 +33,7 @@ class GlmnetFit:
     classnames: Optional[list] = None
     feature_names: Optional[list] = None
     info: dict = field(default_factory=dict)
+    obs_index: Optional[object] = None       # pandas index of the training rows (frames.py)
 
     # -- glmnet's coef / predict ------------------------------------------------------------
     def _coefs_at(self, s):
@@ -49,7 +50,28 @@ class GlmnetFit:
     def coef(self, s=None) -> np.ndarray:
         return self._coefs_at(s)[0]
 
+    def coef_frame(self, s=None):
+        """coef() as a pandas DataFrame: rows "(Intercept)" and the features, columns lambdas."""
+        return frames.coef_frame(self, s)
+
+    def plot(self, xvar: str = "norm", label: bool = False, ax=None, **kwargs):
+        """Coefficient paths against the L1 norm, log(lambda) or the deviance explained, as
+        glmnet's plot.glmnet (matplotlib; returns the Axes)."""
+        from .plot import plot_fit
+        return plot_fit(self, xvar=xvar, label=label, ax=ax, **kwargs)
+
     def predict(self, newx=None, s=None, type: str = "link", newoffset=None):
+        """glmnet's predict(). On a pandas DataFrame newx (columns matched to the features by
+        name) link/response/class predictions come back indexed like newx: a Series for a
+        scalar s, else a DataFrame with one column per lambda."""
+        if frames.is_frame(newx) and type in ("link", "response", "class"):
+            newx = frames.align_newx(self, newx)
+            out = self._predict(newx, s, type, newoffset)
+            lam = self._coefs_at(s)[1]
+            return frames.wrap_predictions(out, newx, s, lam)
+        return self._predict(newx, s, type, newoffset)
+
+    def _predict(self, newx, s, type, newoffset):
         types = ("link", "response", "class", "coefficients", "nonzero")
         if type not in types:
             raise ValueError(f"type must be one of {types}, got {type!r}")
@@ -120,11 +142,8 @@ def lambda_interp(lam: np.ndarray, s: np.ndarray):
 
 # ----------------------------------------------------------------------------- validation
 def _as_matrix(x, name: str) -> np.ndarray:
-    if hasattr(x, "to_numpy") and hasattr(x, "columns"):
-        try:
-            x = x.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{name} must contain only numeric columns ({e})") from None
+    if frames.is_frame(x):
+        x = frames.frame_to_matrix(x, name)   # non-numeric columns: an error pointing to make_x
     if isinstance(x, np.ndarray) and x.dtype == np.float64:
         a = x
     else:
@@ -239,6 +258,7 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
     if not isinstance(family, str) or family not in engine.FAMILIES:
         raise ValueError(f"family must be one of {sorted(engine.FAMILIES)}, got {family!r}")
     names = _feature_names(x)
+    index = frames.obs_index(x, y)
     X = _as_matrix(x, "x")
     n, p = X.shape
     if n < 2:
@@ -324,7 +344,7 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
         yk = yy[w > 0]
         if yk.max() == yk.min() or ww @ (yy - ym) ** 2 <= 1e-24 * max(ww @ (yy * yy), 1e-300):
             raise ValueError("y is constant; gaussian glmnet fails at standardization step")
-    return dict(X=X, Y=Y, w=w, off=off, classnames=classnames, names=names, n=n, p=p, lam=lam,
+    return dict(X=X, Y=Y, w=w, off=off, classnames=classnames, names=names, index=index, n=n, p=p, lam=lam,
                 nlam=nlam, pf=pf, excluded=excluded, lo=lo, hi=hi, dfmax=int(dfmax),
                 pmax=int(pmax), alpha=float(alpha), lmr=lambda_min_ratio)
 
@@ -383,7 +403,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
             dev_ratio=res.dev_ratio[b, :k].copy(), nulldev=nulldev,
             npasses=int(res.npasses[b]), jerr=jerr, nobs=int(nobs_b[b]),
             offset=offset_given, family=family, classnames=prep["classnames"],
-            feature_names=prep["names"], info={"mode": "covariance" if res.mode == 1 else "naive",
+            feature_names=prep["names"], obs_index=prep.get("index"), info={"mode": "covariance" if res.mode == 1 else "naive",
                                                "device": dev}))
     return fits
 

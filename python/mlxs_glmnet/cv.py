@@ -29,9 +29,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import api
+from . import api, frames
 
-__all__ = ["CvGlmnetFit", "cv_glmnet"]
+__all__ = ["CvGlmnetFit", "CVGlmnet", "cv_glmnet"]
 
 # type.measure choices per family, default first (glmnet's cvtype).
 _MEASURES = {
@@ -98,6 +98,16 @@ class CvGlmnetFit:
     def coef(self, s="lambda_1se") -> np.ndarray:
         """(p+1, k) coefficients (intercept first) of the full-data fit at s."""
         return self.glmnet_fit.coef(s=self._resolve_s(s))
+
+    def coef_frame(self, s="lambda_1se"):
+        """coef() as a pandas DataFrame (rows "(Intercept)" and the features)."""
+        return self.glmnet_fit.coef_frame(s=self._resolve_s(s))
+
+    def plot(self, sign_lambda: float = 1, ax=None, **kwargs):
+        """The CV curve with error bars and the lambda_min / lambda_1se lines, as glmnet's
+        plot.cv.glmnet (matplotlib; returns the Axes)."""
+        from .plot import plot_cv
+        return plot_cv(self, sign_lambda=sign_lambda, ax=ax, **kwargs)
 
     def __repr__(self) -> str:
         (measure, label), = self.name.items()
@@ -396,4 +406,8 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         lambda_=lam_out, cvm=cvm, cvsd=cvsd, cvup=cvm + cvsd, cvlo=cvm - cvsd, nzero=nz,
         name={measure: label}, glmnet_fit=fit, lambda_min=lambda_min, lambda_1se=lambda_1se,
         index=np.array([[idmin + 1], [id1se + 1]], dtype=np.int64), type_measure=measure,
-        foldid=foldid.copy() if keep else None, fit_preval=predmat if keep else None)
+        foldid=frames.label_obs(foldid.copy(), fit.obs_index) if keep else None,
+        fit_preval=frames.label_obs(predmat, fit.obs_index, lam) if keep else None)
+
+
+CVGlmnet = CvGlmnetFit   # the name used in the Python API docs; one class

@@ -151,7 +151,9 @@ def test_pandas_input_same_as_numpy():
     np.testing.assert_array_equal(fn.lambda_, fp.lambda_)
     np.testing.assert_allclose(fn.beta, fp.beta, rtol=0, atol=1e-13)
     pr = fp.predict(pd.DataFrame(x[:5], columns=cols), s=0.01, type="response")
-    np.testing.assert_allclose(pr, fn.predict(x[:5], s=0.01, type="response"), atol=1e-13)
+    assert isinstance(pr, pd.Series)                   # one lambda: a Series (see test_pandas.py)
+    np.testing.assert_allclose(pr.to_numpy()[:, None], fn.predict(x[:5], s=0.01, type="response"),
+                               atol=1e-13)
     # F-ordered and integer-valued frames are fine too
     fi = mg.glmnet(pd.DataFrame(np.round(x * 10).astype(int), columns=cols), y, "binomial")
     assert fi.beta.shape[0] == 7
