@@ -9,6 +9,7 @@ from typing import Optional
 import numpy as np
 
 from . import engine, frames
+from . import memory
 
 __all__ = ["GlmnetFit", "glmnet", "glmnet_batch", "lambda_interp"]
 
@@ -265,8 +266,14 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
         raise ValueError("x must have at least 2 rows")
     Y, classnames = _response(y, family, n)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
-            or not (0.0 <= float(alpha) <= 1.0):
+            or math.isnan(alpha):
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    if alpha > 1:                            # glmnet warns and clamps (its own wording)
+        warnings.warn("alpha >1; set to 1", stacklevel=3)
+        alpha = 1.0
+    elif alpha < 0:
+        warnings.warn("alpha<0; set to 0", stacklevel=3)
+        alpha = 0.0
     w = _vector(weights, "weights", n)
     if w is None:
         w = np.ones(n)
@@ -297,8 +304,9 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
             raise ValueError(f"nlambda must be a positive integer, got {nlambda!r}")
         nlam = int(nlambda)
     if lambda_min_ratio is not None:
-        if not isinstance(lambda_min_ratio, (int, float)) or not (0 < lambda_min_ratio < 1):
-            raise ValueError("lambda_min_ratio must be in (0, 1)")
+        # glmnet accepts 0 (its smallest ratio is glmnet.control()$eps, applied in _run)
+        if not isinstance(lambda_min_ratio, (int, float)) or not (0 <= lambda_min_ratio < 1):
+            raise ValueError("lambda_min_ratio must be in [0, 1)")
     if penalty_factor is None:
         pf = np.ones(p)
     else:
@@ -349,8 +357,11 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
                 pmax=int(pmax), alpha=float(alpha), lmr=lambda_min_ratio)
 
 
-_JERR_MAXIT = "convergence for {k}th lambda value not reached after maxit={maxit} iterations; solutions for larger lambdas returned"
-_JERR_PMAX = "from glmnet: number of nonzero coefficients along the path exceeds pmax={pmax} at {k}th lambda value; solutions for larger lambdas returned"
+# glmnet's own texts after the prefix (its prefix is "from glmnet C++ code (error code ...)")
+_JERR_MAXIT = ("from mlxs_glmnet engine (error code {jerr}); Convergence for {k}th lambda value not "
+               "reached after maxit={maxit} iterations; solutions for larger lambdas returned")
+_JERR_PMAX = ("from mlxs_glmnet engine (error code {jerr}); Number of nonzero coefficients along the "
+              "path exceeds pmax={pmax} at {k}th lambda value; solutions for larger lambdas returned")
 
 
 def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
@@ -370,6 +381,9 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     flmin = np.maximum(flmin, 1e-6)   # glmnet.control()$eps: the smallest lambda.min.ratio used
     dev = engine.resolve_device(device)
     mode = engine.choose_mode(family, n, p, type_gaussian)
+    # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
+    mode = memory.plan(mode, n, p, B, prep["nlam"], forced=type_gaussian == "covariance",
+                       real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4)
     res = engine.run_paths(X, y_in, Wb, np.ascontiguousarray(O), family=family, alpha=prep["alpha"],
                            nlam=prep["nlam"], flmin=flmin, ulam=prep["lam"],
                            standardize=bool(standardize), intercept=bool(intercept),
@@ -385,9 +399,9 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         jerr = int(res.jerr[b])
         if jerr != 0:
             if jerr <= -10000:
-                msg = _JERR_PMAX.format(pmax=prep["pmax"], k=-jerr - 10000)
+                msg = _JERR_PMAX.format(jerr=jerr, pmax=prep["pmax"], k=-jerr - 10000)
             else:
-                msg = _JERR_MAXIT.format(maxit=int(maxit), k=-jerr)
+                msg = _JERR_MAXIT.format(jerr=jerr, maxit=int(maxit), k=-jerr)
             warnings.warn(msg, RuntimeWarning, stacklevel=3)
         beta = res.beta[b, :k].T.copy()
         wb = Wb[b]
