@@ -87,12 +87,13 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
   weights <- .check_obs_vector(weights, "weights", nobs)
   if (!is.null(weights) && any(weights < 0)) .stopf("weights must be non-negative")
   offset <- .check_obs_vector(offset, "offset", nobs)
-  alpha <- .check_scalar(alpha, "alpha", 0, 1)
+  alpha <- .check_scalar(alpha, "alpha")   # outside [0, 1]: the engine warns and clamps, as glmnet
   lambda <- .check_lambda(lambda)
   nlambda <- .check_scalar(nlambda, "nlambda", 1, integer = TRUE)
-  if (!is.null(lambda.min.ratio))
-    lambda.min.ratio <- .check_scalar(lambda.min.ratio, "lambda.min.ratio", 0, 1,
-                                      lower_open = TRUE)
+  if (!is.null(lambda.min.ratio)) {
+    lambda.min.ratio <- .check_scalar(lambda.min.ratio, "lambda.min.ratio", 0)
+    if (lambda.min.ratio >= 1) .stopf("lambda.min.ratio must be less than 1; got ", lambda.min.ratio)
+  }
   standardize <- .check_flag(standardize, "standardize")
   intercept <- .check_flag(intercept, "intercept")
   thresh <- .check_scalar(thresh, "thresh", 0, lower_open = TRUE)

@@ -13,8 +13,8 @@ test_that("bad input gives R errors that name the argument", {
   expect_error(mlxs_glmnet(x, y, weights = c(-1, rep(1, 39))), "^weights must be non-negative")
   expect_error(mlxs_glmnet(x, y, weights = rep(1, 39)), "^weights must have one value per row")
   expect_error(mlxs_glmnet(x, y, offset = rep(0, 3)), "^offset must have one value per row")
-  expect_error(mlxs_glmnet(x, y, alpha = 2), "^alpha must be")
-  expect_error(mlxs_glmnet(x, y, alpha = -0.1), "^alpha must be")
+  expect_warning(mlxs_glmnet(x, y, alpha = 2), "^alpha >1; set to 1")   # as glmnet
+  expect_warning(mlxs_glmnet(x, y, alpha = -0.1), "^alpha<0; set to 0")
   expect_error(mlxs_glmnet(x, y, lambda = c(0.1, 0.5, 0.2)), "^lambda must be in decreasing order")
   expect_error(mlxs_glmnet(x, y, lambda = c(0.5, -0.1)), "^lambda must be non-negative")
   expect_error(mlxs_glmnet(matrix(numeric(0), 0, 5), numeric(0)), "^x is empty")
