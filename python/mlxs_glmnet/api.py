@@ -189,7 +189,7 @@ def _vector(v, name, n, *, allow_none=False):
 
 
 def _response(y, family, n):
-    classnames = None
+    classnames = cats = None
     if hasattr(y, "to_numpy"):
         if hasattr(y, "cat"):
             cats = list(y.cat.categories)
@@ -213,7 +213,9 @@ def _response(y, family, n):
         elif a.dtype == object:
             if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in a):
                 raise ValueError("y contains missing values")
-        levels = np.unique(a)
+        # a categorical's two categories keep their order (R: the factor's levels)
+        levels = np.asarray(cats, dtype=object) if cats is not None and len(cats) == 2 \
+            else np.unique(a)
         if len(levels) != 2:
             raise ValueError(f"y for family='binomial' must have exactly two classes, got {len(levels)}")
         if a.dtype.kind == "b":
