@@ -128,3 +128,16 @@ test_that("R matrices handed to the engine (zero-copy, read-only) are unchanged 
   after <- lapply(objs, serialize, connection = NULL)
   for (nm in names(objs)) expect_identical(after[[nm]], before[[nm]], label = nm)
 })
+
+test_that("a fit beyond the memory budget is an R error, and the session fits afterwards", {
+  d <- sim_data(n = 300, p = 200)
+  mlxs_engine_info()                                   # the engine (and Python) is loaded
+  environ <- reticulate::import("os")$environ          # Python's copy of the environment
+  reticulate::py_set_item(environ, "MLXS_GLMNET_MEMORY_BUDGET", "100K")
+  on.exit(reticulate::py_del_item(environ, "MLXS_GLMNET_MEMORY_BUDGET"), add = TRUE)
+  expect_error(mlxs_glmnet(d$x, d$y), "MemoryError: the fit needs about .* of working memory")
+  expect_error(mlxs_cv_glmnet(d$x, d$y, nfolds = 3), "MemoryError")
+  reticulate::py_del_item(environ, "MLXS_GLMNET_MEMORY_BUDGET")
+  on.exit()
+  expect_s3_class(mlxs_glmnet(d$x, d$y), "elnet")
+})
