@@ -4,6 +4,25 @@ Holds no numerics: it calls mlxs_glmnet.glmnet / mlxs_glmnet.cv_glmnet, captures
 and exceptions (so that R gets the engine's message without a traceback and the R session never
 sees an uncaught Python error), and packs the results into a dict of plain numpy arrays that
 reticulate converts in one go. beta is handed back as the three CSC arrays of a dgCMatrix.
+
+The R-facing contract (what rpkg/R/engine.R and mlxs_glmnet.R rely on; see fit() and cv_fit()):
+
+- in: only plain objects that reticulate converts without copying or in one step: x an (n, p)
+  float64 array (R's double matrix as a read-only, Fortran-ordered view; never written or
+  copied here), y a float64 vector (binomial: 1.0 for R's second factor level, else 0.0),
+  family a str, the scalar arguments as one float64 vector plus their names, the string
+  arguments as one str vector plus names, vector arguments (weights, offset, lambda_,
+  penalty_factor, lower/upper_limits, exclude (0-based), foldid) as a dict of arrays;
+- out: a dict {"result": packed, "warnings": [str, ...]} or {"error": str, "warnings": [...]};
+  never an exception for bad input or engine failure. "packed" is the fit as two flat vectors
+  (see _pack_fit; a few objects, because reticulate 1.28 converts each returned object at a
+  fixed cost of ~0.1 ms), or for cv_fit a dict of the cv.glmnet fields with the full-data fit
+  packed the same way.
+
+fit_dict() and cv_fit_dict() are the same calls for other callers (Julia, other FFIs, tests):
+keyword arguments in, a plain dict of numpy arrays out with glmnet's field names, exceptions
+(ValueError/TypeError naming the argument) as in the Python API. unpack_fit() turns a packed fit
+into that dict, which pins the packing down.
 """
 import time
 import warnings
@@ -148,10 +167,63 @@ def _kwargs(scal_vals, scal_names, str_vals, str_names, arrays):
 
 
 def fit(x, y, family, scal_vals, scal_names, str_vals, str_names, arrays):
+    """The R package's fitting entry point (mlxs_glmnet() calls it through reticulate).
+
+    x: (n, p) float64 array (zero-copy view of R's matrix); y: float64 vector of length n;
+    family: "gaussian" | "binomial" | "poisson"; scal_vals / scal_names: a float64 vector of
+    scalar keyword arguments of mlxs_glmnet.glmnet and their names (NaN stands for None;
+    nlambda, dfmax, pmax, maxit, trace_it become int, standardize/intercept bool);
+    str_vals / str_names: the same for string arguments (device, dtype, type_gaussian);
+    arrays: dict of vector arguments (or None).
+    Returns {"result": {"d": float64[3 * nlam + nnz + 1], "i": int32[6 + nlam + 2 + nnz +
+    nlam + 1], "classnames": [str, str] | None}, "warnings": [str]} (layout in _pack_fit), or
+    {"error": str, "warnings": [str]}; never raises for bad input or an engine failure."""
     kw = _kwargs(scal_vals, scal_names, str_vals, str_names, arrays)
     return _call("glmnet", _pack_fit, x, y, family, kw)
 
 
 def cv_fit(x, y, family, scal_vals, scal_names, str_vals, str_names, arrays):
+    """The R package's cross-validation entry point (mlxs_cv_glmnet()); arguments as fit(),
+    plus foldid (int array, 1-based, in arrays), type_measure / alignment (strings), keep /
+    grouped (scalars). Returns {"result": {"lambda", "cvm", "cvsd", "cvup", "cvlo": float64,
+    "nzero": int32, "name_key", "name_label": str, "glmnet_fit": packed fit as in fit(),
+    "lambda_min", "lambda_1se": float, "index": int32[2], "foldid": int32 | None,
+    "fit_preval": (n, nlam) float64 | None}, "warnings": [...]} or {"error": ..., ...}."""
     kw = _kwargs(scal_vals, scal_names, str_vals, str_names, arrays)
     return _call("cv_glmnet", _pack_cv, x, y, family, kw)
+
+
+def unpack_fit(packed):
+    """A packed fit (fit()'s "result") as a plain dict with glmnet's field names: a0, beta
+    (dense (p, nlam)), lambda, df, dim, dev_ratio, nulldev, npasses, jerr, offset, nobs,
+    classnames. The Python mirror of the R package's .as_glmnet()."""
+    d = np.asarray(packed["d"], dtype=np.float64)
+    iv = np.asarray(packed["i"], dtype=np.int64)
+    nlam, nnz = int(iv[0]), int(iv[1])
+    dim = iv[6 + nlam:8 + nlam]
+    o = 8 + nlam
+    rows, colptr = iv[o:o + nnz], iv[o + nnz:o + nnz + nlam + 1]
+    beta = np.zeros((int(dim[0]), nlam))
+    cols = np.repeat(np.arange(nlam), np.diff(colptr))
+    beta[rows, cols] = d[3 * nlam:3 * nlam + nnz]
+    return {"a0": d[:nlam], "beta": beta, "lambda": d[nlam:2 * nlam],
+            "df": iv[6:6 + nlam].astype(np.int32), "dim": dim.astype(np.int32),
+            "dev_ratio": d[2 * nlam:3 * nlam], "nulldev": float(d[3 * nlam + nnz]),
+            "npasses": int(iv[2]), "jerr": int(iv[3]), "offset": bool(iv[4]),
+            "nobs": int(iv[5]), "classnames": packed.get("classnames")}
+
+
+def fit_dict(x, y, family="gaussian", **kwargs):
+    """mlxs_glmnet.glmnet(x, y, family, **kwargs) as a plain dict of numpy arrays (see
+    unpack_fit) for callers that want no Python objects back; bad input raises as in the
+    Python API (ValueError/TypeError naming the argument); warnings are Python warnings."""
+    return unpack_fit(_pack_fit(engine().glmnet(x, y, family, **kwargs)))
+
+
+def cv_fit_dict(x, y, family="gaussian", **kwargs):
+    """mlxs_glmnet.cv_glmnet(...) as a plain dict: the cv.glmnet fields (lambda, cvm, cvsd,
+    cvup, cvlo, nzero, name_key, name_label, lambda_min, lambda_1se, index, foldid, fit_preval)
+    and glmnet_fit as fit_dict() gives it."""
+    out = _pack_cv(engine().cv_glmnet(x, y, family, **kwargs))
+    out["glmnet_fit"] = unpack_fit(out["glmnet_fit"])
+    return out
