@@ -7,7 +7,7 @@ PYTHON  ?= python3
 VENV    := $(ROOT)/.venv
 VPY     := $(VENV)/bin/python
 RLIB    ?=
-RPKGS   := r-base-core r-base-dev r-cran-glmnet r-cran-reticulate r-cran-testthat r-cran-matrix
+RPKGS   := r-base-core r-base-dev r-cran-glmnet r-cran-reticulate r-cran-testthat r-cran-matrix r-cran-knitr
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 R_INSTALL_FLAGS := $(if $(RLIB),-l $(RLIB),)
 
@@ -18,8 +18,8 @@ install: r-deps venv rpkg
 # R and the R packages from Debian, only when something is missing.
 r-deps:
 	@if command -v Rscript >/dev/null 2>&1 && \
-	    Rscript -e 'for (p in c("glmnet","reticulate","testthat","Matrix")) if (!requireNamespace(p, quietly=TRUE)) quit(status=1)' >/dev/null 2>&1; then \
-	  echo "R, glmnet, reticulate, testthat, Matrix: present"; \
+	    Rscript -e 'for (p in c("glmnet","reticulate","testthat","Matrix","knitr")) if (!requireNamespace(p, quietly=TRUE)) quit(status=1)' >/dev/null 2>&1; then \
+	  echo "R, glmnet, reticulate, testthat, Matrix, knitr: present"; \
 	else \
 	  echo "installing $(RPKGS) from Debian"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $(RPKGS); \
@@ -31,7 +31,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml CMakeLists.txt $(shell find python src -type f \( -name '*.py' -o -name '*.cpp' -o -name '*.h' -o -name '*.kern' \) 2>/dev/null)
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --upgrade --quiet pip
-	$(VPY) -m pip install --quiet "numpy<2" "pandas<3" pytest
+	$(VPY) -m pip install --quiet "numpy<2" "pandas<3" pytest matplotlib "rpy2<3.6"
 	$(VPY) -m pip install --quiet -C build-dir=build/venv-{wheel_tag} .
 	@touch $@
 
