@@ -1,0 +1,281 @@
+"""Property-based fuzzing against R glmnet 4.1 (hypothesis).
+
+Hypothesis draws small random problems -- family gaussian/binomial/poisson, shapes including
+p > n, iid / correlated / sparse / binary designs, observation weights (some zero), offsets,
+penalty factors with zeros, coefficient limits, alpha in [0, 1], standardize and intercept on or
+off. R glmnet fits every drawn problem (thresh = 1e-10) in ONE Rscript run; we then fit each with
+glmnet's own lambda sequence (thresh = 1e-10) and require, at every lambda,
+
+* our KKT violation (objective.Problem.kkt_violation, glmnet's internal scale) <= KKT_TOL plus
+  three times glmnet's own worst violation on the path (at thresh = 1e-10 both solvers stop with
+  violations up to a few 1e-4 on that scale, at slightly different points: the differences
+  vanish at thresh = 1e-14), and
+* our penalized objective, evaluated with glmnet's by objective.Problem (glmnet's objective,
+  written independently of the engine), no more than OBJ_RTOL * |glmnet's| + OBJ_NULL_TOL *
+  (the null model's loss) above it. The second term matters only when a p >= n path nearly
+  interpolates (objective -> 0): both solvers stop on a criterion relative to the null deviance,
+  which leaves absolute differences of up to ~3e-7 of the null loss there (near-saturated
+  poisson paths; they vanish at thresh = 1e-14). The worst relative gap is reported as well.
+
+Known engine issue (reported, not fixed here): with intercept = FALSE, standardize = FALSE and
+zero weights, glmnet uses a column that is constant over the positive-weight rows but not over
+all rows (glmnet's chkvars looks at every row; such a column then acts as an intercept), while
+the engine leaves it out -- test_constant_on_weighted_rows_without_intercept below reproduces it
+(strict xfail). Fuzz problems where glmnet's solution uses such a column are counted as
+``known_issue`` and not compared.
+
+CI draws ``MLXS_FUZZ_EXAMPLES`` problems (default 60) from a fixed seed (``derandomize=True``),
+so the run is reproducible; a longer run is e.g.::
+
+    MLXS_FUZZ_EXAMPLES=400 MLXS_FUZZ_SEED=7 .venv/bin/python -m pytest tests/python/test_fuzz.py -q -s
+
+which prints the number of problems and the worst objective gap / KKT violation (``-s``), and
+writes them as JSON to ``$MLXS_FUZZ_REPORT`` when set. Problems that R glmnet itself refuses or
+stops early (jerr != 0) are counted and skipped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+import mlxs_glmnet as mg  # noqa: E402
+from objective import Problem  # noqa: E402
+from rbridge import run_glmnet_cases  # noqa: E402
+
+THRESH = 1e-10
+OBJ_RTOL = 1e-6
+OBJ_NULL_TOL = 1e-6
+KKT_TOL = 1e-4
+N_EXAMPLES = int(os.environ.get("MLXS_FUZZ_EXAMPLES", "60"))
+SEED = os.environ.get("MLXS_FUZZ_SEED") or None
+
+SPEC = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**31 - 1),
+    "family": st.sampled_from(["gaussian", "binomial", "poisson"]),
+    "n": st.integers(12, 80),
+    "p": st.integers(2, 60),
+    "design": st.sampled_from(["iid", "correlated", "sparse", "binary"]),
+    "weights": st.sampled_from(["none", "random", "with_zeros"]),
+    "offset": st.booleans(),
+    "pf": st.sampled_from(["none", "zeros", "random"]),
+    "limits": st.sampled_from(["none", "none", "box", "nonneg"]),
+    "alpha": st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.01, 1.0)),
+    "standardize": st.booleans(),
+    "intercept": st.booleans(),
+    "nlambda": st.integers(5, 40),
+})
+
+
+def _draw_specs(n_examples, seed):
+    specs = []
+    kw = dict(max_examples=n_examples, deadline=None, database=None, phases=[hypothesis.Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    if seed is None:
+        kw["derandomize"] = True
+
+    @settings(**kw)
+    @given(SPEC)
+    def collect(spec):
+        specs.append(spec)
+
+    if seed is not None:
+        collect = hypothesis.seed(int(seed))(collect)
+    collect()
+    return specs
+
+
+def make_problem(spec):
+    """Data and glmnet options of one drawn spec (numpy; deterministic in spec['seed'])."""
+    rng = np.random.default_rng(spec["seed"])
+    n, p, fam = spec["n"], spec["p"], spec["family"]
+    if spec["design"] == "iid":
+        x = rng.standard_normal((n, p))
+    elif spec["design"] == "correlated":
+        rho = rng.uniform(0.3, 0.95)
+        x = np.sqrt(1 - rho) * rng.standard_normal((n, p)) + np.sqrt(rho) * rng.standard_normal((n, 1))
+    elif spec["design"] == "sparse":
+        x = rng.standard_normal((n, p)) * (rng.uniform(size=(n, p)) < 0.2)
+    else:
+        x = (rng.uniform(size=(n, p)) < rng.uniform(0.1, 0.9, p)).astype(np.float64)
+    x = x * rng.uniform(0.2, 5.0, p) + rng.uniform(-3.0, 3.0, p) * (spec["design"] != "sparse")
+    # a column constant over the data (glmnet leaves it out) stays; an all-constant x does not
+    sd = x.std(axis=0)
+    if not (sd > 1e-8 * np.maximum(1, np.abs(x).max(axis=0))).any():
+        x[:, 0] += rng.standard_normal(n)
+    k = max(1, min(p, 4))
+    beta = np.zeros(p)
+    beta[rng.choice(p, k, replace=False)] = rng.uniform(-1, 1, k)
+    xs = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
+    eta = xs @ beta
+    kw = {"alpha": float(spec["alpha"]), "standardize": spec["standardize"],
+          "intercept": spec["intercept"], "nlambda": spec["nlambda"]}
+    w = None
+    if spec["weights"] != "none":
+        w = rng.uniform(0.2, 3.0, n)
+        if spec["weights"] == "with_zeros":
+            w[rng.choice(n, max(1, n // 8), replace=False)] = 0.0
+        kw["weights"] = w
+    off = None
+    if spec["offset"]:
+        off = rng.uniform(-0.5, 0.5, n)
+        kw["offset"] = off
+    e = eta + (0 if off is None else off)
+    if fam == "gaussian":
+        y = 1.0 + 2.0 * eta + rng.standard_normal(n) + (0 if off is None else off)
+    elif fam == "binomial":
+        y = (rng.uniform(size=n) < 1 / (1 + np.exp(-e))).astype(np.float64)
+        live = np.flatnonzero(w > 0) if w is not None else np.arange(n)
+        # at least two observations (of positive weight) in each class
+        y[live[:2]], y[live[2:4]] = 0.0, 1.0
+    else:
+        y = rng.poisson(np.exp(0.5 * e + 0.2)).astype(np.float64)
+        if (y == y[0]).all():
+            y[0] += 1
+    if spec["pf"] != "none":
+        pf = rng.uniform(0.2, 3.0, p) if spec["pf"] == "random" else np.ones(p)
+        if spec["pf"] == "zeros":
+            pf[rng.choice(p, max(1, p // 5), replace=False)] = 0.0
+            if not (pf > 0).any():
+                pf[-1] = 1.0
+        kw["penalty_factor"] = pf
+    if spec["limits"] == "box":
+        kw["lower_limits"] = -rng.uniform(0.05, 1.0, p)
+        kw["upper_limits"] = rng.uniform(0.05, 1.0, p)
+    elif spec["limits"] == "nonneg":
+        kw["lower_limits"] = 0.0
+    return x, y, kw
+
+
+_R_NAMES = {"penalty_factor": "penalty.factor", "lower_limits": "lower.limits",
+            "upper_limits": "upper.limits"}
+
+
+@pytest.fixture(scope="module")
+def fuzz_results():
+    specs = _draw_specs(N_EXAMPLES, SEED)
+    probs = [make_problem(s) for s in specs]
+    rcases = [dict(name=f"fuzz{i}", x=x, y=y, family=s["family"],
+                   args=dict({_R_NAMES.get(k, k): v for k, v in kw.items()}, family=s["family"],
+                             thresh=THRESH))
+              for i, (s, (x, y, kw)) in enumerate(zip(specs, probs))]
+    rres = run_glmnet_cases(rcases, timeout=1800)
+    out = []
+    for s, (x, y, kw), r in zip(specs, probs, rres):
+        rec = dict(spec=s, skipped=None, worst_gap=-np.inf, worst_kkt=0.0, where="",
+                   worst_excess=-np.inf, worst_kkt_excess=-np.inf)
+        if r["error"] is not None or r["jerr"] != 0 or len(r["lambda_"]) == 0:
+            rec["skipped"] = r["error"] or f"glmnet jerr={r.get('jerr')}"
+            out.append(rec)
+            continue
+        if not (np.isfinite(r["lambda_"]).all() and np.isfinite(r["beta"]).all()):
+            rec["skipped"] = f"glmnet returned non-finite values (lambda {r['lambda_'][:3]})"
+            out.append(rec)
+            continue
+        lam = r["lambda_"]
+        okw = {k: v for k, v in kw.items() if k != "nlambda"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = mg.glmnet(x, y, s["family"], lambda_=lam, thresh=THRESH, **okw)
+        prob = Problem(x, y, s["family"], weights=kw.get("weights"), offset=kw.get("offset"),
+                       alpha=kw["alpha"], standardize=kw["standardize"], intercept=kw["intercept"],
+                       penalty_factor=kw.get("penalty_factor"),
+                       lower_limits=kw.get("lower_limits", -np.inf),
+                       upper_limits=kw.get("upper_limits", np.inf))
+        rec["k_r"], rec["k_ours"], rec["jerr_ours"] = len(lam), len(fit.lambda_), int(fit.jerr)
+        kkt_r_path = max(prob.kkt_violation(lam[j], r["a0"][j], r["beta"][:, j])[0]
+                         for j in range(len(lam)))
+        if not np.isfinite(kkt_r_path):
+            rec["skipped"] = "known_issue: glmnet uses a column constant over the positive-weight rows"
+            out.append(rec)
+            continue
+        wsum = np.sum(kw["weights"]) if "weights" in kw else len(y)
+        f_null = r["nulldev"] / wsum / 2          # the null model's loss on Problem's scale
+        for j in range(min(len(lam), len(fit.lambda_))):
+            f_r = prob.objective(lam[j], r["a0"][j], r["beta"][:, j])
+            f_o = prob.objective(lam[j], fit.a0[j], fit.beta[:, j])
+            gap = (f_o - f_r) / max(abs(f_r), 1e-300)
+            kkt, _ = prob.kkt_violation(lam[j], fit.a0[j], fit.beta[:, j])
+            excess = (f_o - f_r) / (OBJ_RTOL * abs(f_r) + OBJ_NULL_TOL * f_null)  # > 1 fails
+            if excess > rec["worst_excess"]:
+                rec["worst_excess"], rec["where"] = excess, f"lambda[{j}]={lam[j]:.6g}"
+            rec["worst_gap"] = max(rec["worst_gap"], gap)
+            rec["worst_gap_null"] = max(rec.get("worst_gap_null", -np.inf), (f_o - f_r) / f_null)
+            rec["worst_kkt"] = max(rec["worst_kkt"], kkt)
+            rec["worst_kkt_excess"] = max(rec["worst_kkt_excess"], kkt / (KKT_TOL + 3 * kkt_r_path))
+        out.append(rec)
+    done = [o for o in out if o["skipped"] is None]
+    known = sum(1 for o in out if str(o["skipped"]).startswith("known_issue"))
+    summary = dict(problems=len(out), compared=len(done), known_issue=known,
+                   skipped=len(out) - len(done) - known,
+                   worst_gap=max((o["worst_gap"] for o in done), default=None),
+                   worst_gap_null=max((o["worst_gap_null"] for o in done), default=None),
+                   worst_kkt=max((o["worst_kkt"] for o in done), default=None),
+                   worst_obj_excess=max((o["worst_excess"] for o in done), default=None),
+                   worst_kkt_excess=max((o["worst_kkt_excess"] for o in done), default=None),
+                   seed=SEED or "derandomized", lambdas=int(sum(o["k_r"] for o in done)))
+    print(f"\nfuzz vs glmnet: {json.dumps(summary)}")
+    if os.environ.get("MLXS_FUZZ_REPORT"):
+        with open(os.environ["MLXS_FUZZ_REPORT"], "w") as fh:
+            json.dump(dict(summary=summary, cases=out), fh, indent=1, default=float)
+    return out
+
+
+def _describe(rec):
+    s = rec["spec"]
+    return (f"{s['family']} n={s['n']} p={s['p']} design={s['design']} weights={s['weights']} "
+            f"offset={s['offset']} pf={s['pf']} limits={s['limits']} alpha={s['alpha']:.3g} "
+            f"standardize={s['standardize']} intercept={s['intercept']} seed={s['seed']}")
+
+
+def test_fuzz_drew_enough_problems(fuzz_results):
+    done = [o for o in fuzz_results if o["skipped"] is None or o["skipped"].startswith("known")]
+    assert len(fuzz_results) >= min(N_EXAMPLES, 20)
+    assert len(done) >= 0.8 * len(fuzz_results), \
+        [(_describe(o), o["skipped"]) for o in fuzz_results if o["skipped"]]
+    fams = {o["spec"]["family"] for o in done}
+    assert fams == {"gaussian", "binomial", "poisson"}
+    assert any(o["spec"]["p"] > o["spec"]["n"] for o in done)
+
+
+def test_fuzz_full_path_returned(fuzz_results):
+    bad = [(_describe(o), o["k_r"], o["k_ours"], o["jerr_ours"]) for o in fuzz_results
+           if o["skipped"] is None and (o["k_ours"] != o["k_r"] or o["jerr_ours"] != 0)]
+    assert not bad, f"our fit at glmnet's lambdas stopped early: {bad[:5]}"
+
+
+def test_fuzz_objective_not_above_glmnet(fuzz_results):
+    bad = [(_describe(o), o["where"], f"relative gap {o['worst_gap']:.3g}",
+            f"{o['worst_excess']:.3g}x the tolerance") for o in fuzz_results
+           if o["skipped"] is None and o["worst_excess"] > 1]
+    assert not bad, f"{len(bad)} problem(s) with our objective above glmnet's: {bad[:5]}"
+
+
+def test_fuzz_kkt(fuzz_results):
+    bad = [(_describe(o), f"{o['worst_kkt']:.3g}") for o in fuzz_results
+           if o["skipped"] is None and o["worst_kkt_excess"] > 1]
+    assert not bad, f"{len(bad)} problem(s) violate KKT: {bad[:5]}"
+
+
+@pytest.mark.xfail(strict=True, reason="engine leaves out a column constant over the positive-weight "
+                   "rows when intercept=False, standardize=False; glmnet uses it (reported)")
+def test_constant_on_weighted_rows_without_intercept():
+    rng = np.random.default_rng(3)
+    n, p = 30, 4
+    x = rng.standard_normal((n, p))
+    x[:, 1] = 1.0
+    x[:5, 1] = 0.0             # constant on rows 5.., different on the zero-weight rows 0..4
+    w = np.ones(n)
+    w[:5] = 0.0
+    y = 2 + x[:, 0] + rng.standard_normal(n)
+    fit = mg.glmnet(x, y, weights=w, intercept=False, standardize=False, thresh=1e-12)
+    # glmnet 4.1-6 on these data: 60 lambdas, lambda[0] = 1.933, beta[1, last] = 2.174
+    assert len(fit.lambda_) == 60
+    np.testing.assert_allclose(fit.lambda_[0], 1.933, rtol=1e-3)
+    np.testing.assert_allclose(fit.beta[1, -1], 2.174, rtol=1e-3)
