@@ -405,6 +405,9 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
             else:
                 msg = _JERR_MAXIT.format(jerr=jerr, maxit=int(maxit), k=-jerr)
             warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        if k == 0:                           # glmnet's words for a path without any solution
+            warnings.warn("an empty model has been returned; probably a convergence issue",
+                          RuntimeWarning, stacklevel=3)
         beta = res.beta[b, :k].T.copy()
         wb = Wb[b]
         if family == "gaussian":

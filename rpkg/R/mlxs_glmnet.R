@@ -162,6 +162,7 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
   iv <- as.integer(r$i)
   nlam <- iv[1L]
   nnz <- iv[2L]
+  if (nlam == 0L) return(.empty_glmnet(d, iv, family, xnames, classnames, call, nobs))
   snames <- paste0("s", seq_len(nlam) - 1L)
   a0 <- d[seq_len(nlam)]
   names(a0) <- snames
@@ -175,6 +176,21 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
   if (family == "binomial") out$classnames <- classnames
   out$call <- call
   out$nobs <- as.integer(nobs)   # glmnet reports nrow(x), zero weights included
+  class(out) <- c(switch(family, gaussian = "elnet", binomial = "lognet", poisson = "fishnet"),
+                  "glmnet")
+  out
+}
+
+# No solution at all (the first lambda did not converge within maxit): glmnet's "empty model",
+# one all-zero column at lambda = Inf (the engine has already warned as glmnet does).
+.empty_glmnet <- function(d, iv, family, xnames, classnames, call, nobs) {
+  out <- list(a0 = c(s0 = 0), beta = .dgc(integer(0), c(0L, 0L), numeric(0),
+                                          c(length(xnames), 1L), list(xnames, "s0")),
+              df = 0L, dim = c(length(xnames), 1L), lambda = Inf, dev.ratio = 0,
+              nulldev = d[length(d)], npasses = iv[3L], jerr = iv[4L], offset = iv[5L] != 0L)
+  if (family == "binomial") out$classnames <- classnames
+  out$call <- call
+  out$nobs <- as.integer(nobs)
   class(out) <- c(switch(family, gaussian = "elnet", binomial = "lognet", poisson = "fishnet"),
                   "glmnet")
   out

@@ -141,3 +141,35 @@ test_that("a fit beyond the memory budget is an R error, and the session fits af
   on.exit()
   expect_s3_class(mlxs_glmnet(d$x, d$y), "elnet")
 })
+
+test_that("maxit reached: glmnet's warning (lambda index), its jerr and the path so far", {
+  d <- sim_data(n = 60, p = 8, seed = 3)
+  body <- function(w) sub("^from (glmnet C\\+\\+ code|mlxs_glmnet engine) \\(error code -?[0-9]+\\); ", "", w)
+  catch <- function(expr) {
+    ws <- character(0)
+    v <- withCallingHandlers(expr, warning = function(w) {
+      ws <<- c(ws, conditionMessage(w)); invokeRestart("muffleWarning") })
+    list(fit = v, warnings = ws)
+  }
+  for (args in list(list(maxit = 20, thresh = 1e-14), list(maxit = 200, thresh = 1e-14),
+                    list(pmax = 2))) {
+    o <- catch(do.call(mlxs_glmnet, c(list(d$x, d$y), args)))
+    g <- catch(do.call(glmnet::glmnet, c(list(d$x, d$y), args)))
+    expect_identical(o$fit$jerr, g$fit$jerr)
+    expect_identical(length(o$fit$lambda), length(g$fit$lambda))
+    expect_identical(body(o$warnings), body(g$warnings))
+    expect_match(o$warnings, paste0("^from mlxs_glmnet engine \\(error code ", o$fit$jerr, "\\)"))
+    k <- length(g$fit$lambda)
+    expect_equal(o$fit$lambda[-1], g$fit$lambda[-1], tolerance = 1e-8)
+    expect_lt(max(abs(as.matrix(o$fit$beta) - as.matrix(g$fit$beta))), 1e-4)
+  }
+  # nothing converged: glmnet's two warnings and its empty model (one zero column at Inf)
+  o <- catch(mlxs_glmnet(d$x, d$y, maxit = 1, thresh = 1e-14, lambda = c(0.01, 0.005)))
+  g <- catch(glmnet::glmnet(d$x, d$y, maxit = 1, thresh = 1e-14, lambda = c(0.01, 0.005)))
+  expect_identical(body(o$warnings), body(g$warnings))
+  expect_identical(o$fit$jerr, -1L)
+  expect_identical(o$fit$lambda, Inf)
+  expect_identical(dim(o$fit$beta), c(8L, 1L))
+  expect_output(print(o$fit), "Inf")
+  expect_s3_class(mlxs_glmnet(d$x, d$y), "elnet")        # and the next fit works
+})
