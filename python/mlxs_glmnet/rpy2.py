@@ -183,12 +183,12 @@ def _fit_sexp(fit, call, xnames=None):
     p = int(np.asarray(fit.beta).shape[0])
     classnames = _ri.NULL if (family != "binomial" or fit.classnames is None) \
         else _str(fit.classnames)
+    if xnames is None:       # R makes glmnet's V1..Vp when there are no names
+        xnames = _ri.NULL if fit.feature_names is None else _str(fit.feature_names)
     return _call("fit", _str([_CLASS[family]]), _dbl(fit.a0), _int(rows), _int(colptr), _dbl(vals),
-                 _int([p]), xnames if xnames is not None else
-                 _ri.NULL if fit.feature_names is None else _str(fit.feature_names),
-                 _int(fit.df), _dbl(fit.lambda_),
-                 _dbl(fit.dev_ratio), _dbl([fit.nulldev]), _int([fit.npasses]), _int([fit.jerr]),
-                 _bool(fit.offset), classnames, _str([call]), _int([fit.nobs]))
+                 _int([p]), xnames, _int(fit.df), _dbl(fit.lambda_), _dbl(fit.dev_ratio),
+                 _dbl([fit.nulldev]), _int([fit.npasses]), _int([fit.jerr]), _bool(fit.offset),
+                 classnames, _str([call]), _int([fit.nobs]))
 
 
 def _py_call(fn, family):
@@ -225,11 +225,10 @@ def _cv_sexp(cv, call=None, fit_call=None, xnames=None):
         foldid = _int(np.asarray(cv.foldid)) if cv.foldid is not None else _ri.NULL
     else:
         preval, foldid = _ri.NULL, _ri.NULL
+    call = _py_call("cv_glmnet", fit.family) if call is None else call
     return _call("cv", _dbl(cv.lambda_), _dbl(cv.cvm), _dbl(cv.cvsd), _dbl(cv.cvup),
-                 _dbl(cv.cvlo), _int(cv.nzero),
-                 _str([_py_call("cv_glmnet", fit.family) if call is None else call]), name, fsx, preval,
-                 foldid, _dbl([cv.lambda_min]), _dbl([cv.lambda_1se]),
-                 _int(np.asarray(cv.index).reshape(-1)))
+                 _dbl(cv.cvlo), _int(cv.nzero), _str([call]), name, fsx, preval, foldid,
+                 _dbl([cv.lambda_min]), _dbl([cv.lambda_1se]), _int(np.asarray(cv.index).reshape(-1)))
 
 
 # ----------------------------------------------------------------------------- R -> Python
