@@ -14,6 +14,9 @@ coef_frame is called).
 """
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
 
 __all__ = ["make_x", "coef_frame", "is_frame"]
@@ -28,14 +31,15 @@ def _pd():
 
 
 def is_frame(obj) -> bool:
-    """True for a pandas DataFrame (without importing pandas)."""
-    mod = type(obj).__module__
-    return mod.startswith("pandas") and hasattr(obj, "columns") and hasattr(obj, "index")
+    """True for a pandas DataFrame (or subclass); never imports pandas (an object cannot be a
+    DataFrame unless pandas is already imported)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, pd.DataFrame)
 
 
 def is_series(obj) -> bool:
-    mod = type(obj).__module__
-    return mod.startswith("pandas") and hasattr(obj, "index") and not hasattr(obj, "columns")
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, pd.Series)
 
 
 def _numeric_kind(dtype) -> bool:
@@ -191,7 +195,6 @@ def make_x(train, test=None, *, na_impute: bool = False):
         elif _is_categorical(col) or _is_text(col):
             levels = _levels(col)
             if len(levels) == 1:
-                import warnings
                 warnings.warn(f"column {name + str(levels[0])!r} is all 1, due to a factor with a "
                               "single level", stacklevel=2)
             miss = col.isna().to_numpy()
@@ -201,7 +204,8 @@ def make_x(train, test=None, *, na_impute: bool = False):
                 ind[miss] = np.nan
                 blocks.append(ind)
                 names.append(name + str(lev))
-            first_factor = False
+            if len(levels) != 1:      # R turns a one-level factor into a numeric column of 1s
+                first_factor = False
         elif kind in "iuf" or str(col.dtype) in ("Int8", "Int16", "Int32", "Int64", "UInt8",
                                                  "UInt16", "UInt32", "UInt64", "Float32",
                                                  "Float64"):
@@ -213,7 +217,8 @@ def make_x(train, test=None, *, na_impute: bool = False):
     m = np.column_stack(blocks) if blocks else np.empty((len(df), 0))
     means = None
     if na_impute:
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)     # an all-NA column stays NaN
             means = np.nanmean(m[:ntr], axis=0) if ntr else np.full(m.shape[1], np.nan)
         holes = np.isnan(m)
         if holes.any():

@@ -148,7 +148,13 @@ def test_make_x_matches_glmnet_makeX():
     })
     test = pd.DataFrame({"a": [2.0, np.nan], "f": pd.Categorical(["w", "v"], categories=["u", "v", "w"]),
                          "s": ["z", "p"], "b": [False, True], "k": [7, 8]})
-    ours = {"plain": mg.make_x(train), "imp": mg.make_x(train, na_impute=True)}
+    first_bool = pd.DataFrame({"b": [True, False, True], "a": [1, 2, 3],
+                               "f": pd.Categorical(["x", "y", "x"])})
+    one_level = pd.DataFrame({"a": [1, 2, 3], "g": ["k", "k", "k"], "l": [False, True, True]})
+    ours = {"plain": mg.make_x(train), "imp": mg.make_x(train, na_impute=True),
+            "fb": mg.make_x(first_bool)}
+    with pytest.warns(UserWarning, match="'gk' is all 1"):
+        ours["one"] = mg.make_x(one_level)
     ours["tr"], ours["te"] = mg.make_x(train, test)
     ours["trI"], ours["teI"] = mg.make_x(train, test, na_impute=True)
     with tempfile.TemporaryDirectory() as d:
@@ -165,6 +171,8 @@ def test_make_x_matches_glmnet_makeX():
             'w(makeX(tr), "plain"); w(makeX(tr, na.impute = TRUE), "imp")',
             'r <- makeX(tr, te); w(r$x, "tr"); w(r$xtest, "te")',
             'r <- makeX(tr, te, na.impute = TRUE); w(r$x, "trI"); w(r$xtest, "teI")',
+            'w(makeX(data.frame(b = c(TRUE, FALSE, TRUE), a = 1:3, f = factor(c("x", "y", "x")))), "fb")',
+            'w(suppressWarnings(makeX(data.frame(a = 1:3, g = c("k", "k", "k"), l = c(FALSE, TRUE, TRUE)))), "one")',
             f'writeLines("ok", "{out}")',
         ], d)
         for key, mine in ours.items():
