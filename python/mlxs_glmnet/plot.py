@@ -58,7 +58,7 @@ def _step_at(x, y, xout, f):
     return out
 
 
-def _pretty(lo, hi, n=5):
+def _pretty(lo, hi, n=6):
     """Ticks like R's pretty(): round steps of 1, 2, 5 x 10^k covering [lo, hi]."""
     from matplotlib.ticker import MaxNLocator
     if not np.isfinite(lo) or not np.isfinite(hi):
