@@ -187,6 +187,9 @@ def test_cv_with_frames():
     x, y = _frame(n=150, seed=5)
     cv = mg.cv_glmnet(x, y, nfolds=5, keep=True, seed=2)
     assert isinstance(cv, mg.CVGlmnet)
+    for name in ("lambda_", "cvm", "cvsd", "cvup", "cvlo", "nzero", "lambda_min", "lambda_1se",
+                 "index", "glmnet_fit", "foldid", "fit_preval", "name", "predict", "coef", "plot"):
+        assert hasattr(cv, name), name
     assert isinstance(cv.foldid, pd.Series) and cv.foldid.index.equals(y.index)
     assert isinstance(cv.fit_preval, pd.DataFrame) and cv.fit_preval.index.equals(y.index)
     np.testing.assert_array_equal(cv.fit_preval.columns.to_numpy(), cv.glmnet_fit.lambda_)
