@@ -290,6 +290,9 @@ def r_matrix(x, name: str = "x") -> np.ndarray:
     if "data.frame" in cls:
         raise TypeError(f"{name} must be a numeric R matrix, got a data.frame; use as.matrix() "
                         "or, with factor columns, glmnet::makeX()")
+    if any(c.endswith("Matrix") for c in cls):
+        raise TypeError(f"{name}: a Matrix-package matrix ({cls[0]}) is not supported; pass "
+                        "as.matrix(x) (the engine works on dense double matrices)")
     dim = x.do_slot("dim") if "dim" in list(x.list_attrs()) else None
     if dim is None or len(dim) != 2:
         raise ValueError(f"{name} must be an R matrix (a vector with 2 dimensions)")

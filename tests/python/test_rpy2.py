@@ -218,6 +218,8 @@ def test_round_trip_overhead_5000x200():
 @pytest.mark.parametrize("call,exc,match", [
     (lambda d: fit_r(ro.r("as.data.frame(x)"), d["y"]), TypeError, "^x must be a numeric R matrix"),
     (lambda d: fit_r(d["y"], d["y"]), ValueError, "^x must be an R matrix"),
+    (lambda d: fit_r(ro.r("Matrix::Matrix(x, sparse = TRUE)"), d["y"]), TypeError,
+     "^x: a Matrix-package matrix"),
     (lambda d: fit_r(np.ones((5, 2)), d["y"]), TypeError, "^x must be an R matrix"),
     (lambda d: fit_r(ro.r('matrix(letters[1:6], 3)'), d["y"]), TypeError, "^x must be a numeric"),
     (lambda d: fit_r(ro.r("x2 <- x; x2[3, 2] <- NA; x2"), d["y"]), ValueError, "^x contains NaN"),
