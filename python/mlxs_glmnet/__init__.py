@@ -4,6 +4,12 @@
     fit = mg.glmnet(x, y, family="binomial")
     fit.predict(newx, s=0.01, type="response")
     cv = mg.cv_glmnet(x, y, family="binomial", type_measure="auc")
+    cv.plot(); fit.plot(xvar="lambda")        # matplotlib (optional)
+    fit.coef_frame(s=0.01)                    # pandas (optional); DataFrame x keeps its names
+    mg.make_x(df)                             # one-hot encoding as glmnet's makeX
+
+mlxs_glmnet.rpy2 (optional rpy2): to_r / from_r between these objects and R's glmnet objects,
+fit_r / cv_fit_r for R data. mlxs_glmnet.rbridge: the entry points of the R package.
 """
 from .api import GlmnetFit, glmnet, glmnet_batch, lambda_interp
 from .cv import CVGlmnet, CvGlmnetFit, cv_glmnet
