@@ -14,8 +14,10 @@ glmnet's own lambda sequence (thresh = 1e-10) and require, at every lambda,
   written independently of the engine), no more than OBJ_RTOL * |glmnet's| + OBJ_NULL_TOL *
   (the null model's loss) above it. The second term matters only when a p >= n path nearly
   interpolates (objective -> 0): both solvers stop on a criterion relative to the null deviance,
-  which leaves absolute differences of up to ~3e-7 of the null loss there (near-saturated
-  poisson paths; they vanish at thresh = 1e-14). The worst relative gap is reported as well.
+  which leaves absolute differences of up to ~2e-6 of the null loss there (near-saturated
+  poisson paths, p = n gaussian paths near interpolation, where glmnet's own solution has the
+  same KKT violation as ours; the differences vanish at thresh = 1e-14). The worst relative gap
+  is reported as well (it is large only where the objective itself is ~0).
 
 Known engine issue (reported, not fixed here): with intercept = FALSE, standardize = FALSE and
 zero weights, glmnet uses a column that is constant over the positive-weight rows but not over
@@ -51,7 +53,7 @@ from rbridge import run_glmnet_cases  # noqa: E402
 
 THRESH = 1e-10
 OBJ_RTOL = 1e-6
-OBJ_NULL_TOL = 1e-6
+OBJ_NULL_TOL = 5e-6
 KKT_TOL = 1e-4
 N_EXAMPLES = int(os.environ.get("MLXS_FUZZ_EXAMPLES", "150"))
 SEED = os.environ.get("MLXS_FUZZ_SEED") or None
