@@ -23,6 +23,7 @@ import re
 
 ENV = "MLXS_GLMNET_MEMORY_BUDGET"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+SMALL = 256 << 20   # below this estimate the available memory is not looked up (no env budget)
 
 
 def parse_bytes(text: str) -> int:
@@ -80,11 +81,11 @@ def _fmt(b: float) -> str:
 def plan(mode: int, n: int, p: int, B: int, L: int, *, forced: bool = False,
          real_bytes: int = 8) -> int:
     """The mode to run (1 covariance, 0 naive) within the memory budget, or MemoryError."""
-    budget = budget_bytes()
-    if budget is None:
-        return mode
     need = estimate_bytes(mode, n, p, B, L, real_bytes)
-    if need <= budget:
+    if need < SMALL and not os.environ.get(ENV, "").strip():
+        return mode                     # not worth reading /proc/meminfo (~50 us) for small fits
+    budget = budget_bytes()
+    if budget is None or need <= budget:
         return mode
     where = (f"(n={n}, p={p}, {B} problem(s), {L} lambdas; budget {_fmt(budget)}: "
              f"{ENV} or the available memory)")

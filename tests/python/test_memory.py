@@ -75,3 +75,14 @@ def test_nothing_fits(data, monkeypatch):
     assert out["error"].startswith("MemoryError: the fit needs about"), out
     monkeypatch.delenv(memory.ENV)
     assert len(mg.glmnet(x, y).lambda_) > 1           # and everything works again
+
+
+def test_available_memory_is_the_default_budget(monkeypatch):
+    """Without the variable the budget is the memory the OS reports as available: a fit whose
+    working memory is far beyond any machine's is refused before anything is allocated."""
+    monkeypatch.delenv(memory.ENV, raising=False)
+    if memory.budget_bytes() is None:
+        pytest.skip("the available memory is unknown on this platform")
+    with pytest.raises(MemoryError, match="working memory"):
+        memory.plan(0, 10**7, 10**6, 1, 100)             # x alone: 80 TB
+    assert memory.plan(1, 1000, 50, 1, 100) == 1          # small fits: no lookup, no change
