@@ -3,7 +3,7 @@
 Hypothesis draws small random problems -- family gaussian/binomial/poisson, shapes including
 p > n, iid / correlated / sparse / binary designs, observation weights (some zero), offsets,
 penalty factors with zeros, coefficient limits, alpha in [0, 1], standardize and intercept on or
-off. R glmnet fits every drawn problem (thresh = 1e-10) in ONE Rscript run; we then fit each with
+off, and for gaussian the naive or covariance update forced whatever the shape. R glmnet fits every drawn problem (thresh = 1e-10) in ONE Rscript run; we then fit each with
 glmnet's own lambda sequence (thresh = 1e-10) and require, at every lambda,
 
 * our KKT violation (objective.Problem.kkt_violation, glmnet's internal scale) <= KKT_TOL plus
@@ -72,6 +72,7 @@ SPEC = st.fixed_dictionaries({
     "standardize": st.booleans(),
     "intercept": st.booleans(),
     "nlambda": st.integers(5, 40),
+    "type_gaussian": st.sampled_from([None, None, "naive", "covariance"]),
 })
 
 
@@ -182,6 +183,8 @@ def fuzz_results():
             continue
         lam = r["lambda_"]
         okw = {k: v for k, v in kw.items() if k != "nlambda"}
+        if s["family"] == "gaussian" and s.get("type_gaussian"):
+            okw["type_gaussian"] = s["type_gaussian"]      # both modes whatever the shape
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = mg.glmnet(x, y, s["family"], lambda_=lam, thresh=THRESH, **okw)
@@ -233,7 +236,8 @@ def _describe(rec):
     s = rec["spec"]
     return (f"{s['family']} n={s['n']} p={s['p']} design={s['design']} weights={s['weights']} "
             f"offset={s['offset']} pf={s['pf']} limits={s['limits']} alpha={s['alpha']:.3g} "
-            f"standardize={s['standardize']} intercept={s['intercept']} seed={s['seed']}")
+            f"standardize={s['standardize']} intercept={s['intercept']} seed={s['seed']}"
+            f"{' type_gaussian=' + s['type_gaussian'] if s.get('type_gaussian') and s['family'] == 'gaussian' else ''}")
 
 
 def test_fuzz_drew_enough_problems(fuzz_results):
