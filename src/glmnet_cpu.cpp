@@ -33,13 +33,13 @@ template <typename real_t>
 static void path_block(const KCtx<real_t>& kctx, int K_BLOCK, const real_t* x, const real_t* y, const real_t* w,
                        const real_t* off, const real_t* gram, const real_t* gst, const real_t* pf,
                        const real_t* cl, const int* jx, const real_t* ulam, const int* ip,
-                       const real_t* dp, real_t* beta_o, real_t* a0_o, real_t* lam_o,
+                       const real_t* dp, const int* gsl, real_t* beta_o, real_t* a0_o, real_t* lam_o,
                        real_t* dev_o, real_t* nd_o, int* info_o, real_t* wsp, real_t* wsn,
                        int* wip) {
 #include "path.kern"
 }
 
-enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, NIN };
+enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, GSL, NIN };
 
 class GlmnetPath : public Primitive {
  public:
@@ -77,7 +77,7 @@ class GlmnetPath : public Primitive {
         path_block<T>(ctx, b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(),
                       in[OFF].data<T>(), in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(),
                       in[CL].data<T>(), in[JX].data<int>(), in[ULAM].data<T>(),
-                      in[IP].data<int>(), in[DP].data<T>(), out[0].data<T>(), out[1].data<T>(),
+                      in[IP].data<int>(), in[DP].data<T>(), in[GSL].data<int>(), out[0].data<T>(), out[1].data<T>(),
                       out[2].data<T>(), out[3].data<T>(), out[4].data<T>(), out[5].data<int>(),
                       out[6].data<T>(), out[7].data<T>(), out[8].data<int>());
       };
@@ -112,13 +112,13 @@ class GlmnetPath : public Primitive {
 
 static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam, int nthreads,
                                       int block_threads, StreamOrDevice s) {
-  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 12 inputs");
+  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 13 inputs");
   const Dtype dt = inputs[X].dtype();
   if (dt != float64 && dt != float32)
     throw std::invalid_argument("glmnet_path: x must be float32 or float64");
   std::vector<array> in;
   for (int k = 0; k < NIN; ++k) {
-    const bool is_int = (k == JX || k == IP);
+    const bool is_int = (k == JX || k == IP || k == GSL);
     Dtype want = is_int ? int32 : dt;
     if (inputs[k].dtype() != want)
       throw std::invalid_argument("glmnet_path: input " + std::to_string(k) + " has the wrong dtype");
