@@ -29,6 +29,9 @@ from objective import Problem  # noqa: E402
 
 REF = os.path.join(HERE, "gpu_ref.npz")
 TOL_OBJ = 1e-4     # issue 6: relative objective gap of float32 GPU vs float64 CPU
+# glmnet's early stop compares deviance changes with 1e-5: in float32 the last few lambdas before
+# it can come out either way (observed: up to 4 lambdas for binomial)
+NLAM_SLACK = 5
 
 
 def cases():
@@ -101,7 +104,9 @@ def check():
             wk = dict(kw)
             w0 = wk.pop("weights", None)
             wts = W[b] * (np.ones(len(y)) if w0 is None else w0)
-            gl = fit(x, y, fam, dict(wk, weights=wts), None, device="gpu", lambda_=rl)[0]
+            # (thresh 1e-10: this measures float32 against float64, not the stopping rule)
+            gl = fit(x, y, fam, dict(wk, weights=wts), None, device="gpu", lambda_=rl,
+                     thresh=1e-10)[0]
             prob = Problem(x, y, fam, weights=wts, offset=kw.get("offset"),
                            alpha=kw.get("alpha", 1.0), penalty_factor=kw.get("penalty_factor"),
                            standardize=kw.get("standardize", True),
@@ -114,7 +119,7 @@ def check():
             gap = float(np.max(np.abs(gaps)))
             worst = max(worst, gap)
             npaths += 1
-            ok = gap <= TOL_OBJ and lam_err <= 1e-4 and abs(len(rl) - len(g.lambda_)) <= 1 \
+            ok = gap <= TOL_OBJ and lam_err <= 1e-4 and abs(len(rl) - len(g.lambda_)) <= NLAM_SLACK \
                 and len(gl.lambda_) == len(rl)
             if not ok:
                 failures.append(name)
@@ -132,13 +137,15 @@ def check():
                 failures.append(f"bad {bad}: message {e}")
     xd = mx.array(x.astype(np.float32))
     xd[0, 0] = float("inf")
-    try:
-        mg.glmnet(xd, y, device="gpu")
-        failures.append("device x with Inf accepted")
-    except ValueError:
-        pass
+    for tg in ("covariance", "naive"):
+        try:
+            mg.glmnet(xd, y, device="gpu", type_gaussian=tg)
+            failures.append(f"device x with Inf accepted ({tg})")
+        except ValueError as e:
+            if "x contains NaN" not in str(e):
+                failures.append(f"device x with Inf ({tg}): {e}")
     print(f"{npaths} GPU paths checked; worst relative objective gap {worst:.2e} (limit {TOL_OBJ:g}); "
-          f"{len(failures)} failure(s) {failures}", flush=True)
+          f"{len(failures)} failure(s) {failures}; {mg.gpu.THREADS} threads per block", flush=True)
     return 1 if failures else 0
 
 
@@ -165,22 +172,20 @@ def fortran_path(F, x, y, family, nlam=100):
     """One default path with glmnet's Fortran (python-glmnet's f2py wrappers), float64."""
     n, p = x.shape
     xf = np.asfortranarray(x, dtype=np.float64)
-    w = np.ones(n)
     jd = np.zeros(1, dtype=np.int32)
     vp = np.ones(p)
-    cl = np.vstack([np.full(p, -9.9e35), np.full(p, 9.9e35)]).T.copy(order="F").T
-    ulam = np.zeros(1)
+    cl = np.asfortranarray(np.vstack([np.full(p, -9.9e35), np.full(p, 9.9e35)]))
+    ulam = np.zeros(nlam)
     flmin = 1e-4 if n > p else 0.01
+    common = dict(jd=jd, vp=vp, cl=cl, nx=p, flmin=flmin, ulam=ulam, thr=1e-7, ne=p + 1,
+                  nlam=nlam, isd=1, intr=1, maxit=100000)
     if family == "gaussian":
-        return F.elnet(1, 1.0, xf, y.astype(np.float64).copy(), w.copy(), jd, vp, cl, p + 1, p,
-                       nlam, flmin, ulam, 1e-7, 1, 1, 100000)
-    yy = np.asfortranarray(np.stack([1 - y, y], axis=1), dtype=np.float64)
-    g = np.zeros((n, 1)) if family == "binomial" else np.zeros(n)
+        return F.elnet(ka=1, parm=1.0, x=xf, y=y.astype(np.float64).copy(), w=np.ones(n), **common)
     if family == "binomial":
-        return F.lognet(1.0, xf, yy, np.asfortranarray(g), jd, vp, cl, p + 1, p, nlam, flmin,
-                        ulam, 1e-7, 1, 1, 100000, 0)
-    return F.fishnet(1.0, xf, y.astype(np.float64).copy(), g, w.copy(), jd, vp, cl, p + 1, p,
-                     nlam, flmin, ulam, 1e-7, 1, 1, 100000)
+        yy = np.asfortranarray(np.stack([1 - y, y], axis=1), dtype=np.float64)
+        return F.lognet(parm=1.0, nc=1, x=xf, y=yy, g=np.zeros((n, 2), order="F"), kopt=0, **common)
+    return F.fishnet(parm=1.0, x=xf, y=y.astype(np.float64).copy(), g=np.zeros(n), w=np.ones(n),
+                     **common)
 
 
 def timing():
@@ -205,48 +210,93 @@ def timing():
         mx.eval(xd)
         return xd, (y[:, 0] if nresp == 1 else y)
 
-    def one(label, n, p, family, reps=5, fortran=True, folds=0, nresp=1):
+    def sk_path(xh, y):
+        try:
+            from sklearn.linear_model import enet_path
+        except Exception:
+            return None
+        xc = xh - xh.mean(axis=0)
+        xc /= xc.std(axis=0)
+        t0 = time.perf_counter()
+        enet_path(xc, y - y.mean(), l1_ratio=1.0, n_alphas=100, eps=1e-4, tol=1e-7)
+        return time.perf_counter() - t0
+
+    def one(label, n, p, family, reps=5, fortran=True, folds=0, nresp=1, sk=False):
         xd, y = data(n, p, family, nresp=nresp)
         if nresp > 1:
-            t = _median_time(lambda: mg.glmnet_batch(xd, y, family, device="gpu"), reps)
-            f = None
+            call = lambda: mg.glmnet_batch(xd, y, family, device="gpu")  # noqa: E731
         elif folds:
             fold = rng.integers(0, folds, n)
             Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(folds)])
-            t = _median_time(lambda: mg.glmnet_batch(xd, y, family, weights_batch=Wb,
-                                                     device="gpu"), reps)
-            f = None
+            call = lambda: mg.glmnet_batch(xd, y, family, weights_batch=Wb, device="gpu")  # noqa: E731
         else:
-            res = {}
-            t = _median_time(lambda: res.__setitem__("f", mg.glmnet(xd, y, family, device="gpu")),
-                             reps)
-            f = res["f"]
-        tf = None
+            call = lambda: [mg.glmnet(xd, y, family, device="gpu")]  # noqa: E731
+        res = {}
+        t = _median_time(lambda: res.__setitem__("f", call()), reps)
+        f = res["f"][0]
+        tf = tsk = None
         if fortran and F is not None:
             xh = np.array(xd, dtype=np.float64)
             t0 = time.perf_counter()
             fortran_path(F, xh, y, family)
             tf = time.perf_counter() - t0
+            if sk:
+                tsk = sk_path(xh, y)
             del xh
-        info = "" if f is None else f"{len(f.lambda_)} lambdas, df {int(f.df[-1])}, " \
+        prof = ""
+        if True:
+            os.environ["MLXS_GPU_PROFILE"] = "1"
+            fp = call()[0]
+            del os.environ["MLXS_GPU_PROFILE"]
+            prof = ", ".join(f"{k} {v} ms" for k, v in fp.info.get("gpu_profile", {}).items())
+        info = f"{len(f.lambda_)} lambdas, df {int(f.df[-1])}, " \
             f"{f.info.get('gpu_rounds', 1)} round(s), {f.info.get('gpu_columns', '-')} Gram columns"
         ratio = "" if tf is None else f"{tf / t:.0f}x"
-        say(f"| {label} | {t * 1e3:.1f} ms | {'' if tf is None else f'{tf * 1e3:.0f} ms'} | {ratio} | {info} |")
+        sks = "" if tsk is None else f"{tsk * 1e3:.0f} ms ({tsk / t:.0f}x)"
+        say(f"| {label} | {t * 1e3:.1f} ms | {'' if tf is None else f'{tf * 1e3:.0f} ms'} | {ratio} | "
+            f"{sks} | {info} | {prof} |")
         return t
 
-    say("| problem (GPU: x already on the device, float32) | GPU | glmnet Fortran (1 core, float64) | speed-up | path |")
-    say("|---|---|---|---|---|")
-    one("gaussian n=10,000 p=100", 10000, 100, "gaussian", reps=9)
-    one("gaussian n=100,000 p=1,000", 100000, 1000, "gaussian")
-    t1 = one("gaussian n=1,000,000 p=1,000", 1000000, 1000, "gaussian", reps=5)
+    quick = bool(os.environ.get("GPU_BENCH_QUICK"))
+    if quick:                      # development: the GPU rows only, and the stage micro-timings
+        from mlxs_glmnet import gpu as G
+        n, p = 1000000, 1000
+        xd, _ = data(n, p, "gaussian")
+        C = -(-n // 256)
+        c = mx.mean(xd[:1024], axis=0)
+        w1 = mx.full((1, n), 1.0 / n, dtype=mx.float32)
+        ys = mx.zeros((1, n), dtype=mx.float32)
+        nbp = mx.array([1], dtype=mx.int32)
+        k = lambda: G._kernel("stats")(inputs=[xd, c, w1, ys, nbp], template=[("NB", 1)],  # noqa: E731
+                                       grid=(1024, C, 1), threadgroup=(128, 1, 1),
+                                       output_shapes=[(3, 1, C, p)], output_dtypes=[mx.float32])[0]
+        say(f"stats kernel {_median_time(lambda: mx.eval(k()), 5) * 1e3:.2f} ms; with the sum "
+            f"{_median_time(lambda: mx.eval(mx.sum(k(), axis=2)), 5) * 1e3:.2f} ms; "
+            f"x'w GEMV {_median_time(lambda: mx.eval(w1 @ xd), 5) * 1e3:.2f} ms; "
+            f"isfinite check {_median_time(lambda: mx.all(mx.isfinite(xd)).item(), 5) * 1e3:.2f} ms")
+        S = np.arange(64)
+        cols = G._Columns(xd, c, w1, mx.zeros((1, p)), np.ones((1, 4)))
+        say(f"64 Gram columns {_median_time(lambda: mx.eval(cols.compute(S)), 5) * 1e3:.2f} ms; "
+            f"16 columns {_median_time(lambda: mx.eval(cols.compute(S[:16])), 5) * 1e3:.2f} ms")
+        del xd
+        F = None
+    say("| problem (GPU: x already on the device, float32) | GPU | glmnet Fortran (1 core, float64) | "
+        "speed-up | sklearn enet_path (float64) | path | GPU stages (one profiled run) |")
+    say("|---|---|---|---|---|---|---|")
+    one("gaussian n=10,000 p=100", 10000, 100, "gaussian", reps=9, sk=True)
+    one("gaussian n=100,000 p=1,000", 100000, 1000, "gaussian", sk=True)
+    t1 = one("gaussian n=1,000,000 p=1,000", 1000000, 1000, "gaussian", reps=5, sk=True)
     t10 = one("gaussian n=1,000,000 p=1,000, full + 10 CV folds (11 problems)", 1000000, 1000,
               "gaussian", reps=3, fortran=False, folds=10)
     say(f"\nCV (full + 10 folds) / one fit at n=1e6, p=1e3: {t10 / t1:.2f}x")
     one("gaussian n=20,000 p=2,000, 100 responses in one call", 20000, 2000, "gaussian",
         reps=3, fortran=False, nresp=100)
+    if quick:
+        return
     one("binomial n=10,000 p=100", 10000, 100, "binomial", reps=5)
     one("binomial n=100,000 p=1,000", 100000, 1000, "binomial", reps=1)
-    one("poisson n=100,000 p=1,000", 100000, 1000, "poisson", reps=1)
+    # (python-glmnet 2.6.1 wraps only glmnet's elnet and lognet: no Fortran column for poisson)
+    one("poisson n=100,000 p=1,000", 100000, 1000, "poisson", reps=1, fortran=False)
     # the floor: one read of x, and the strict-fp32 Gram of the whole x
     xd, _ = data(1000000, 1000, "gaussian")
     tr = _median_time(lambda: mx.eval(mx.sum(xd, axis=0)), 5)
@@ -256,7 +306,7 @@ def timing():
     out = os.environ.get("OUT", "/tmp")
     with open(os.path.join(out, "gpu.md"), "w") as fh:
         fh.write(f"Machine: {platform.node()}, MLX {mx.__version__}, {mx.default_device()}, "
-                 f"{time.strftime('%Y-%m-%d')}\n\n" + "\n".join(lines) + "\n")
+                 f"{time.strftime('%Y-%m-%d')}, {mg.gpu.THREADS} threads per block\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -33,13 +33,14 @@ template <typename real_t>
 static void path_block(const KCtx<real_t>& kctx, int K_BLOCK, const real_t* x, const real_t* y, const real_t* w,
                        const real_t* off, const real_t* gram, const real_t* gst, const real_t* pf,
                        const real_t* cl, const int* jx, const real_t* ulam, const int* ip,
-                       const real_t* dp, const int* gsl, real_t* beta_o, real_t* a0_o, real_t* lam_o,
+                       const real_t* dp, const int* gsl, const real_t* rsp, const int* rip,
+                       const real_t* rbe, const real_t* rad, real_t* beta_o, real_t* a0_o, real_t* lam_o,
                        real_t* dev_o, real_t* nd_o, int* info_o, real_t* wsp, real_t* wsn,
                        int* wip) {
 #include "path.kern"
 }
 
-enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, GSL, NIN };
+enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, GSL, RSP, RIP, RBE, RAD, NIN };
 
 class GlmnetPath : public Primitive {
  public:
@@ -77,7 +78,8 @@ class GlmnetPath : public Primitive {
         path_block<T>(ctx, b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(),
                       in[OFF].data<T>(), in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(),
                       in[CL].data<T>(), in[JX].data<int>(), in[ULAM].data<T>(),
-                      in[IP].data<int>(), in[DP].data<T>(), in[GSL].data<int>(), out[0].data<T>(), out[1].data<T>(),
+                      in[IP].data<int>(), in[DP].data<T>(), in[GSL].data<int>(),
+                      in[RSP].data<T>(), in[RIP].data<int>(), in[RBE].data<T>(), in[RAD].data<T>(), out[0].data<T>(), out[1].data<T>(),
                       out[2].data<T>(), out[3].data<T>(), out[4].data<T>(), out[5].data<int>(),
                       out[6].data<T>(), out[7].data<T>(), out[8].data<int>());
       };
@@ -112,13 +114,13 @@ class GlmnetPath : public Primitive {
 
 static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam, int nthreads,
                                       int block_threads, StreamOrDevice s) {
-  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 13 inputs");
+  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 17 inputs");
   const Dtype dt = inputs[X].dtype();
   if (dt != float64 && dt != float32)
     throw std::invalid_argument("glmnet_path: x must be float32 or float64");
   std::vector<array> in;
   for (int k = 0; k < NIN; ++k) {
-    const bool is_int = (k == JX || k == IP || k == GSL);
+    const bool is_int = (k == JX || k == IP || k == GSL || k == RIP);
     Dtype want = is_int ? int32 : dt;
     if (inputs[k].dtype() != want)
       throw std::invalid_argument("glmnet_path: input " + std::to_string(k) + " has the wrong dtype");
@@ -130,7 +132,7 @@ static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam
   const int L = nlam;
   if (L < 1) throw std::invalid_argument("glmnet_path: nlam must be positive");
   std::vector<Shape> shapes = {{B, L, p}, {B, L}, {B, L}, {B, L}, {B}, {B, 4},
-                               {B, 10 * p}, {B, 4 * n}, {B, 6 * p}};
+                               {B, 10 * p + 16}, {B, 4 * n}, {B, 6 * p}};
   std::vector<Dtype> dtypes = {dt, dt, dt, dt, dt, int32, dt, dt, int32};
   return array::make_arrays(std::move(shapes), std::move(dtypes),
                             std::make_shared<GlmnetPath>(to_stream(s), nthreads, block_threads), in);

@@ -176,11 +176,16 @@ def resolve_device(device) -> str:
         from .gpu import gpu_available
         return "gpu" if gpu_available() else "cpu"
     if isinstance(device, str) and device.lower() in ("cpu", "gpu"):
+        if device.lower() == "gpu":
+            from . import gpu
+            # Metal is used only after its first-use self-check passed (else: warned, CPU)
+            if gpu.backend() == "metal" and not gpu._ACTIVE.get("force") and not gpu.metal_ok():
+                return "cpu"
         return device.lower()
     if device == mx.cpu:
         return "cpu"
     if device == mx.gpu:
-        return "gpu"
+        return resolve_device("gpu")
     raise ValueError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}")
 
 
@@ -190,7 +195,7 @@ def kernel_params(*, n, p, B, fam, mode, nlam, ulam, intercept, standardize, max
     the per-problem real parameters and the limits (see path.kern's header)."""
     ul = np.asarray(ulam if ulam is not None else [0.0], dtype=np.float64)
     ip = np.array([n, p, int(nlam), fam, mode, int(ulam is not None), int(intercept),
-                   int(standardize), int(maxit), int(dfmax), int(pmax), p], dtype=np.int32)
+                   int(standardize), int(maxit), int(dfmax), int(pmax), p, 0, 0], dtype=np.int32)
     dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
                    np.full(B, thresh), np.full(B, fdev)], axis=1)
     cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
@@ -228,6 +233,8 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
                                  params=params, intercept=intercept)
     if isinstance(x, mx.array):          # a device array meets the CPU engine: one host copy
         x = np.array(x.astype(mx.float64) if x.dtype != mx.float64 else x)
+        if not np.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values")
     dt = mx.float32 if _is_float32(dtype) else mx.float64
     npdt = np.float32 if dt == mx.float32 else np.float64
     from . import _core
@@ -252,7 +259,9 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     Y = np.broadcast_to(y, (B, n))
     inputs = [xin, arr(Y), arr(W), arr(O), gin, gsin, arr(pf), arr(cl),
               arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp),
-              arr(np.arange(p), mx.int32)]    # every Gram column present, in order
+              arr(np.arange(p), mx.int32),    # every Gram column present, in order
+              mx.zeros((1,), dt), mx.zeros((1,), mx.int32), mx.zeros((1,), dt),
+              mx.zeros((1,), dt)]             # (no resume on the CPU)
     # Fewer problems than cores: the cores share each problem (naive mode, where every coordinate
     # update is O(n); with n below ~2000 the barriers cost more than the split saves).
     cores = _cpu_threads()
