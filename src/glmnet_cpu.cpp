@@ -34,13 +34,14 @@ template <typename real_t>
 static void path_block(const KCtx<real_t>& kctx, int K_BLOCK, const real_t* x, const real_t* y, const real_t* w,
                        const real_t* off, const real_t* gram, const real_t* gst, const real_t* pf,
                        const real_t* cl, const int* jx, const real_t* ulam, const int* ip,
-                       const real_t* dp, real_t* beta_o, real_t* a0_o, real_t* lam_o,
+                       const real_t* dp, const int* gsl, const real_t* rsp, const int* rip,
+                       const real_t* rbe, const real_t* rad, real_t* beta_o, real_t* a0_o, real_t* lam_o,
                        real_t* dev_o, real_t* nd_o, int* info_o, real_t* wsp, real_t* wsn,
                        int* wip) {
 #include "path.kern"
 }
 
-enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, NIN };
+enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, GSL, RSP, RIP, RBE, RAD, NIN };
 
 class GlmnetPath : public Primitive {
  public:
@@ -78,7 +79,8 @@ class GlmnetPath : public Primitive {
         path_block<T>(ctx, b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(),
                       in[OFF].data<T>(), in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(),
                       in[CL].data<T>(), in[JX].data<int>(), in[ULAM].data<T>(),
-                      in[IP].data<int>(), in[DP].data<T>(), out[0].data<T>(), out[1].data<T>(),
+                      in[IP].data<int>(), in[DP].data<T>(), in[GSL].data<int>(),
+                      in[RSP].data<T>(), in[RIP].data<int>(), in[RBE].data<T>(), in[RAD].data<T>(), out[0].data<T>(), out[1].data<T>(),
                       out[2].data<T>(), out[3].data<T>(), out[4].data<T>(), out[5].data<int>(),
                       out[6].data<T>(), out[7].data<T>(), out[8].data<int>());
       };
@@ -118,7 +120,7 @@ class GlmnetPath : public Primitive {
 static void check_inputs(const std::vector<array>& in, int L) {
   auto fail = [](const std::string& m) { throw std::invalid_argument("glmnet_path: " + m); };
   if (in[W].ndim() != 2) fail("weights must be a (B, n) matrix");
-  if (in[IP].ndim() != 1 || in[IP].size() < 11) fail("int parameters must hold 11 values");
+  if (in[IP].ndim() != 1 || in[IP].size() < 14) fail("int parameters must hold 14 values");
   array ipa = in[IP];
   ipa.eval();
   const int* ip = ipa.data<int>();
@@ -127,26 +129,42 @@ static void check_inputs(const std::vector<array>& in, int L) {
   if (B < 1 || n < 1 || p < 1) fail("empty problem (B, n and p must be positive)");
   if (static_cast<size_t>(ip[0]) != n || static_cast<size_t>(ip[1]) != p || ip[2] != L)
     fail("int parameters (n, p, nlam) do not match the shapes of weights, penalty factors, nlam");
-  if (ip[3] < 0 || ip[3] > 2 || mode < 0 || mode > 1 || ip[5] < 0 || ip[5] > 1)
-    fail("family, mode or user-lambda flag out of range");
-  if (in[Y].size() != B * n || in[OFF].size() != B * n) fail("y and offset must be (B, n)");
+  if (ip[3] < 0 || ip[3] > 2 || mode < 0 || mode > 1 || ip[5] < 0 || ip[5] > 1 ||
+      ip[12] < 0 || ip[12] > 1 || ip[13] < 0 || ip[13] > 1)
+    fail("family, mode, user-lambda, shared-gram or resume flag out of range");
+  if (mode == 1 && ip[3] != 0) fail("covariance mode is for the gaussian family only");
+  if (mode == 0 && (in[Y].size() != B * n || in[OFF].size() != B * n)) fail("y and offset must be (B, n)");
   if (in[JX].size() != p || in[CL].size() != 2 * p) fail("exclusions (p) or limits (2, p) sized wrongly");
   if (in[DP].size() < 4 * B) fail("real parameters must be (B, 4)");
   if (ip[5] == 1 && in[ULAM].size() < static_cast<size_t>(L)) fail("fewer user lambdas than nlam");
   if (mode == 0 && in[X].size() != n * p) fail("x must be (p, n) in naive mode");
-  if (mode == 1 && (in[GRAM].size() != B * p * p || in[GST].size() != B * (2 * p + 2)))
-    fail("gram (B, p, p) and gram statistics (B, 2p + 2) are required in covariance mode");
+  if (mode == 1) {
+    const size_t K = static_cast<size_t>(ip[11]), G = ip[12] ? 1 : B;
+    if (ip[11] < 1 || K > p || in[GRAM].size() != G * K * p || in[GST].size() != B * (3 * p + 2))
+      fail("gram (B, K, p) with 1 <= K <= p and gram statistics (B, 3p + 2) are required in covariance mode");
+    if (in[GSL].size() != p) fail("the Gram slot map must have p entries");
+    array ga = in[GSL];
+    ga.eval();
+    const int* gs = ga.data<int>();
+    for (size_t j = 0; j < p; ++j)
+      if (gs[j] < -1 || gs[j] >= ip[11]) fail("Gram slot map entry out of range");
+    if (ip[13] && (in[RSP].size() != B * (10 * p + 16) || in[RIP].size() != B * 6 * p ||
+                   in[RBE].size() != B * L * p || in[RAD].size() != B * 3 * static_cast<size_t>(L)))
+      fail("resume state sized wrongly");
+  } else if (ip[13]) {
+    fail("resume is for covariance mode only");
+  }
 }
 
 static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam, int nthreads,
                                       int block_threads, StreamOrDevice s) {
-  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 12 inputs");
+  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path: expected 17 inputs");
   const Dtype dt = inputs[X].dtype();
   if (dt != float64 && dt != float32)
     throw std::invalid_argument("glmnet_path: x must be float32 or float64");
   std::vector<array> in;
   for (int k = 0; k < NIN; ++k) {
-    const bool is_int = (k == JX || k == IP);
+    const bool is_int = (k == JX || k == IP || k == GSL || k == RIP);
     Dtype want = is_int ? int32 : dt;
     if (inputs[k].dtype() != want)
       throw std::invalid_argument("glmnet_path: input " + std::to_string(k) + " has the wrong dtype");
@@ -159,7 +177,7 @@ static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam
   if (L < 1) throw std::invalid_argument("glmnet_path: nlam must be positive");
   check_inputs(in, L);
   std::vector<Shape> shapes = {{B, L, p}, {B, L}, {B, L}, {B, L}, {B}, {B, 4},
-                               {B, 10 * p}, {B, 4 * n}, {B, 6 * p}};
+                               {B, 10 * p + 16}, {B, 4 * n}, {B, 6 * p}};
   std::vector<Dtype> dtypes = {dt, dt, dt, dt, dt, int32, dt, dt, int32};
   return array::make_arrays(std::move(shapes), std::move(dtypes),
                             std::make_shared<GlmnetPath>(to_stream(s), nthreads, block_threads), in);

@@ -143,6 +143,17 @@ def lambda_interp(lam: np.ndarray, s: np.ndarray):
 
 # ----------------------------------------------------------------------------- validation
 def _as_matrix(x, name: str) -> np.ndarray:
+    if isinstance(x, engine.mx.array):
+        # an MLX array stays where it is (on a GPU: no host copy); checked on its device
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be a 2-d matrix, got {x.ndim} dimension(s)")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"{name} is empty (shape {tuple(x.shape)})")
+        if not engine.mx.issubdtype(x.dtype, engine.mx.floating):
+            x = x.astype(engine.mx.float32)
+        # NaN/Inf are caught where the engine first reads x (the GPU statistics pass, or the
+        # host copy for the CPU), before any path is solved: a separate pass costs ~7 ms at 4 GB
+        return x
     if frames.is_frame(x):
         x = frames.frame_to_matrix(x, name)   # non-numeric columns: an error pointing to make_x
     if isinstance(x, np.ndarray) and x.dtype == np.float64:
@@ -411,9 +422,10 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         beta = res.beta[b, :k].T.copy()
         wb = Wb[b]
         if family == "gaussian":
+            yv = y_in[b] if y_in.ndim == 2 else y_in
             ww = wb / wb.sum()
-            ybar = (ww @ y_in) if intercept else 0.0
-            nulldev = float(wb @ (y_in - ybar) ** 2)
+            ybar = (ww @ yv) if intercept else 0.0
+            nulldev = float(wb @ (yv - ybar) ** 2)
         else:
             nulldev = float(res.nulldev_int[b] * wb.sum())
         fits.append(GlmnetFit(
@@ -422,8 +434,9 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
             dev_ratio=res.dev_ratio[b, :k].copy(), nulldev=nulldev,
             npasses=int(res.npasses[b]), jerr=jerr, nobs=int(nobs_b[b]),
             offset=offset_given, family=family, classnames=prep["classnames"],
-            feature_names=prep["names"], obs_index=prep.get("index"), info={"mode": "covariance" if res.mode == 1 else "naive",
-                                               "device": dev}))
+            feature_names=prep["names"], obs_index=prep.get("index"),
+            info={"mode": "covariance" if res.mode == 1 else "naive", "device": dev,
+                  **getattr(res, "extra", {})}))
     return fits
 
 
@@ -443,19 +456,38 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
                 trace_it=trace_it, type_gaussian=type_gaussian)[0]
 
 
-def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch, weights=None, offset=None,
+def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=None, offset=None,
                  alpha: float = 1.0, nlambda: int = 100, lambda_min_ratio=None, lambda_=None,
                  standardize: bool = True, intercept: bool = True, thresh: float = 1e-7,
                  dfmax=None, pmax=None, exclude=None, penalty_factor=None,
                  lower_limits=-_INF, upper_limits=_INF, maxit: int = 100000, device=None,
                  dtype=None, trace_it: int = 0, type_gaussian=None) -> list:
-    """Fit one path per row of weights_batch (B x n) in a single engine call.
+    """Fit one path per problem in a single engine call (one kernel launch on a GPU).
 
-    Rows with weight 0 are ignored as if removed (CV folds); `weights` multiplies every row."""
-    prep = _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
-                    standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor,
-                    lower_limits, upper_limits, maxit, type_gaussian)
+    A problem is a row of weights_batch (B x n; rows with weight 0 are ignored as if removed, as
+    for CV folds; `weights` multiplies every row) and/or a column of y: with y an (n, B) matrix,
+    problem b fits response y[:, b] (several responses over the same x). weights_batch defaults
+    to all ones."""
+    yarr = y.to_numpy() if hasattr(y, "to_numpy") and hasattr(y, "columns") else y
+    multi = isinstance(yarr, np.ndarray) and yarr.ndim == 2 and yarr.shape[1] > 1
+    prep = _prepare(x, yarr[:, 0] if multi else y, family, weights, offset, alpha, nlambda,
+                    lambda_min_ratio, lambda_, standardize, intercept, thresh, dfmax, pmax,
+                    exclude, penalty_factor, lower_limits, upper_limits, maxit, type_gaussian)
+    if multi:
+        cols = [_response(yarr[:, k], family, prep["n"]) for k in range(yarr.shape[1])]
+        if any(c[1] != prep["classnames"] for c in cols):
+            raise ValueError("y: every response column needs the same classes")
+        prep["Y"] = np.stack([c[0] for c in cols])
+        if family == "gaussian":
+            yk = prep["Y"][:, prep["w"] > 0]
+            bad = np.flatnonzero(yk.max(axis=1) == yk.min(axis=1))
+            if bad.size:
+                raise ValueError(f"y: response column {int(bad[0])} is constant")
+    if weights_batch is None:
+        weights_batch = np.ones((yarr.shape[1] if multi else 1, prep["n"]))
     Wb = np.asarray(weights_batch, dtype=np.float64)
+    if multi and Wb.ndim == 2 and Wb.shape[0] != yarr.shape[1]:
+        raise ValueError(f"weights_batch must have one row per column of y ({yarr.shape[1]})")
     if Wb.ndim != 2 or Wb.shape[1] != prep["n"]:
         raise ValueError(f"weights_batch must be a (B, {prep['n']}) matrix")
     if not np.isfinite(Wb).all() or (Wb < 0).any():
@@ -467,8 +499,8 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch, weights=None,
         raise ValueError("weights_batch: every problem needs a positive weight")
     if family == "binomial":
         Y = prep["Y"]
-        pos = (Wb * (Y[None, :] > 0)).sum(axis=1)
-        neg = (Wb * (Y[None, :] == 0)).sum(axis=1)
+        pos = (Wb * (np.broadcast_to(Y, Wb.shape) > 0)).sum(axis=1)
+        neg = (Wb * (np.broadcast_to(Y, Wb.shape) == 0)).sum(axis=1)
         bad = np.flatnonzero((pos <= 0) | (neg <= 0))
         if bad.size:
             raise ValueError(f"weights_batch: problem {int(bad[0])} has observations of one "

@@ -337,6 +337,10 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         used = np.flatnonzero(np.any(cf[1:] != 0, axis=1))   # skip never-active columns
         if used.size == 0:
             eta = np.broadcast_to(cf[0], (rows.size, L)).copy()
+        elif isinstance(X, api.engine.mx.array):     # x on a device: predict there
+            mx = api.engine.mx
+            xr = mx.take(X, mx.array(rows.astype(np.int32)), axis=0)
+            eta = np.array(xr @ mx.array(cf[1:].astype(np.float32)), dtype=np.float64) + cf[0]
         elif 2 * used.size < X.shape[1]:
             eta = X[np.ix_(rows, used)] @ cf[1 + used] + cf[0]
         else:

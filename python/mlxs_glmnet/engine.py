@@ -105,11 +105,13 @@ def gram_stats(x: np.ndarray, y: np.ndarray, W: np.ndarray):
         for b in range(B):
             grams[b] = _weighted_gram(x, W[b] / sw[b])
     Wn = W / sw[:, None]
-    st = np.empty((B, 2 * p + 2))
+    st = np.empty((B, 3 * p + 2))
     st[:, :p] = Wn @ x
-    st[:, p:2 * p] = (Wn * y[None, :]) @ x
-    st[:, 2 * p] = Wn @ y
-    st[:, 2 * p + 1] = Wn @ (y * y)
+    yb = np.broadcast_to(y, (B, n))          # one response for all, or one per problem
+    st[:, p:2 * p] = (Wn * yb) @ x
+    st[:, 2 * p] = (Wn * yb).sum(axis=1)
+    st[:, 2 * p + 1] = (Wn * yb * yb).sum(axis=1)
+    st[:, 2 * p + 2:] = np.diagonal(grams, axis1=1, axis2=2)
     return grams, st
 
 
@@ -174,11 +176,16 @@ def resolve_device(device) -> str:
         from .gpu import gpu_available
         return "gpu" if gpu_available() else "cpu"
     if isinstance(device, str) and device.lower() in ("cpu", "gpu"):
+        if device.lower() == "gpu":
+            from . import gpu
+            # Metal is used only after its first-use self-check passed (else: warned, CPU)
+            if gpu.backend() == "metal" and not gpu._ACTIVE.get("force") and not gpu.metal_ok():
+                return "cpu"
         return device.lower()
     if device == mx.cpu:
         return "cpu"
     if device == mx.gpu:
-        return "gpu"
+        return resolve_device("gpu")
     raise ValueError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}")
 
 
@@ -188,7 +195,7 @@ def kernel_params(*, n, p, B, fam, mode, nlam, ulam, intercept, standardize, max
     the per-problem real parameters and the limits (see path.kern's header)."""
     ul = np.asarray(ulam if ulam is not None else [0.0], dtype=np.float64)
     ip = np.array([n, p, int(nlam), fam, mode, int(ulam is not None), int(intercept),
-                   int(standardize), int(maxit), int(dfmax), int(pmax)], dtype=np.int32)
+                   int(standardize), int(maxit), int(dfmax), int(pmax), p, 0, 0], dtype=np.int32)
     dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
                    np.full(B, thresh), np.full(B, fdev)], axis=1)
     cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
@@ -207,7 +214,7 @@ def path_result(arrays, mode) -> PathResult:
 def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
               maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5, device="cpu", dtype=None,
               trace_it=0) -> PathResult:
-    """Run B path problems sharing x (n, p): y (n,), weights W (B, n), offsets O (B, n).
+    """Run B path problems sharing x (n, p): y (n,) or (B, n), weights W (B, n), offsets O (B, n).
 
     Gaussian offsets are subtracted from y by the caller. flmin is per problem (B,)."""
     n, p = x.shape
@@ -223,7 +230,11 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
             raise ValueError("dtype: MLX GPUs compute in float32 only; use dtype='float32' or device='cpu'")
         from . import gpu
         return gpu.run_paths_gpu(x, y, W, O, pf=pf, excluded=excluded, mode=mode, nlam=L,
-                                 params=params)
+                                 params=params, intercept=intercept)
+    if isinstance(x, mx.array):          # a device array meets the CPU engine: one host copy
+        x = np.array(x.astype(mx.float64) if x.dtype != mx.float64 else x)
+        if not np.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values")
     dt = mx.float32 if _is_float32(dtype) else mx.float64
     npdt = np.float32 if dt == mx.float32 else np.float64
     from . import _core
@@ -247,7 +258,10 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     ul, ip, dp, cl = params
     Y = np.broadcast_to(y, (B, n))
     inputs = [xin, arr(Y), arr(W), arr(O), gin, gsin, arr(pf), arr(cl),
-              arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]
+              arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp),
+              arr(np.arange(p), mx.int32),    # every Gram column present, in order
+              mx.zeros((1,), dt), mx.zeros((1,), mx.int32), mx.zeros((1,), dt),
+              mx.zeros((1,), dt)]             # (no resume on the CPU)
     # Fewer problems than cores: the cores share each problem (naive mode, where every coordinate
     # update is O(n); with n below ~2000 the barriers cost more than the split saves).
     cores = _cpu_threads()

@@ -1,5 +1,14 @@
 """CUDA backend: compiles kernels/path.kern (the same source as the CPU primitive) with
-mx.fast.cuda_kernel behind kernels/prelude_cuda.h. One thread block per problem, float32."""
+mx.fast.cuda_kernel behind kernels/prelude_cuda.h. One thread block per problem, float32.
+
+Covariance mode (gaussian, n >= p) never forms the whole Gram. The device computes the sufficient
+statistics in one read of x (a small column-statistics kernel, on data shifted by a rough column
+centre so that float32 keeps the variances), then Gram *columns* only for the variables that can
+move: the path kernel receives K columns and a slot map; when a coordinate without a column would
+move, the problem stops with K_NEEDCOL and the driver adds columns (at least doubling K, ranked by
+the gradient the kernel left behind) and runs the path again. Each round is one GEMM over x plus
+one launch; x stays on the device throughout (pass an mx.array to skip the host copy).
+"""
 from __future__ import annotations
 
 import os
@@ -9,39 +18,249 @@ import numpy as np
 import mlx.core as mx
 
 _KDIR = Path(__file__).with_name("kernels")
-_KERNEL = None
+_KERNELS: dict = {}
 # Threads per block (one block per problem); a multiple of 32. Measured on an H200, binomial
 # 20000x500 path: 128 threads 8.9 s, 256 4.6 s, 512 2.5 s; 1024 exceeds the kernel's registers.
-THREADS = int(os.environ.get("MLXS_GPU_THREADS", "512"))
+THREADS = int(os.environ.get("MLXS_GPU_THREADS", "512"))   # see _launch
+# Gram columns computed before the first launch in covariance mode (all of them when p is small).
+FIRST_COLUMNS = int(os.environ.get("MLXS_GPU_FIRST_COLUMNS", "64"))
+NEEDCOL = 90000          # path.kern's K_NEEDCOL
 
-INPUTS = ["x", "y", "w", "off", "gram", "gst", "pf", "cl", "jx", "ulam", "ip", "dp"]
+INPUTS = ["x", "y", "w", "off", "gram", "gst", "pf", "cl", "jx", "ulam", "ip", "dp", "gsl",
+          "rsp", "rip", "rbe", "rad"]
 OUTPUTS = ["beta_o", "a0_o", "lam_o", "dev_o", "nd_o", "info_o", "wsp", "wsn", "wip"]
+
+# Column statistics of the shifted design for every problem, one read of x (row-major n x p):
+# out[k, b, chunk, j] = sum over the chunk's rows of wn_b * v * {1, v, y} with v = x_ij - c_j.
+_STATS_SRC = r"""
+  const int n = X_shape[0], p = X_shape[1], B = nbp[0], BW = W_shape[0], BY = yv_shape[0];
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  const int ch = blockIdx.y, C = gridDim.y;
+  if (j >= p) return;
+  const int rows = (n + C - 1) / C;
+  const int i0 = ch * rows, i1 = min(n, i0 + rows);
+  const float cj = c[j];
+  for (int b0 = 0; b0 < B; b0 += NB) {
+    float s1[NB], s2[NB], s3[NB];
+    for (int q = 0; q < NB; ++q) { s1[q] = 0.f; s2[q] = 0.f; s3[q] = 0.f; }
+#pragma unroll 4
+    for (int i = i0; i < i1; ++i) {
+      const float v = X[(size_t)i * p + j] - cj;
+#pragma unroll
+      for (int q = 0; q < NB; ++q) {
+        if (b0 + q < B) {
+          const float t = W[(BW == 1 ? (size_t)0 : (size_t)(b0 + q) * n) + i] * v;
+          s1[q] += t; s2[q] += t * v; s3[q] += t * yv[(BY == 1 ? (size_t)0 : (size_t)(b0 + q) * n) + i];
+        }
+      }
+    }
+    for (int q = 0; q < NB && b0 + q < B; ++q) {
+      const size_t o = ((size_t)(b0 + q) * C + ch) * p + j;
+      out[o] = s1[q];
+      out[(size_t)B * C * p + o] = s2[q];
+      out[(size_t)2 * B * C * p + o] = s3[q];
+    }
+  }
+"""
+
+
+def backend():
+    """'cuda', 'metal' or None: the GPU backend of this MLX build."""
+    for name in ("cuda", "metal"):
+        try:
+            if getattr(mx, name).is_available():
+                return name
+        except AttributeError:  # pragma: no cover - MLX without that backend module
+            pass
+    return None
 
 
 def gpu_available() -> bool:
-    try:
-        return mx.cuda.is_available()
-    except AttributeError:  # pragma: no cover - older MLX
-        return False
+    """A GPU the engine may use: CUDA, or Metal once it has passed its self-check."""
+    b = backend()
+    return b == "cuda" or (b == "metal" and metal_ok())
 
 
-def _kernel():
-    global _KERNEL
-    if _KERNEL is None:
-        _KERNEL = mx.fast.cuda_kernel(
-            name="mlxs_glmnet_path_v2", input_names=INPUTS, output_names=OUTPUTS,
-            source=(_KDIR / "path.kern").read_text(),
-            header=(_KDIR / "prelude_cuda.h").read_text())
-    return _KERNEL
+# ---------------------------------------------------------------- Metal (Apple silicon)
+_PTR = __import__("re").compile(r"(?<![\w])((?:const\s+)?)(real_t|int)\s*\*")
+_METAL_STATE: dict = {}
 
 
-def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params):
-    """The batch on the GPU: x copied once (float32, column-major), the Gram on the device for
-    covariance mode, one launch of the path kernel. params: engine.kernel_params()."""
+def metal_source() -> str:
+    """The Metal kernel body: the prelude's per-thread declarations, then path.kern with every
+    pointer declaration given Metal's `device` address space (the one textual change)."""
+    body = (_KDIR / "path.kern").read_text()
+    body = _PTR.sub(lambda m: f"{m.group(1)}device {m.group(2)}*", body)
+    return ("threadgroup float k_tg[33];\n"
+            "const uint k_bid = threadgroup_position_in_grid.x;\n"
+            "const uint k_tid = thread_position_in_threadgroup.x;\n"
+            "const uint k_nt = threads_per_threadgroup.x;\n" + body)
+
+
+def metal_kernel_call(name, **kw):
+    """The one seam to the Metal backend: build (once) and call the named Metal kernel."""
+    if name not in _KERNELS:
+        _KERNELS[name] = mx.fast.metal_kernel(
+            name="mlxs_glmnet_path_v4", input_names=INPUTS, output_names=OUTPUTS,
+            source=metal_source(), header=(_KDIR / "prelude_metal.h").read_text())
+    return _KERNELS[name](**kw)
+
+
+def metal_ok() -> bool:
+    """First use in a process: solve small problems on the CPU and through the Metal kernel;
+    on a mismatch warn once and report False (the engine then uses the CPU)."""
+    if "ok" not in _METAL_STATE:
+        _METAL_STATE["ok"] = False          # (a failure inside the check leaves it False)
+        try:
+            err = _metal_selfcheck()
+            _METAL_STATE["err"] = err
+            _METAL_STATE["ok"] = err <= 1e-3
+            msg = f"relative coefficient difference {err:.1e}"
+        except Exception as e:  # noqa: BLE001 - any failure of the backend means: do not use it
+            msg = f"{type(e).__name__}: {e}"
+        if not _METAL_STATE["ok"]:
+            import warnings
+            warnings.warn(f"mlxs_glmnet: the Metal GPU kernel failed its self-check ({msg}); "
+                          "using the CPU", RuntimeWarning, stacklevel=3)
+    return _METAL_STATE["ok"]
+
+
+def _metal_selfcheck() -> float:
+    from . import api
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((120, 8))
+    eta = x[:, :3] @ np.array([1.0, -0.7, 0.4])
+    worst = 0.0
+    for fam, y in (("gaussian", eta + rng.standard_normal(120)),
+                   ("binomial", (eta + rng.logistic(size=120) > 0).astype(float))):
+        ref = api.glmnet(x, y, fam, device="cpu", type_gaussian="naive" if fam == "gaussian" else None)
+        _ACTIVE["force"] = "metal"
+        try:
+            got = api.glmnet(x, y, fam, device="gpu", lambda_=ref.lambda_,
+                             type_gaussian="naive" if fam == "gaussian" else None)
+        finally:
+            _ACTIVE.pop("force", None)
+        if got.beta.shape != ref.beta.shape:
+            return float("inf")
+        scale = max(np.abs(ref.beta).max(), 1e-12)
+        worst = max(worst, float(np.abs(got.beta - ref.beta).max() / scale),
+                    float(np.abs(got.a0 - ref.a0).max() / max(np.abs(ref.a0).max(), 1.0)))
+    return worst
+
+
+def _call(name, **kw):
+    if _ACTIVE.get("backend", backend()) == "metal":
+        return metal_kernel_call(name, **kw)
+    return _kernel(name)(**kw)
+
+
+_ACTIVE: dict = {}
+
+
+def _kernel(name):
+    if name not in _KERNELS:
+        if name == "path":
+            _KERNELS[name] = mx.fast.cuda_kernel(
+                name="mlxs_glmnet_path_v4", input_names=INPUTS, output_names=OUTPUTS,
+                source=(_KDIR / "path.kern").read_text(),
+                header=(_KDIR / "prelude_cuda.h").read_text())
+        else:
+            _KERNELS[name] = mx.fast.cuda_kernel(
+                name="mlxs_glmnet_colstats", input_names=["X", "c", "W", "yv", "nbp"],
+                output_names=["out"], source=_STATS_SRC)
+    return _KERNELS[name]
+
+
+def _device_x(x, mode):
+    """x as float32 on the device: (n, p) row-major for covariance mode, (p, n) for naive."""
+    if isinstance(x, mx.array):
+        xd = x if x.dtype == mx.float32 else x.astype(mx.float32)
+        return xd if mode == 1 else mx.contiguous(xd.T)   # (the kernels make x row-contiguous)
+    xt = np.asarray(x).T                      # (p, n); C-contiguous for an R (Fortran) matrix
+    xt = mx.array(np.ascontiguousarray(xt, dtype=np.float32))
+    return mx.contiguous(xt.T) if mode == 1 else xt
+
+
+def _tn(A, X):
+    """A' X for A (n, k), X (n, p) with long n: split over row blocks (a batched GEMM, then a
+    sum), so that a thin result still spreads over the whole GPU."""
+    n = X.shape[0]
+    nc = max(1, min(64, n // 8192))
+    if nc == 1:
+        return A.T @ X
+    r = n // nc
+    m = nc * r
+    parts = mx.matmul(mx.transpose(A[:m].reshape(nc, r, -1), (0, 2, 1)), X[:m].reshape(nc, r, -1))
+    out = mx.sum(parts, axis=0)
+    return out if m == n else out + A[m:].T @ X[m:]
+
+
+class _Columns:
+    """Gram columns of the shifted design for B weightings, computed on demand (one set for all
+    problems when they share their weights, e.g. several responses)."""
+
+    def __init__(self, X, c, Wn, m1s, W):
+        self.X, self.c, self.Wn, self.m1s = X, c, Wn, m1s
+        B, n = W.shape
+        self.shared = bool(np.all(W == W[:1]))
+        if self.shared:
+            self.Wn, self.m1s = Wn[:1], m1s[:1]         # Wn: already one row
+            B = 1
+        self.B = B
+        # CV folds (every row a subset of one weight vector): each fold's columns are the full
+        # columns minus the held-out rows' part, so a round costs about two GEMMs, not B.
+        base = W.max(axis=0)
+        self.sub = None
+        if B > 2 and bool(np.all((W == 0) | (W == base[None, :]))):
+            sw = W.sum(axis=1)
+            held = [np.flatnonzero((W[b] == 0) & (base > 0)) for b in range(B)]
+            self.sub = dict(base=mx.array((base / base.sum()).astype(np.float32)),
+                            scale=(base.sum() / sw).astype(np.float32),
+                            held=[mx.array(h.astype(np.int32)) if h.size else None for h in held],
+                            wh=[mx.array((base[h] / base.sum()).astype(np.float32)) if h.size else None
+                                for h in held],
+                            xh=[None] * B)
+
+    def compute(self, S):
+        X, c = self.X, self.c
+        Sx = mx.array(np.asarray(S, dtype=np.int32))
+        XS = mx.take(X, Sx, axis=1) - c[Sx][None, :]                     # (n, K)
+        K = len(S)
+        if self.sub is None:
+            R = self.Wn[:, :, None] * XS[None, :, :]                       # (B, n, K)
+            R = mx.transpose(R, (1, 0, 2)).reshape(XS.shape[0], self.B * K)
+            HT = _tn(R, X).reshape(self.B, K, -1)                          # (B, K, p)
+        else:
+            sb = self.sub
+            full = _tn(sb["base"][:, None] * XS, X)                         # (K, p)
+            parts = []
+            for b in range(self.B):
+                h = sb["held"][b]
+                if h is None:
+                    parts.append(full)
+                    continue
+                if sb["xh"][b] is None:
+                    sb["xh"][b] = mx.take(X, h, axis=0)                     # kept for later rounds
+                part = _tn(sb["wh"][b][:, None] * mx.take(XS, h, axis=0), sb["xh"][b])
+                parts.append((full - part) * float(sb["scale"][b]))
+            HT = mx.stack(parts)
+        # back to cross-products of the shifted design: subtract c_k * mean'_j
+        return HT - self.m1s[:, Sx][:, :, None] * c[None, None, :]
+
+
+def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True,
+                  backend_name=None):
+    """The batch on the GPU: x copied once to the device (float32) unless it is an mx.array
+    already, then the path kernel launched once (covariance mode: once per round of columns).
+    params: engine.kernel_params()."""
     from .engine import path_result
-    if not gpu_available():
-        raise ValueError("device='gpu' was requested but this MLX build has no CUDA GPU "
-                         "(the Metal backend is not wired yet); use device='cpu'")
+    backend_name = backend_name or _ACTIVE.get("force")
+    if backend_name is None:
+        if not gpu_available():
+            raise ValueError("device='gpu' was requested but this MLX build has no usable GPU "
+                             "(CUDA, or Metal that passed its self-check); use device='cpu'")
+        backend_name = backend()
+    _ACTIVE["backend"] = backend_name
     n, p = x.shape
     B = W.shape[0]
     L = int(nlam)
@@ -50,27 +269,194 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params):
     def arr(a, d=f32):
         return mx.array(np.ascontiguousarray(a, dtype=np.float32 if d == f32 else np.int32), dtype=d)
 
-    xg = mx.array(np.ascontiguousarray(x.T, dtype=np.float32))  # the one copy of x, (p, n)
-    if mode == 1:
-        Wn = mx.array((W / W.sum(axis=1, keepdims=True)).astype(np.float32))
-        X = xg.T
-        yg = mx.array(y.astype(np.float32))
-        grams = mx.stack([(X * Wn[b][:, None]).T @ X for b in range(B)])
-        m1 = Wn @ X                                  # (B, p)
-        xy = (Wn * yg[None, :]) @ X                  # (B, p)
-        ys = mx.stack([Wn @ yg, Wn @ (yg * yg)], axis=1)
-        gst = mx.concatenate([m1, xy, ys], axis=1)
-        xin = mx.zeros((1,), dtype=f32)
-    else:
-        grams = mx.zeros((1,), dtype=f32)
-        gst = mx.zeros((1,), dtype=f32)
-        xin = xg
     ul, ip, dp, cl = params
-    inputs = [xin, arr(np.broadcast_to(y, (B, n))), arr(W), arr(O), grams, gst, arr(pf), arr(cl),
-              arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp)]
-    shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p), (B, 4 * n), (B, 6 * p)]
+    prof = _Profile()
+    X = _device_x(x, mode)
+    small = [arr(pf), arr(cl), arr(excluded.astype(np.int32), mx.int32), arr(ul)]
+    if mode != 1:
+        if isinstance(x, mx.array) and not mx.all(mx.isfinite(X)).item():
+            raise ValueError("x contains NaN or infinite values")
+        inputs = [X, arr(np.broadcast_to(y, (B, n))), arr(W), arr(O), mx.zeros((1,), f32),
+                  mx.zeros((1,), f32), *small, arr(ip, mx.int32), arr(dp),
+                  mx.zeros((1,), mx.int32), mx.zeros((1,), f32), mx.zeros((1,), mx.int32),
+                  mx.zeros((1,), f32), mx.zeros((1,), f32)]
+        prof.mark("upload", inputs)
+        outs = _launch(inputs, B, L, p, n)
+        prof.mark("path kernel")
+        out = path_result([np.array(o) for o in outs[:6]], mode)
+        out.extra = prof.report()
+        return out
+
+    # ---- covariance mode ----
+    # O(n) work stays on the device: at n = 1e6 every host pass over a vector costs ~1 ms.
+    y = np.asarray(y, dtype=np.float64)
+    shared_w = B == 1 or bool(np.all(W == W[:1]))
+    unit_w = shared_w and bool(np.all(W[0] == W[0, 0]))
+    if unit_w:
+        Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
+    elif shared_w:
+        Wn_d = arr(W[:1] / W[0].sum())
+    else:
+        base = W.max(axis=0)
+        if bool(np.all((W == 0) | (W == base[None, :]))):     # CV folds: masks of one weighting
+            Wn_d = mx.array((W > 0).view(np.uint8) if W.dtype == bool else (W > 0).astype(np.uint8)) \
+                * arr(base)[None, :] / arr(W.sum(axis=1))[:, None]
+        else:
+            Wn_d = arr(W / W.sum(axis=1, keepdims=True))
+    # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
+    # without an intercept glmnet does not centre, so neither may the shift
+    if y.ndim == 1:
+        cy = np.full(B, (y.mean() if unit_w else float(W[0] @ y) / W[0].sum()) if intercept else 0.0)
+        ys_d = arr((y - cy[0])[None, :])
+    else:
+        cy = (W * y).sum(axis=1) / W.sum(axis=1) if intercept else np.zeros(B)
+        ys_d = arr(y - cy[:, None])
+    c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
+    prof.mark("upload", [X, c, Wn_d, ys_d])
+    C = max(1, min(-(-n // 256), max(1, 8192 // B), 65535))
+    nb = int(min(B, 16))
+    if _ACTIVE.get("backend", backend()) == "cuda":
+        part = _kernel("stats")(inputs=[X, c, Wn_d, ys_d, arr(np.array([B]), mx.int32)],
+                                template=[("NB", nb)],
+                                grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
+                                output_shapes=[(3, B, C, p)], output_dtypes=[f32])[0]
+        st3 = mx.sum(part, axis=2)                                         # (3, B, p)
+    else:                          # Metal: the same statistics from MLX ops (a temporary of x)
+        xs_ = X - c[None, :]
+        st3 = mx.stack([mx.broadcast_to(Wn_d @ xs_, (B, p)),
+                        mx.broadcast_to(Wn_d @ (xs_ * xs_), (B, p)),
+                        mx.broadcast_to((Wn_d * ys_d) @ xs_, (B, p))])
+    m1s = st3[0]
+    wy = Wn_d * ys_d                                                        # (B or 1, n)
+    ymom = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ys_d, axis=1)], axis=1)
+    gst = mx.concatenate([st3[0], st3[2], mx.broadcast_to(ymom, (B, 2)), st3[1]], axis=1)
+    mx.eval(gst)                                                            # (B, 3p + 2)
+    prof.mark("statistics")
+    g = np.array(gst, dtype=np.float64)
+    if not np.isfinite(g).all():          # the one read of x doubles as its finiteness check
+        raise ValueError("x contains NaN or infinite values (or values too large for float32)")
+    m1, xy, m2 = g[:, :p], g[:, p:2 * p], g[:, 2 * p + 2:]
+    ybar = g[:, 2 * p]
+    var = np.maximum(m2 - m1 * m1, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.abs(xy - m1 * ybar[:, None]) / np.sqrt(var) / pf[None, :]
+    score = np.where(np.isfinite(score), score, -1.0)
+    score[:, pf == 0] = np.inf                        # unpenalised: in the model from the start
+    score[:, excluded] = -np.inf
+    score = score.max(axis=0)
+    order = np.argsort(-score, kind="stable")
+    cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, W)
+    K0 = p if p <= 2 * FIRST_COLUMNS else max(FIRST_COLUMNS, int((pf == 0).sum()))
+    S = [int(j) for j in order[:K0]]
+    gsl = np.full(p, -1, dtype=np.int32)
+    gsl[S] = np.arange(len(S), dtype=np.int32)
+    gram = cols.compute(S)
+    mx.eval(gram)
+    prof.mark("Gram columns")
+    dummy = mx.zeros((1,), f32)
+    idummy = mx.zeros((1,), mx.int32)
+    rounds = 0
+    idx = np.arange(B)                 # the problems of this launch (the stopped ones, later)
+    state = None                       # a stopped launch's scratch and solutions, for resuming
+    res = None
+    while True:
+        rounds += 1
+        ipk = ip.copy()
+        ipk[11] = len(S)
+        ipk[12] = int(cols.shared)
+        ipk[13] = int(state is not None)
+        sub = mx.array(idx.astype(np.int32))
+        gsub = gram if (cols.shared or idx.size == B) else mx.take(gram, sub, axis=0)
+        inputs = [dummy, dummy, dummy, dummy, gsub, mx.take(gst, sub, axis=0) if idx.size < B else gst,
+                  *small, arr(ipk, mx.int32), arr(dp[idx]), arr(gsl, mx.int32),
+                  *(state if state is not None else (dummy, idummy, dummy, dummy))]
+        outs = _launch(inputs, idx.size, L, p, 1)
+        r = [np.array(o) for o in outs[:6]]
+        if res is None:
+            res = r
+        else:
+            for k in range(6):
+                res[k][idx] = r[k]
+        prof.mark("path kernel")
+        stopped = np.flatnonzero(r[5][:, 2] == NEEDCOL)
+        if stopped.size == 0:
+            break
+        # more columns: the missing ones, then the largest gradients the kernel left behind (the
+        # next to move); the kernel resumes where it stopped, so a round costs one GEMM and a
+        # launch, not a new path
+        wsp = np.array(outs[6])[:, :10 * p].reshape(idx.size, 10, p)
+        usable = (np.array(outs[8]).reshape(idx.size, 6, p)[stopped, 0] > 0).any(axis=0)
+        have = gsl >= 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gr = np.abs(wsp[stopped, 4]) / np.where(pf > 0, pf, 1.0)[None, :]   # (s, p)
+        need = r[5][stopped, 3]
+        cand = np.isin(np.arange(p), need) & ~have & usable
+        rank = np.where(~have & usable, gr.max(axis=0), -np.inf)
+        rank[cand] = np.inf
+        # a round reads all of x once (~1.5 ms at 4 GB) whatever its width: 64 columns a round
+        want = min(p - len(S), max(int(cand.sum()), FIRST_COLUMNS))
+        new = [int(j) for j in np.argsort(-rank, kind="stable")[:want] if rank[j] > -np.inf]
+        if not new:                                   # cannot happen: a needed column is missing
+            raise RuntimeError("GPU covariance path: no column to add")
+        gsl[new] = np.arange(len(S), len(S) + len(new), dtype=np.int32)
+        S = S + new
+        gram = mx.concatenate([gram, cols.compute(new)], axis=1)
+        st_d = mx.array(stopped.astype(np.int32))
+        state = (mx.take(outs[6], st_d, axis=0), mx.take(outs[8], st_d, axis=0),
+                 mx.take(outs[0], st_d, axis=0),
+                 mx.take(mx.concatenate([outs[1], outs[2], outs[3]], axis=1), st_d, axis=0))
+        idx = idx[stopped]
+        mx.eval(gram, *state)
+        prof.mark("Gram columns")
+    out = path_result(res, mode)
+    if intercept:                                     # undo the shift in the intercepts
+        cn = np.array(c, dtype=np.float64)
+        out.a0 = out.a0 + cy[:, None] - out.beta @ cn
+    out.extra = {"gpu_rounds": rounds, "gpu_columns": len(S), **prof.report()}
+    return out
+
+
+class _Profile:
+    """Seconds per stage (synchronised), kept in fit.info['gpu_profile'] when MLXS_GPU_PROFILE
+    is set (the syncs cost a little, so they are off by default)."""
+
+    def __init__(self):
+        import time
+        self.on = bool(os.environ.get("MLXS_GPU_PROFILE"))
+        self.clock = time.perf_counter
+        self.t = self.clock()
+        self.acc: dict = {}
+
+    def mark(self, stage, arrays=()):
+        if not self.on:
+            return
+        if arrays:
+            mx.eval(*arrays)
+        t = self.clock()
+        self.acc[stage] = self.acc.get(stage, 0.0) + (t - self.t)
+        self.t = t
+
+    def report(self):
+        return {"gpu_profile": {k: round(v * 1e3, 2) for k, v in self.acc.items()}} if self.on else {}
+
+
+def _launch(inputs, B, L, p, nvec):
+    """One launch of the path kernel, evaluated. The block size is the largest that the compiled
+    kernel's registers allow (512 threads when they fit, else 384, else 256: NVRTC decides the
+    register count, so this is learnt from the first launch in the process)."""
+    global THREADS
+    f32 = mx.float32
+    shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p + 16), (B, 4 * nvec),
+              (B, 6 * p)]
     dtypes = [f32, f32, f32, f32, f32, mx.int32, f32, f32, mx.int32]
-    outs = _kernel()(inputs=inputs, grid=(B * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
-                     output_shapes=shapes, output_dtypes=dtypes, init_value=0)
-    mx.eval(*outs[:6])
-    return path_result([np.array(o) for o in outs[:6]], mode)
+    while True:
+        try:
+            outs = _call("path", inputs=inputs, grid=(B * THREADS, 1, 1),
+                                   threadgroup=(THREADS, 1, 1), output_shapes=shapes,
+                                   output_dtypes=dtypes, init_value=0)
+            mx.eval(*outs[:6])
+            return outs
+        except RuntimeError as e:
+            if "too many resources" not in str(e) or THREADS <= 128:
+                raise
+            THREADS = {512: 384, 384: 256}.get(THREADS, 128)

@@ -218,7 +218,9 @@ def _core_inputs(n=30, p=4, B=1, L=5, mode=0):
     else:
         xin, gin, gs = f(x.T), mx.zeros((1,), dtype=mx.float64), mx.zeros((1,), dtype=mx.float64)
     return [xin, f(np.broadcast_to(y, (B, n))), f(W), f(O), gin, gs, f(np.ones(p)), f(cl),
-            mx.array(np.zeros(p, np.int32)), f(ul), ip, f(dp)], L
+            mx.array(np.zeros(p, np.int32)), f(ul), ip, f(dp), mx.array(np.arange(p, dtype=np.int32)),
+            mx.zeros((1,), dtype=mx.float64), mx.zeros((1,), dtype=mx.int32),
+            mx.zeros((1,), dtype=mx.float64), mx.zeros((1,), dtype=mx.float64)], L
 
 
 def _ip(ins, k, v):
@@ -245,6 +247,18 @@ def _bad_core_calls():
     yield "no problems", lambda ins: [ins.__setitem__(k, z(0, 30)) for k in (1, 2, 3)] and ins
     yield "wrong dtype", lambda ins: ins.__setitem__(6, mx.ones((4,), dtype=mx.float32)) or ins
     yield "wrong number of inputs", lambda ins: ins[:5]
+    yield "resume asked for in naive mode", lambda ins: _ip(ins, 13, 1)
+    yield "Gram column count disagrees with the gram", lambda ins: _ip(_cov(ins), 11, 2)
+    yield "Gram slot map too short", lambda ins: _cov(ins).__setitem__(12, mx.zeros((2,), dtype=mx.int32)) or ins
+
+
+def _cov(ins):
+    """The naive call's arguments turned into a consistent covariance-mode call."""
+    import mlx.core as mx
+    c, _ = _core_inputs(mode=1)
+    c[10] = mx.array(np.asarray(c[10], dtype=np.int32))
+    ins[:] = c
+    return ins
 
 
 @pytest.mark.parametrize("what,mutate", list(_bad_core_calls()), ids=[w for w, _ in _bad_core_calls()])

@@ -1,0 +1,162 @@
+"""GPU backends without a GPU: the Metal source generated from path.kern, the Metal self-check
+guard (with the one Metal seam, gpu.metal_kernel_call, replaced by the CPU primitive), device
+arrays as x, several responses per call; and the CUDA check when a CUDA GPU is present."""
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import mlx.core as mx
+import mlxs_glmnet as mg
+from mlxs_glmnet import _core, engine, gpu
+
+# Metal keywords as no-ops, so that g++ checks the generated kernel's syntax and types as C++.
+_METAL_STUBS = r"""
+#include <cmath>
+#include <cstddef>
+using namespace std;
+typedef unsigned int uint;
+#define device
+#define thread
+#define threadgroup
+struct k_uint3 { uint x, y, z; };
+static const k_uint3 threadgroup_position_in_grid = {0, 0, 0};
+static const k_uint3 thread_position_in_threadgroup = {0, 0, 0};
+static const k_uint3 threads_per_threadgroup = {32, 1, 1};
+namespace mem_flags { enum { mem_device = 1, mem_threadgroup = 2 }; }
+inline void threadgroup_barrier(int) {}
+inline float simd_sum(float v) { return v; }
+"""
+
+
+def test_metal_source_qualifies_every_pointer():
+    src = gpu.metal_source()
+    body = src.split("\n", 4)[4]
+    assert src.startswith("threadgroup float k_tg[33];")
+    for line in body.splitlines():
+        code = line.split("/*")[0]
+        for tok in ("real_t*", "int*"):
+            if tok in code:
+                assert f"device {tok}" in code, line
+    # every name the prelude's macros use is declared before path.kern starts
+    for name in ("k_tg", "k_bid", "k_tid", "k_nt"):
+        assert name in src.split("/* mlxs_glmnet")[0]
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_metal_source_compiles_as_cpp(tmp_path):
+    kd = os.path.join(os.path.dirname(gpu.__file__), "kernels")
+    header = open(os.path.join(kd, "prelude_metal.h")).read()
+    ints = {"jx", "ip", "gsl", "rip", "info_o", "wip"}
+    params = [f"const device {'int' if n in ints else 'float'}* {n}" for n in gpu.INPUTS]
+    params += [f"device {'int' if n in ints else 'float'}* {n}" for n in gpu.OUTPUTS]
+    code = _METAL_STUBS + header + "\nvoid path_kernel(" + ", ".join(params) + ") {\n" + \
+        gpu.metal_source() + "\n}\n"
+    f = tmp_path / "metal_as_cpp.cpp"
+    f.write_text(code)
+    r = subprocess.run(["g++", "-std=c++17", "-fsyntax-only", "-Wall", "-Wno-unused-variable",
+                        "-Wno-unused-but-set-variable", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def _cpu_as_metal(perturb=0.0):
+    """A stand-in for the Metal kernel: the CPU primitive run on the very inputs the Metal launch
+    receives (float32), optionally with its coefficients perturbed."""
+    calls = []
+
+    def call(name, *, inputs, grid, threadgroup, output_shapes, output_dtypes, init_value):
+        assert name == "path" and init_value == 0 and grid[0] % threadgroup[0] == 0
+        calls.append(output_shapes)
+        outs = _core.glmnet_path(inputs, output_shapes[0][1], nthreads=1, block_threads=1,
+                                 stream=mx.cpu)
+        if perturb:
+            outs = [outs[0] * (1 + perturb)] + list(outs[1:])
+        return outs
+    return call, calls
+
+
+@pytest.fixture
+def fresh_guard(monkeypatch):
+    monkeypatch.setattr(gpu, "_METAL_STATE", {})
+    return monkeypatch
+
+
+def test_metal_guard_accepts_a_correct_backend(fresh_guard):
+    call, calls = _cpu_as_metal()
+    fresh_guard.setattr(gpu, "metal_kernel_call", call)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gpu.metal_ok() is True
+    assert len(calls) == 2 and gpu._METAL_STATE["err"] < 1e-4
+    assert gpu.metal_ok() is True and len(calls) == 2      # checked once per process
+
+
+def test_metal_guard_rejects_a_wrong_backend_once(fresh_guard):
+    call, calls = _cpu_as_metal(perturb=0.01)
+    fresh_guard.setattr(gpu, "metal_kernel_call", call)
+    with pytest.warns(RuntimeWarning, match="Metal GPU kernel failed its self-check"):
+        assert gpu.metal_ok() is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # no second warning
+        assert gpu.metal_ok() is False
+    # with Metal rejected, device='gpu' and 'auto' fall back to the CPU
+    fresh_guard.setattr(gpu, "backend", lambda: "metal")
+    assert engine.resolve_device("gpu") == "cpu"
+    assert engine.resolve_device("auto") == "cpu"
+    n_before = len(calls)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 4))
+    f = mg.glmnet(x, x[:, 0] + rng.standard_normal(50), device="gpu")
+    assert f.info["device"] == "cpu" and len(calls) == n_before
+
+
+def test_metal_guard_survives_a_crashing_backend(fresh_guard):
+    def boom(name, **kw):
+        raise RuntimeError("no such kernel")
+    fresh_guard.setattr(gpu, "metal_kernel_call", boom)
+    with pytest.warns(RuntimeWarning, match="RuntimeError: no such kernel"):
+        assert gpu.metal_ok() is False
+
+
+def test_device_array_x_gives_the_numpy_fit():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 12))
+    y = x[:, 0] - x[:, 1] + rng.standard_normal(300)
+    a = mg.glmnet(x, y, device="cpu")
+    b = mg.glmnet(mx.array(x, dtype=mx.float64), y, device="cpu")
+    assert np.allclose(a.beta, b.beta, atol=1e-12) and np.allclose(a.a0, b.a0, atol=1e-12)
+    bad = mx.array(np.where(np.arange(300)[:, None] == 5, np.nan, x), dtype=mx.float64)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        mg.glmnet(bad, y, device="cpu")
+
+
+@pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
+def test_several_responses_in_one_call(family):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((250, 15))
+    eta = x[:, :3] @ rng.standard_normal((3, 5))
+    Y = {"gaussian": eta + rng.standard_normal(eta.shape),
+         "binomial": (eta + rng.logistic(size=eta.shape) > 0).astype(float),
+         "poisson": rng.poisson(np.exp(0.3 * eta)).astype(float)}[family]
+    fits = mg.glmnet_batch(x, Y, family)
+    assert len(fits) == 5
+    for k, f in enumerate(fits):
+        g = mg.glmnet(x, Y[:, k], family)
+        assert np.allclose(f.lambda_, g.lambda_, rtol=1e-12, atol=0)
+        assert np.allclose(f.beta, g.beta, atol=1e-12) and np.allclose(f.a0, g.a0, atol=1e-12)
+        assert f.nulldev == pytest.approx(g.nulldev)
+    with pytest.raises(ValueError, match="weights_batch must have one row per column of y"):
+        mg.glmnet_batch(x, Y, family, weights_batch=np.ones((2, 250)))
+
+
+@pytest.mark.skipif(gpu.backend() != "cuda", reason="no CUDA GPU here (CI); bench/gpu.py --check "
+                    "runs this on the device machine")
+def test_cuda_check():
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    r = subprocess.run([sys.executable, os.path.join(root, "bench", "gpu.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:]
