@@ -359,6 +359,11 @@ def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb):
                              f"**{tm / tg:.2f}** | {float(r['lmin_mlxs']):.5g} / {float(r['lmin_glmnet']):.5g} | "
                              f"{float(r['l1se_mlxs']):.5g} / {float(r['l1se_glmnet']):.5g} |")
             lines.append("")
+    # the GPU section: bench/gpu.py --time runs on the CUDA machine (not here); its latest table,
+    # kept in RESULTS_GPU.md, is carried into RESULTS.md
+    gpu_md = os.path.join(HERE, "RESULTS_GPU.md")
+    if os.path.exists(gpu_md):
+        lines += ["", open(gpu_md).read().rstrip(), ""]
     with open(args.out, "w") as fh:
         fh.write("\n".join(lines))
 
