@@ -232,7 +232,7 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
         return gpu.run_paths_gpu(x, y, W, O, pf=pf, excluded=excluded, mode=mode, nlam=L,
                                  params=params, intercept=intercept)
     if isinstance(x, mx.array):          # a device array meets the CPU engine: one host copy
-        x = np.array(x.astype(mx.float64) if x.dtype != mx.float64 else x)
+        x = np.asarray(np.array(x), dtype=np.float64)   # (float64 exists on the CPU only)
         if not np.isfinite(x).all():
             raise ValueError("x contains NaN or infinite values")
     dt = mx.float32 if _is_float32(dtype) else mx.float64
