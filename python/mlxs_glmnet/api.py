@@ -436,7 +436,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
             offset=offset_given, family=family, classnames=prep["classnames"],
             feature_names=prep["names"], obs_index=prep.get("index"),
             info={"mode": "covariance" if res.mode == 1 else "naive", "device": dev,
-                  **getattr(res, "extra", {})}))
+                  **res.extra}))
     return fits
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,7 @@ class PathResult:
     jerr: np.ndarray      # (B,)
     nobs: np.ndarray      # (B,)
     mode: int
+    extra: dict = field(default_factory=dict)   # backend facts for fit.info (GPU rounds, profile)
 
 
 def _cpu_threads() -> int:

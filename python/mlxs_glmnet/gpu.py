@@ -1,13 +1,15 @@
-"""CUDA backend: compiles kernels/path.kern (the same source as the CPU primitive) with
-mx.fast.cuda_kernel behind kernels/prelude_cuda.h. One thread block per problem, float32.
+"""GPU backends: kernels/path.kern (the same source as the CPU primitive) through
+mx.fast.cuda_kernel behind kernels/prelude_cuda.h, or mx.fast.metal_kernel behind
+kernels/prelude_metal.h (guarded by a first-use self-check). One thread block per problem, float32.
 
 Covariance mode (gaussian, n >= p) never forms the whole Gram. The device computes the sufficient
 statistics in one read of x (a small column-statistics kernel, on data shifted by a rough column
 centre so that float32 keeps the variances), then Gram *columns* only for the variables that can
 move: the path kernel receives K columns and a slot map; when a coordinate without a column would
-move, the problem stops with K_NEEDCOL and the driver adds columns (at least doubling K, ranked by
-the gradient the kernel left behind) and runs the path again. Each round is one GEMM over x plus
-one launch; x stays on the device throughout (pass an mx.array to skip the host copy).
+move, the problem saves its state and stops with K_NEEDCOL; the driver adds columns (the missing
+ones, then the largest gradients the kernel left behind, 64 a round) and the kernel resumes where it
+stopped. Each round is one GEMM over x plus one launch; x stays on the device throughout (pass an
+mx.array to skip the host copy).
 """
 from __future__ import annotations
 
@@ -255,13 +257,12 @@ class _Columns:
         return HT - self.m1s[:, Sx][:, :, None] * c[None, None, :]
 
 
-def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True,
-                  backend_name=None):
+def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True):
     """The batch on the GPU: x copied once to the device (float32) unless it is an mx.array
     already, then the path kernel launched once (covariance mode: once per round of columns).
     params: engine.kernel_params()."""
     from .engine import path_result
-    backend_name = backend_name or _ACTIVE.get("force")
+    backend_name = _ACTIVE.get("force")        # the Metal self-check runs through here
     if backend_name is None:
         if not gpu_available():
             raise ValueError("device='gpu' was requested but this MLX build has no usable GPU "
