@@ -120,7 +120,7 @@ class GlmnetPath : public Primitive {
 static void check_inputs(const std::vector<array>& in, int L) {
   auto fail = [](const std::string& m) { throw std::invalid_argument("glmnet_path: " + m); };
   if (in[W].ndim() != 2) fail("weights must be a (B, n) matrix");
-  if (in[IP].ndim() != 1 || in[IP].size() < 14) fail("int parameters must hold 14 values");
+  if (in[IP].ndim() != 1 || in[IP].size() < 15) fail("int parameters must hold 15 values");
   array ipa = in[IP];
   ipa.eval();
   const int* ip = ipa.data<int>();
@@ -130,11 +130,16 @@ static void check_inputs(const std::vector<array>& in, int L) {
   if (static_cast<size_t>(ip[0]) != n || static_cast<size_t>(ip[1]) != p || ip[2] != L)
     fail("int parameters (n, p, nlam) do not match the shapes of weights, penalty factors, nlam");
   if (ip[3] < 0 || ip[3] > 2 || mode < 0 || mode > 1 || ip[5] < 0 || ip[5] > 1 ||
-      ip[12] < 0 || ip[12] > 1 || ip[13] < 0 || ip[13] > 1)
-    fail("family, mode, user-lambda, shared-gram or resume flag out of range");
+      ip[12] < 0 || ip[12] > 1 || ip[13] < 0 || ip[13] > 1 || ip[14] < 0 || ip[14] > 1)
+    fail("family, mode, user-lambda, shared-gram, resume or warm flag out of range");
+  const bool warm = ip[14] == 1;
+  if (warm && (mode != 1 || ip[5] != 1 || L != 1 || ip[13] == 1 ||
+               in[RBE].size() != B * p))
+    fail("warm start is for covariance mode, one user lambda, no resume, coefficients (B, 1, p)");
   if (mode == 1 && ip[3] != 0) fail("covariance mode is for the gaussian family only");
   if (mode == 0 && (in[Y].size() != B * n || in[OFF].size() != B * n)) fail("y and offset must be (B, n)");
-  if (in[JX].size() != p || in[CL].size() != 2 * p) fail("exclusions (p) or limits (2, p) sized wrongly");
+  if (in[JX].size() != p || in[CL].size() != (warm ? B : 1) * 2 * p)
+    fail("exclusions (p) or limits ((B,) 2, p) sized wrongly");
   if (in[DP].size() < 4 * B) fail("real parameters must be (B, 4)");
   if (ip[5] == 1 && in[ULAM].size() < static_cast<size_t>(L)) fail("fewer user lambdas than nlam");
   if (mode == 0 && in[X].size() != n * p) fail("x must be (p, n) in naive mode");

@@ -119,10 +119,15 @@ def gram_stats(x: np.ndarray, y: np.ndarray, W: np.ndarray):
 class _Progress:
     """Shows the number of lambdas solved while the kernel runs (glmnet's trace.it)."""
 
-    def __init__(self, total: int, enabled: bool, label: str = "lambdas"):
-        self.total, self.enabled, self.label = total, enabled, label
+    def __init__(self, total: int, enabled: bool, label: str = "lambdas", poll: bool = True):
+        self.total, self.enabled, self.label, self.poll = total, enabled, label, poll
         self._stop = threading.Event()
         self._thread = None
+
+    def update(self, done: int):
+        """Progress told by a host-driven path (the GPU GLM driver) instead of polled."""
+        if self.enabled:
+            self._draw(done)
 
     def _draw(self, done: int):
         width = 40
@@ -132,7 +137,7 @@ class _Progress:
         sys.stderr.flush()
 
     def __enter__(self):
-        if self.enabled:
+        if self.enabled and self.poll:
             from . import _core
             self._base = _core.progress()
 
@@ -196,7 +201,7 @@ def kernel_params(*, n, p, B, fam, mode, nlam, ulam, intercept, standardize, max
     the per-problem real parameters and the limits (see path.kern's header)."""
     ul = np.asarray(ulam if ulam is not None else [0.0], dtype=np.float64)
     ip = np.array([n, p, int(nlam), fam, mode, int(ulam is not None), int(intercept),
-                   int(standardize), int(maxit), int(dfmax), int(pmax), p, 0, 0], dtype=np.int32)
+                   int(standardize), int(maxit), int(dfmax), int(pmax), p, 0, 0, 0], dtype=np.int32)
     dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
                    np.full(B, thresh), np.full(B, fdev)], axis=1)
     cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
@@ -230,8 +235,11 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
         if dtype is not None and not _is_float32(dtype):
             raise ValueError("dtype: MLX GPUs compute in float32 only; use dtype='float32' or device='cpu'")
         from . import gpu
-        return gpu.run_paths_gpu(x, y, W, O, pf=pf, excluded=excluded, mode=mode, nlam=L,
-                                 params=params, intercept=intercept)
+        with _Progress(B * L, bool(trace_it) and fam != 0, poll=False) as prog:
+            res = gpu.run_paths_gpu(x, y, W, O, pf=pf, excluded=excluded, mode=mode, nlam=L,
+                                    params=params, intercept=intercept, progress=prog.update)
+            prog.finish(int(res.lmu.sum()))
+        return res
     if isinstance(x, mx.array):          # a device array meets the CPU engine: one host copy
         x = np.asarray(np.array(x), dtype=np.float64)   # (float64 exists on the CPU only)
         if not np.isfinite(x).all():

@@ -204,6 +204,24 @@ def _tn(A, X):
     return out if m == n else out + A[m:].T @ X[m:]
 
 
+def column_stats(X, c, Wn_d, ys_d, B):
+    """(3, B, p): sum_i wn_bi v_ij {1, v_ij, y_bi} with v = x - c, for the B weightings of Wn_d
+    ((B or 1, n), rows summing to 1) and responses ys_d ((B or 1, n)); one read of x (n, p)."""
+    n, p = X.shape
+    if _ACTIVE.get("backend", backend()) == "cuda" and X.dtype == mx.float32:
+        C = max(1, min(-(-n // 256), max(1, 8192 // B), 65535))
+        part = _kernel("stats")(inputs=[X, c, Wn_d, ys_d, mx.array(np.array([B], dtype=np.int32))],
+                                template=[("NB", int(min(B, 16)))],
+                                grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
+                                output_shapes=[(3, B, C, p)], output_dtypes=[mx.float32])[0]
+        return mx.sum(part, axis=2)
+    # Metal, or the float64 CPU check of the GLM driver: MLX ops (a temporary of x)
+    xs_ = X - c[None, :]
+    return mx.stack([mx.broadcast_to(Wn_d @ xs_, (B, p)),
+                     mx.broadcast_to(Wn_d @ (xs_ * xs_), (B, p)),
+                     mx.broadcast_to((Wn_d * ys_d) @ xs_, (B, p))])
+
+
 class _Columns:
     """Gram columns of the shifted design for B weightings, computed on demand (one set for all
     problems when they share their weights, e.g. several responses)."""
@@ -257,7 +275,7 @@ class _Columns:
         return HT - self.m1s[:, Sx][:, :, None] * c[None, None, :]
 
 
-def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True):
+def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True, progress=None):
     """The batch on the GPU: x copied once to the device (float32) unless it is an mx.array
     already, then the path kernel launched once (covariance mode: once per round of columns).
     params: engine.kernel_params()."""
@@ -278,6 +296,14 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         return mx.array(np.ascontiguousarray(a, dtype=np.float32 if d == f32 else np.int32), dtype=d)
 
     ul, ip, dp, cl = params
+    if ip[3] != 0:          # binomial, poisson: IRLS in covariance form, driven from the host
+        from .irls import run_glm
+        prof = _Profile()
+        out = run_glm(x, y, W, O, fam=int(ip[3]), pf=pf, excluded=excluded, nlam=L, params=params,
+                      backend="gpu", progress=progress)
+        prof.mark("GLM path")
+        out.extra.update(prof.report())
+        return out
     prof = _Profile()
     X = _device_x(x, mode)
     small = [arr(pf), arr(cl), arr(excluded.astype(np.int32), mx.int32), arr(ul)]
@@ -321,19 +347,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         ys_d = arr(y - cy[:, None])
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [X, c, Wn_d, ys_d])
-    C = max(1, min(-(-n // 256), max(1, 8192 // B), 65535))
-    nb = int(min(B, 16))
-    if _ACTIVE.get("backend", backend()) == "cuda":
-        part = _kernel("stats")(inputs=[X, c, Wn_d, ys_d, arr(np.array([B]), mx.int32)],
-                                template=[("NB", nb)],
-                                grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
-                                output_shapes=[(3, B, C, p)], output_dtypes=[f32])[0]
-        st3 = mx.sum(part, axis=2)                                         # (3, B, p)
-    else:                          # Metal: the same statistics from MLX ops (a temporary of x)
-        xs_ = X - c[None, :]
-        st3 = mx.stack([mx.broadcast_to(Wn_d @ xs_, (B, p)),
-                        mx.broadcast_to(Wn_d @ (xs_ * xs_), (B, p)),
-                        mx.broadcast_to((Wn_d * ys_d) @ xs_, (B, p))])
+    st3 = column_stats(X, c, Wn_d, ys_d, B)
     m1s = st3[0]
     wy = Wn_d * ys_d                                                        # (B or 1, n)
     ymom = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ys_d, axis=1)], axis=1)

@@ -1,0 +1,364 @@
+"""Binomial and poisson paths on a GPU: IRLS in covariance form, the lambda path driven from here.
+
+The naive path kernel solves a GLM path inside one thread block, so every coordinate update is a
+block-wide pass over n rows on one multiprocessor: at n = 1e5, p = 1e3 that took 27 s on an H200.
+This driver follows glmnet's algorithm step for step (null model, unpenalised stage, lambda_max,
+sequential strong rule, IRLS steps, KKT check over all variables, glmnet's path stops) but moves
+every O(n) operation onto whole-GPU array operations, a few per IRLS step:
+
+  * eta = offset + b0 + X_S beta_S, the IRLS weights v and residuals r          (elementwise, GEMV)
+  * X_S' v, X_S' t and the weighted Gram X_S' diag(v) X_S of the strong set S    (thin GEMMs)
+  * the weighted least-squares problem of the step, solved by ``path.kern`` itself in covariance
+    mode with a warm start (one block per problem, O(|S|) per coordinate update, no pass over n)
+  * once per lambda: the gradient X' r of every variable for the KKT check and the strong rule
+    (one read of x for all problems of the batch).
+
+All problems of a batch (CV folds) move through the path in lockstep, one lambda index at a time,
+sharing the columns of the union of their strong sets. Standardisation follows glmnet: x~ =
+(x - xm) / xs with each problem's own weights; the Grams are formed from x shifted by a rough
+column centre c (float32 keeps the variances) and brought to the x~ scale in |S| x |S| algebra.
+
+The same code runs on the CPU in float64 (``backend="cpu"``, the compiled kernel for the
+least-squares steps): the tests check it there against the engine's naive path, so the algorithm
+is verified in CI, and the GPU's float32 results are compared with float64 ones by
+``bench/gpu.py --check``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import mlx.core as mx
+
+PMIN = 1e-9            # path.kern: the binomial IRLS weight floor and probability clamp
+BIG = 9.9e35
+
+
+class _Backend:
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.dt = mx.float32 if kind == "gpu" else mx.float64
+        self.npdt = np.float32 if kind == "gpu" else np.float64
+
+    def arr(self, a, integer=False):
+        if integer:
+            return mx.array(np.ascontiguousarray(a, dtype=np.int32), dtype=mx.int32)
+        return mx.array(np.ascontiguousarray(a, dtype=self.npdt), dtype=self.dt)
+
+    def x(self, x):
+        if isinstance(x, mx.array):
+            return x if x.dtype == self.dt else x.astype(self.dt)
+        return mx.array(np.ascontiguousarray(x, dtype=self.npdt), dtype=self.dt)
+
+    def tn(self, A, X):
+        """A' X for long columns (n rows)."""
+        if self.kind == "gpu":
+            from .gpu import _tn
+            return _tn(A, X)
+        return A.T @ X
+
+    def solve(self, inputs, B, p):
+        if self.kind == "gpu":
+            from .gpu import _launch
+            return _launch(inputs, B, 1, p, 1)
+        from . import _core
+        from .engine import _cpu_threads
+        outs = _core.glmnet_path(inputs, 1, nthreads=_cpu_threads(), block_threads=1,
+                                 stream=mx.cpu)
+        mx.eval(*outs[:6])
+        return outs
+
+
+def _moments(eta, Y, Wn, fam):
+    """IRLS weights v = wn h and residuals r = wn (y - mu) at eta (all (k, n))."""
+    if fam == 1:
+        mu = mx.sigmoid(eta)
+        h = mx.maximum(mu * (1 - mu), PMIN)
+    else:
+        mu = mx.exp(eta)
+        h = mu
+    return Wn * h, Wn * (Y - mu)
+
+
+def _deviance(eta, Y, Wn, fam):
+    """sum_i wn_i d_i as path.kern computes it (binomial probabilities clamped at PMIN)."""
+    if fam == 1:
+        mu = mx.clip(mx.sigmoid(eta), PMIN, 1 - PMIN)
+        d = -2 * (mx.where(Y > 0, Y * mx.log(mu), 0) + mx.where(Y < 1, (1 - Y) * mx.log(1 - mu), 0))
+    else:
+        mu = mx.exp(eta)
+        d = 2 * (mx.where(Y > 0, Y * mx.log(mx.maximum(Y, 1e-30) / mu), 0) - (Y - mu))
+    return mx.sum(Wn * d, axis=1)
+
+
+def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progress=None):
+    """B binomial/poisson paths sharing x (n, p); y (n,) or (B, n); weights W and offsets O (B, n);
+    params: engine.kernel_params(). Returns an engine.PathResult (naive-mode layout)."""
+    if backend == "cpu":
+        with mx.stream(mx.cpu):
+            return _run_glm(x, y, W, O, fam=fam, pf=pf, excluded=excluded, nlam=nlam,
+                            params=params, backend=backend, progress=progress)
+    return _run_glm(x, y, W, O, fam=fam, pf=pf, excluded=excluded, nlam=nlam, params=params,
+                    backend=backend, progress=progress)
+
+
+def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
+    from .engine import PathResult
+    from .gpu import column_stats
+    be = _Backend(backend)
+    ul, ip, dp, cl = params
+    n, p = int(ip[0]), int(ip[1])
+    B = W.shape[0]
+    L = int(nlam)
+    ulflag, intr, isd, maxit, ne, nx = (int(ip[k]) for k in (5, 6, 7, 8, 9, 10))
+    alpha, flmin, thresh, fdev = (np.asarray(dp[:, k], dtype=np.float64) for k in range(4))
+    pf = np.asarray(pf, dtype=np.float64)
+
+    # ---- device data ----
+    X = be.x(x)                                                   # (n, p) row-major
+    sw = W.sum(axis=1)
+    Wn = be.arr(W / sw[:, None])                                  # (B, n)
+    Yd = be.arr(np.broadcast_to(np.asarray(y, dtype=np.float64), (B, n)))
+    Od = be.arr(O)
+    c = mx.mean(X[: min(n, 1024)], axis=0)
+    st3 = column_stats(X, c, Wn, mx.zeros((1, n), be.dt), B)
+    ybar_d = mx.sum(Wn * Yd, axis=1)
+    mx.eval(st3, ybar_d)
+    st = np.array(st3, dtype=np.float64)
+    if not np.isfinite(st).all():
+        raise ValueError("x contains NaN or infinite values (or values too large for float32)")
+    cn = np.array(c, dtype=np.float64)
+    m1s, m2s = st[0], st[1]
+    var = np.maximum(m2s - m1s * m1s, 0.0)
+    tol = 1e-6 if be.dt == mx.float32 else 1e-13
+    ju = (~np.asarray(excluded, dtype=bool))[None, :] & (var > tol * np.maximum(m2s, 1e-300))
+    xm = (cn[None, :] + m1s) if intr else np.zeros((B, p))
+    xs = np.where(ju & bool(isd), np.sqrt(np.where(ju, var, 1.0)), 1.0)
+    ixs = np.where(ju, 1.0 / xs, 0.0)
+    dsh = xm - cn[None, :]                                        # x~ = (x - c - dsh) * ixs
+    dsh_d, ixs_d = be.arr(dsh), be.arr(ixs)
+    xm_d = be.arr(xm)
+    ybar = np.array(ybar_d, dtype=np.float64)
+
+    # ---- state ----
+    bt = np.zeros((B, p))                 # coefficients on the internal (x~) scale
+    b0 = np.zeros(B)
+    S: list[int] = []                     # the strong set (union over the problems), in order
+    XS = None                             # device (n, |S|): x[:, S] - c[S]
+    ever = np.zeros((B, p), dtype=bool)
+    npass = np.zeros(B, dtype=np.int64)
+    jerr = np.zeros(B, dtype=np.int64)
+    lmu = np.zeros(B, dtype=np.int64)
+    beta_o = np.zeros((B, L, p))
+    a0_o = np.zeros((B, L))
+    lam_o = np.zeros((B, L))
+    dev_o = np.zeros((B, L))
+    g = np.zeros((B, p))                  # gradients x~' r at the last solution
+    sv_last = np.ones(B)
+
+    def add_columns(new):
+        nonlocal XS
+        new = [j for j in new if j not in Sset]
+        if not new:
+            return
+        cols = mx.take(X, be.arr(new, integer=True), axis=1) - c[be.arr(new, integer=True)][None, :]
+        XS = cols if XS is None else mx.concatenate([XS, cols], axis=1)
+        S.extend(new)
+        Sset.update(new)
+        mx.eval(XS)
+
+    Sset: set = set()
+
+    def eta_of(idx):
+        e = Od[idx_d(idx)] + be.arr(b0[idx])[:, None]
+        if S:
+            bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]                   # per unit of x - c
+            e = e - be.arr((dsh[np.ix_(idx, S)] * bsc).sum(axis=1))[:, None]
+            e = e + (XS @ be.arr(bsc.T)).T
+        return e
+
+    def idx_d(idx):
+        return be.arr(idx, integer=True)
+
+    def wls(idx, lam, jerr_at):
+        """One IRLS step (linearise at the current eta, solve the weighted least squares by the
+        kernel, warm) for the problems idx; returns the curvature weights for the IRLS test."""
+        k = idx.size
+        Yk, Wk = Yd[idx_d(idx)], Wn[idx_d(idx)]
+        eta = eta_of(idx)
+        v, r = _moments(eta, Yk, Wk, fam)
+        t = v * (eta - Od[idx_d(idx)]) + r                          # v z, z the working response
+        sv_d, st_d = mx.sum(v, axis=1), mx.sum(t, axis=1)
+        if not S:                                                   # intercept only
+            mx.eval(sv_d, st_d)
+            svh = np.array(sv_d, dtype=np.float64)
+            if intr:
+                b0[idx] = np.array(st_d, dtype=np.float64) / svh
+            npass[idx] += 1
+            return svh, np.zeros((k, 0))
+        m = len(S)
+        Sd = be.arr(S, integer=True)
+        A = (mx.concatenate([v, t], axis=0) @ XS)                   # (2k, m): XS'v, XS't
+        a, q = A[:k], A[k:]
+        H = mx.stack([be.tn(v[i][:, None] * XS, XS) for i in range(k)])   # (k, m, m)
+        dS = mx.take(dsh_d[idx_d(idx)], Sd, axis=1)
+        iS = mx.take(ixs_d[idx_d(idx)], Sd, axis=1)
+        svc = sv_d[:, None]
+        G = (H - dS[:, :, None] * a[:, None, :] - a[:, :, None] * dS[:, None, :]
+             + svc[:, :, None] * dS[:, :, None] * dS[:, None, :]) * iS[:, :, None] * iS[:, None, :]
+        m1t = (a - svc * dS) * iS                                   # sum v x~
+        qt = (q - st_d[:, None] * dS) * iS                          # sum x~ t
+        zbar = st_d / sv_d
+        xy = (qt - zbar[:, None] * m1t) if intr else qt
+        diag = mx.diagonal(G, axis1=1, axis2=2)
+        gst = mx.concatenate([m1t / svc, xy / svc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
+                              diag / svc], axis=1)
+        mx.eval(sv_d, G, gst, zbar)
+        svh = np.array(sv_d, dtype=np.float64)
+        lam_sub = np.minimum(lam / svh, 1e30)
+        cls = np.clip(cl[:, S][None, :, :] * xs[idx][:, None, :][:, :, S], -BIG, BIG)
+        ipk = np.array([1, m, 1, 0, 1, 1, intr, 0, max(1, maxit - int(npass[idx].min())), m + 1,
+                        m + 1, m, 0, 0, 1], dtype=np.int32)
+        dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svh, np.zeros(k)], axis=1)
+        dummy = mx.zeros((1,), be.dt)
+        inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, G / svc[:, :, None], gst,
+                  be.arr(pf[S]), be.arr(cls), mx.zeros((m,), mx.int32), dummy,
+                  be.arr(ipk, integer=True), be.arr(dpk), be.arr(np.arange(m), integer=True),
+                  dummy, mx.zeros((1,), mx.int32), be.arr(bt[np.ix_(idx, S)][:, None, :]), dummy]
+        outs = be.solve(inputs, k, m)
+        res = [np.array(o, dtype=np.float64 if o.dtype != mx.int32 else np.int64) for o in
+               (outs[0], outs[1], outs[5])]
+        bnew, a0k, info = res[0][:, 0, :], res[1][:, 0], res[2]
+        npass[idx] += info[:, 1]
+        bad = info[:, 2] != 0
+        if bad.any():
+            jerr[idx[bad]] = jerr_at
+        bt[np.ix_(idx, S)] = bnew
+        if intr:
+            b0[idx] = a0k + np.array(zbar, dtype=np.float64)
+        return svh, np.array(diag, dtype=np.float64)
+
+    def solve_stage(idx, lam, s, mj):
+        """glmnet's KKT loop around IRLS for the problems idx at lambdas lam (per problem)."""
+        todo = idx
+        while todo.size:
+            cur = todo
+            while cur.size:                                          # IRLS
+                bts, b0s = bt[np.ix_(cur, S)].copy(), b0[cur].copy()
+                svh, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mj)
+                sv_last[cur] = svh
+                dl = svh * (b0[cur] - b0s) ** 2
+                if S:
+                    dl = np.maximum(dl, (diag * (bt[np.ix_(cur, S)] - bts) ** 2).max(axis=1))
+                ever[cur] |= bt[cur] != 0
+                over = ever[cur].sum(axis=1) > nx
+                jerr[cur[over & (jerr[cur] == 0)]] = -10000 - mj
+                conv = dl < thrg[cur]
+                late = ~conv & (npass[cur] > maxit) & (jerr[cur] == 0)
+                jerr[cur[late]] = -mj
+                cur = cur[~conv & (jerr[cur] == 0)]
+            ok = todo[jerr[todo] == 0]
+            if not ok.size:
+                return
+            # gradients of every variable at the solution: the KKT check and the next strong rule
+            eta = eta_of(ok)
+            _, r = _moments(eta, Yd[idx_d(ok)], Wn[idx_d(ok)], fam)
+            sr = mx.sum(r, axis=1)
+            gd = (r @ X - xm_d[idx_d(ok)] * sr[:, None]) * ixs_d[idx_d(ok)]
+            mx.eval(gd)
+            g[ok] = np.array(gd, dtype=np.float64)
+            if s < 1:
+                return
+            out = np.ones(p, dtype=bool)
+            out[S] = False
+            lk = lam[np.searchsorted(idx, ok)]
+            viol = ju[ok] & out[None, :] & (np.abs(g[ok]) > (lk * alpha[ok])[:, None] * pf[None, :])
+            new = np.flatnonzero(viol.any(axis=0))
+            add_columns([int(j) for j in new])
+            todo = ok[viol.any(axis=1)]
+
+    # ---- stage -1: the null model (intercept and offsets) ----
+    if intr:
+        b0[:] = np.log(ybar / (1 - ybar)) if fam == 1 else np.log(ybar)
+    thrg = np.asarray(thresh, dtype=np.float64).copy()          # before the null deviance is known
+    thresh_g = thrg
+    if intr:
+        cur = np.arange(B)
+        while cur.size:
+            b0s = b0[cur].copy()
+            svh, _ = wls(cur, np.full(cur.size, BIG), -1)
+            conv = svh * (b0[cur] - b0s) ** 2 < thrg[cur]
+            late = ~conv & (npass[cur] > maxit)
+            jerr[cur[late]] = -1
+            cur = cur[~conv & ~late]
+    all_idx = np.arange(B)
+    nulld = np.array(_deviance(eta_of(all_idx), Yd, Wn, fam), dtype=np.float64)
+    thrg = thresh * nulld * 0.5
+    thresh_g = thrg
+
+    # ---- stage 0: the unpenalised variables; lambda_max ----
+    add_columns([int(j) for j in np.flatnonzero(ju.any(axis=0) & (pf <= 0))])
+    alive = all_idx[jerr == 0]
+    solve_stage(alive, np.full(alive.size, BIG), 0, 1)
+    lammax = np.zeros(B)
+    pos = pf > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ju & pos[None, :], np.abs(g) / np.where(pos, pf, 1.0)[None, :], 0.0)
+    lammax = ratio.max(axis=1) / np.maximum(alpha, 1e-3)
+    lamprev = lammax.copy()
+    devs = {}
+
+    def store(idx, m, lam):
+        dv = np.array(_deviance(eta_of(idx), Yd[idx_d(idx)], Wn[idx_d(idx)], fam), dtype=np.float64)
+        devr = 1 - dv / nulld[idx]
+        bo = np.where(ju[idx], bt[idx] * ixs[idx], 0.0)
+        beta_o[idx, m] = bo
+        a0_o[idx, m] = b0[idx] - (xm[idx] * bo).sum(axis=1)
+        lam_o[idx, m] = lam
+        dev_o[idx, m] = devr
+        lmu[idx] = m + 1
+        if progress is not None:
+            progress(int(lmu.sum()))
+        return devr, (bo != 0).sum(axis=1)
+
+    alive = alive[jerr[alive] == 0]
+    if not ulflag and alive.size:
+        store(alive, 0, lammax[alive])
+    s = 1
+    mnl = min(L, 5)
+    while alive.size:
+        m = s - 1 if ulflag else s
+        if m >= L:
+            break
+        mj = m + 1
+        lam = np.full(alive.size, float(ul[m])) if ulflag else \
+            lammax[alive] * flmin[alive] ** (m / (L - 1) if L > 1 else 0.0)
+        # sequential strong rule from the last gradients
+        out = np.ones(p, dtype=bool)
+        out[S] = False
+        tl = alpha[alive] * (2 * lam - lamprev[alive])
+        strong = ju[alive] & out[None, :] & (np.abs(g[alive]) > tl[:, None] * pf[None, :])
+        add_columns([int(j) for j in np.flatnonzero(strong.any(axis=0))])
+        solve_stage(alive, lam, s, mj)
+        ok = jerr[alive] == 0
+        done = alive[~ok]
+        alive, lam = alive[ok], lam[ok]
+        if not alive.size:
+            break
+        lamprev[alive] = lam
+        devr, df = store(alive, m, lam)
+        stop = np.zeros(alive.size, dtype=bool)
+        if not ulflag and m + 1 >= mnl:
+            prev = dev_o[alive, m - 1] if m > 0 else np.zeros(alive.size)
+            stop |= df > ne
+            if fam == 1:
+                stop |= devr - prev < fdev[alive]
+                stop |= sv_last[alive] <= (1 + PMIN) * PMIN * (1 - PMIN)
+            else:
+                stop |= (devr - dev_o[alive, m - mnl + 1]) / devr < 10 * fdev[alive]
+            stop |= devr > 0.999
+        alive = alive[~stop]
+        del done
+        s += 1
+    info = np.stack([lmu, npass, jerr, (W > 0).sum(axis=1)], axis=1)
+    return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o, nulldev_int=nulld,
+                      lmu=info[:, 0], npasses=info[:, 1], jerr=info[:, 2], nobs=info[:, 3], mode=0,
+                      extra={"gpu_strong_columns": len(S)})
