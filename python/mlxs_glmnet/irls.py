@@ -153,6 +153,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     dev_o = np.zeros((B, L))
     g = np.zeros((B, p))                  # gradients x~' r at the last solution
     sv_last = np.ones(B)
+    dev_now = np.zeros(B)                 # deviance at the last solution
+    # float32 cannot resolve IRLS changes far below its rounding: after this many IRLS steps at
+    # one lambda the step is accepted (counted in fit.info['irls_floor'])
+    irls_cap = 30 if be.dt == mx.float32 else 10 ** 9
+    floor_hits = [0]
 
     def add_columns(new):
         nonlocal XS
@@ -225,8 +230,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                   dummy, mx.zeros((1,), mx.int32), be.arr(bt[np.ix_(idx, S)][:, None, :]), dummy]
         outs = be.solve(inputs, k, m)
         res = [np.array(o, dtype=np.float64 if o.dtype != mx.int32 else np.int64) for o in
-               (outs[0], outs[1], outs[5])]
+               (outs[0], outs[1], outs[5], outs[8])]
         bnew, a0k, info = res[0][:, 0, :], res[1][:, 0], res[2]
+        ever[np.ix_(idx, S)] |= res[3][:, 2 * m:3 * m] > 0          # the kernel's ever-active flags
         npass[idx] += info[:, 1]
         bad = info[:, 2] != 0
         if bad.any():
@@ -241,7 +247,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         todo = idx
         while todo.size:
             cur = todo
+            steps = 0
             while cur.size:                                          # IRLS
+                steps += 1
                 bts, b0s = bt[np.ix_(cur, S)].copy(), b0[cur].copy()
                 svh, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mj)
                 sv_last[cur] = svh
@@ -252,19 +260,26 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 over = ever[cur].sum(axis=1) > nx
                 jerr[cur[over & (jerr[cur] == 0)]] = -10000 - mj
                 conv = dl < thrg[cur]
+                if steps >= irls_cap and not conv.all():
+                    floor_hits[0] += int((~conv).sum())
+                    conv[:] = True
                 late = ~conv & (npass[cur] > maxit) & (jerr[cur] == 0)
                 jerr[cur[late]] = -mj
                 cur = cur[~conv & (jerr[cur] == 0)]
             ok = todo[jerr[todo] == 0]
             if not ok.size:
                 return
-            # gradients of every variable at the solution: the KKT check and the next strong rule
+            # gradients of every variable at the solution (the KKT check and the next strong
+            # rule) and its deviance, in one read of x
             eta = eta_of(ok)
-            _, r = _moments(eta, Yd[idx_d(ok)], Wn[idx_d(ok)], fam)
+            Yk, Wk = Yd[idx_d(ok)], Wn[idx_d(ok)]
+            _, r = _moments(eta, Yk, Wk, fam)
             sr = mx.sum(r, axis=1)
             gd = (r @ X - xm_d[idx_d(ok)] * sr[:, None]) * ixs_d[idx_d(ok)]
-            mx.eval(gd)
+            dvd = _deviance(eta, Yk, Wk, fam)
+            mx.eval(gd, dvd)
             g[ok] = np.array(gd, dtype=np.float64)
+            dev_now[ok] = np.array(dvd, dtype=np.float64)
             if s < 1:
                 return
             out = np.ones(p, dtype=bool)
@@ -307,8 +322,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     devs = {}
 
     def store(idx, m, lam):
-        dv = np.array(_deviance(eta_of(idx), Yd[idx_d(idx)], Wn[idx_d(idx)], fam), dtype=np.float64)
-        devr = 1 - dv / nulld[idx]
+        devr = 1 - dev_now[idx] / nulld[idx]
         bo = np.where(ju[idx], bt[idx] * ixs[idx], 0.0)
         beta_o[idx, m] = bo
         a0_o[idx, m] = b0[idx] - (xm[idx] * bo).sum(axis=1)
@@ -361,4 +375,4 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     info = np.stack([lmu, npass, jerr, (W > 0).sum(axis=1)], axis=1)
     return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o, nulldev_int=nulld,
                       lmu=info[:, 0], npasses=info[:, 1], jerr=info[:, 2], nobs=info[:, 3], mode=0,
-                      extra={"gpu_strong_columns": len(S)})
+                      extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0]})

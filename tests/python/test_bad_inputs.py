@@ -248,6 +248,9 @@ def _bad_core_calls():
     yield "wrong dtype", lambda ins: ins.__setitem__(6, mx.ones((4,), dtype=mx.float32)) or ins
     yield "wrong number of inputs", lambda ins: ins[:5]
     yield "resume asked for in naive mode", lambda ins: _ip(ins, 13, 1)
+    yield "warm start asked for in naive mode", lambda ins: _ip(ins, 14, 1)
+    yield "warm start with several lambdas", lambda ins: _ip(_cov(ins), 14, 1)
+    yield "warm flag out of range", lambda ins: _ip(ins, 14, 2)
     yield "Gram column count disagrees with the gram", lambda ins: _ip(_cov(ins), 11, 2)
     yield "Gram slot map too short", lambda ins: _cov(ins).__setitem__(12, mx.zeros((2,), dtype=mx.int32)) or ins
 

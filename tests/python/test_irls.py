@@ -1,0 +1,166 @@
+"""The GPU's GLM driver (irls.py: IRLS in covariance form, the path driven from the host, the
+weighted least-squares steps solved by path.kern's warm-start mode) run on the CPU in float64,
+against the engine's own naive path kernel, which the parity tests hold to R's glmnet. On a CUDA
+machine the same code runs in float32 (bench/gpu.py --check)."""
+import zlib
+
+import numpy as np
+import pytest
+
+import mlxs_glmnet as mg
+from mlxs_glmnet import engine, irls
+from objective import Problem
+
+
+def _driver(monkeypatch):
+    """Route the API's engine call through the GLM driver (CPU backend, float64)."""
+    def run(x, y, W, O, **k):
+        fam = engine.FAMILIES[k["family"]]
+        params = engine.kernel_params(
+            n=x.shape[0], p=x.shape[1], B=W.shape[0], fam=fam, mode=0, nlam=k["nlam"],
+            ulam=k["ulam"], intercept=k["intercept"], standardize=k["standardize"],
+            maxit=k["maxit"], dfmax=k["dfmax"], pmax=k["pmax"], alpha=k["alpha"],
+            flmin=k["flmin"], thresh=k["thresh"], fdev=k["fdev"], lower=k["lower"],
+            upper=k["upper"])
+        return irls.run_glm(x, y, W, O, fam=fam, pf=k["pf"], excluded=k["excluded"],
+                            nlam=k["nlam"], params=params, backend="cpu")
+    monkeypatch.setattr(engine, "run_paths", run)
+
+
+def _data(fam, n, p, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, p)) + 0.3 * rng.standard_normal((n, 1))
+    x[:, 3] = x[:, 3] * 5 + 40
+    eta = x[:, :4] @ np.array([1.0, -1.0, 0.5, 0.1])
+    eta -= eta.mean()
+    if fam == "binomial":
+        y = (eta + rng.logistic(size=n) > 0).astype(float)
+    else:
+        y = rng.poisson(np.exp(0.3 * eta)).astype(float)
+    return rng, x, y
+
+
+def _options(rng, n, p):
+    pf = np.ones(p)
+    pf[:2] = 0.0
+    pf[5] = 2.0
+    return {
+        "default": {},
+        "options": dict(weights=rng.uniform(0.5, 2.0, n), offset=0.2 * rng.standard_normal(n),
+                        alpha=0.4, penalty_factor=pf, lower_limits=-0.6, upper_limits=0.8),
+        "nointercept_nostd": dict(intercept=False, standardize=False),
+        "ridge": dict(alpha=0.0, nlambda=30),
+        "exclude_dfmax": dict(exclude=[1, 7], dfmax=6),
+        "pmax": dict(pmax=5),
+        "user_lambda": dict(lambda_=np.geomspace(0.2, 0.002, 25)),
+    }
+
+
+def _gap(x, y, fam, kw, ref, got):
+    prob = Problem(x, y, fam, weights=kw.get("weights"), offset=kw.get("offset"),
+                   alpha=kw.get("alpha", 1.0), penalty_factor=kw.get("penalty_factor"),
+                   standardize=kw.get("standardize", True), intercept=kw.get("intercept", True))
+    worst = 0.0
+    for m in range(min(len(ref.lambda_), len(got.lambda_))):
+        fr = prob.objective(ref.lambda_[m], ref.a0[m], ref.beta[:, m])
+        fg = prob.objective(ref.lambda_[m], got.a0[m], got.beta[:, m])
+        worst = max(worst, abs(fg - fr) / abs(fr))
+    return worst
+
+
+CASES = [(fam, opt, shape) for fam in ("binomial", "poisson")
+         for opt in _options(np.random.default_rng(0), 10, 10)
+         for shape in ((300, 20), (60, 100))]
+
+
+@pytest.mark.parametrize("fam,opt,shape", CASES, ids=[f"{f}-{o}-{s[0]}x{s[1]}" for f, o, s in CASES])
+def test_driver_matches_the_kernel_path(monkeypatch, fam, opt, shape):
+    n, p = shape
+    rng, x, y = _data(fam, n, p, seed=zlib.crc32(f"{fam}{opt}{n}".encode()) % 1000)
+    kw = _options(rng, n, p)[opt]
+    ref = mg.glmnet(x, y, fam, thresh=1e-12, **kw)
+    _driver(monkeypatch)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # pmax: the same warning as the reference
+        got = mg.glmnet(x, y, fam, thresh=1e-12, **kw)
+    if opt == "pmax":
+        # pmax counts variables ever nonzero while the solver moves: the driver solves on the
+        # union of strong sets in its own order, so the count may pass pmax one lambda apart
+        assert got.jerr <= -10000 and abs(got.jerr - ref.jerr) <= 1
+        k = min(len(got.lambda_), len(ref.lambda_))
+        assert abs(len(got.lambda_) - len(ref.lambda_)) <= 1
+    else:
+        # the same path: length, lambdas, and the objective at every lambda
+        assert got.jerr == ref.jerr
+        k = len(ref.lambda_)
+        assert len(got.lambda_) == k
+    np.testing.assert_allclose(got.lambda_[:k], ref.lambda_[:k], rtol=1e-7)
+    assert _gap(x, y, fam, kw, ref, got) < 1e-7
+    # a coefficient at the edge of zero may count on one side or the other
+    assert np.abs(got.df[:k] - ref.df[:k]).max() <= 1
+
+
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+def test_driver_batches_folds(monkeypatch, fam):
+    """CV folds move through the path in lockstep, sharing the union of their strong sets: every
+    fold's path is still its own (its own lambda_max, its own early stop)."""
+    n, p = 240, 15
+    rng, x, y = _data(fam, n, p, seed=5)
+    fold = rng.integers(0, 4, n)
+    Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(4)])
+    ref = mg.glmnet_batch(x, y, fam, weights_batch=Wb, thresh=1e-12)
+    _driver(monkeypatch)
+    got = mg.glmnet_batch(x, y, fam, weights_batch=Wb, thresh=1e-12)
+    for b in range(Wb.shape[0]):
+        assert len(got[b].lambda_) == len(ref[b].lambda_)
+        np.testing.assert_allclose(got[b].lambda_, ref[b].lambda_, rtol=1e-7)
+        assert _gap(x, y, fam, dict(weights=Wb[b]), ref[b], got[b]) < 1e-8
+
+
+def test_driver_maxit_stops_like_the_kernel(monkeypatch):
+    rng, x, y = _data("binomial", 300, 20, seed=3)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = mg.glmnet(x, y, "binomial", maxit=60)
+        _driver(monkeypatch)
+        got = mg.glmnet(x, y, "binomial", maxit=60)
+    assert ref.jerr < 0 and got.jerr < 0
+    # both stop inside the path; pass counts differ by the IRLS bookkeeping, so within 2 lambdas
+    assert abs(got.jerr - ref.jerr) <= 2
+    assert abs(len(got.lambda_) - len(ref.lambda_)) <= 2
+
+
+def test_warm_start_resumes_a_solution():
+    """path.kern's warm-start mode started at a solution of its problem stays there (no pass
+    moves a coefficient), and from zero it reaches the same solution."""
+    import mlx.core as mx
+    from mlxs_glmnet import _core
+    rng = np.random.default_rng(2)
+    n, p = 200, 8
+    x = rng.standard_normal((n, p))
+    y = x[:, :3] @ np.array([1.0, -0.5, 0.25]) + rng.standard_normal(n)
+    W = np.ones((1, n))
+    g, st = engine.gram_stats(x, y, W)
+    f = lambda a: mx.array(np.ascontiguousarray(a, dtype=np.float64), dtype=mx.float64)  # noqa: E731
+    lam = 0.05
+
+    def call(start):
+        ip = np.array([1, p, 1, 0, 1, 1, 1, 1, 100000, p + 1, p + 1, p, 0, 0, 1], np.int32)
+        dp = np.array([[1.0, lam, 1e-14, 0.0]])
+        cl = np.stack([np.full(p, -9.9e35), np.full(p, 9.9e35)])[None]
+        ins = [f(np.zeros(1)), f(np.zeros(1)), f(np.zeros((1, 1))), f(np.zeros(1)), f(g), f(st),
+               f(np.ones(p)), f(cl), mx.array(np.zeros(p, np.int32)), f(np.zeros(1)),
+               mx.array(ip), f(dp), mx.array(np.arange(p, dtype=np.int32)), f(np.zeros(1)),
+               mx.zeros((1,), dtype=mx.int32), f(start[None, None, :]), f(np.zeros(1))]
+        outs = _core.glmnet_path(ins, 1, nthreads=1, block_threads=1, stream=mx.cpu)
+        mx.eval(*outs)
+        return np.array(outs[0])[0, 0], int(np.array(outs[5])[0, 1])
+
+    cold, passes_cold = call(np.zeros(p))
+    ref = mg.glmnet(x, y, lambda_=[lam], thresh=1e-14, standardize=True)
+    np.testing.assert_allclose(cold, ref.beta[:, 0], atol=1e-10)
+    warm, passes_warm = call(cold)
+    np.testing.assert_allclose(warm, cold, atol=1e-12)
+    assert passes_warm < passes_cold
