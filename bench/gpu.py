@@ -127,7 +127,7 @@ def check():
                   f"lambda rel err {lam_err:.1e}, max rel objective gap {gap:.1e}", flush=True)
     # bad input reaches the GPU only after validation; the messages name the argument
     x, y = cases()[0][1], cases()[0][2]
-    for bad, kw in [("alpha", dict(alpha=2.0)), ("weights", dict(weights=-np.ones(len(y)))),
+    for bad, kw in [("thresh", dict(thresh=-1.0)), ("weights", dict(weights=-np.ones(len(y)))),
                     ("x", dict(x=np.full_like(x, np.nan)))]:
         try:
             mg.glmnet(kw.pop("x", x), y, device="gpu", **kw)
@@ -221,7 +221,7 @@ def timing():
         enet_path(xc, y - y.mean(), l1_ratio=1.0, n_alphas=100, eps=1e-4, tol=1e-7)
         return time.perf_counter() - t0
 
-    only = [t for t in os.environ.get("GPU_BENCH_ONLY", "").split(",") if t]
+    only = [t for t in os.environ.get("GPU_BENCH_ONLY", "").split(";") if t]
 
     def one(label, n, p, family, reps=5, fortran=True, folds=0, nresp=1, sk=False):
         if only and not any(t in label for t in only):

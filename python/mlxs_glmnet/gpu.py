@@ -7,8 +7,9 @@ statistics in one read of x (a small column-statistics kernel, on data shifted b
 centre so that float32 keeps the variances), then Gram *columns* only for the variables that can
 move: the path kernel receives K columns and a slot map; when a coordinate without a column would
 move, the problem saves its state and stops with K_NEEDCOL; the driver adds columns (the missing
-ones, then the largest gradients the kernel left behind, 64 a round) and the kernel resumes where it
-stopped. Each round is one GEMM over x plus one launch; x stays on the device throughout (pass an
+ones, then the largest gradients the kernel left behind; at least 64 and doubling) and the kernel
+resumes where it stopped. When the whole Gram costs about as much as a round (2 n p^2 <= 2.5e11
+flops), it is computed at once. Each round is one GEMM over x plus one launch; x stays on the device throughout (pass an
 mx.array to skip the host copy).
 """
 from __future__ import annotations
@@ -27,6 +28,8 @@ THREADS = int(os.environ.get("MLXS_GPU_THREADS", "512"))   # see _launch
 # Gram columns computed before the first launch in covariance mode (all of them when p is small).
 FIRST_COLUMNS = int(os.environ.get("MLXS_GPU_FIRST_COLUMNS", "64"))
 NEEDCOL = 90000          # path.kern's K_NEEDCOL
+# Covariance mode computes the whole Gram up front when it costs at most this many flops.
+FULL_GRAM_FLOPS = float(os.environ.get("MLXS_GPU_FULL_GRAM_FLOPS", "2.5e11"))
 
 INPUTS = ["x", "y", "w", "off", "gram", "gst", "pf", "cl", "jx", "ulam", "ip", "dp", "gsl",
           "rsp", "rip", "rbe", "rad"]
@@ -275,6 +278,21 @@ class _Columns:
         return HT - self.m1s[:, Sx][:, :, None] * c[None, None, :]
 
 
+# Binomial/poisson on a GPU: below this n the naive kernel (one block per problem) is faster than
+# the host-driven IRLS driver, whose fixed cost is a few launches per IRLS step. Measured on an
+# H200 (bench/RESULTS.md): n = 1e4, p = 100: naive 0.29 s, IRLS 0.67 s; n = 1e5, p = 1e3: naive
+# 27 s, IRLS 1.3 s.
+GLM_IRLS_MIN_N = 30000
+
+
+def _glm_driver(n):
+    """'irls' or 'naive' (MLXS_GPU_GLM=irls|naive overrides the choice by n)."""
+    forced = os.environ.get("MLXS_GPU_GLM", "auto")
+    if forced in ("irls", "naive"):
+        return forced
+    return "irls" if n >= GLM_IRLS_MIN_N else "naive"
+
+
 def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True, progress=None):
     """The batch on the GPU: x copied once to the device (float32) unless it is an mx.array
     already, then the path kernel launched once (covariance mode: once per round of columns).
@@ -296,7 +314,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         return mx.array(np.ascontiguousarray(a, dtype=np.float32 if d == f32 else np.int32), dtype=d)
 
     ul, ip, dp, cl = params
-    if ip[3] != 0:          # binomial, poisson: IRLS in covariance form, driven from the host
+    if ip[3] != 0 and _glm_driver(n) == "irls":
+        # binomial, poisson: IRLS in covariance form, driven from the host
         from .irls import run_glm
         prof = _Profile()
         out = run_glm(x, y, W, O, fam=int(ip[3]), pf=pf, excluded=excluded, nlam=L, params=params,
@@ -368,7 +387,10 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     score = score.max(axis=0)
     order = np.argsort(-score, kind="stable")
     cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, W)
-    K0 = p if p <= 2 * FIRST_COLUMNS else max(FIRST_COLUMNS, int((pf == 0).sum()))
+    # every column at once when that costs about one round's launch and read of x anyway (the
+    # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
+    whole = p <= 2 * FIRST_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS
+    K0 = p if whole else max(FIRST_COLUMNS, int((pf == 0).sum()))
     S = [int(j) for j in order[:K0]]
     gsl = np.full(p, -1, dtype=np.int32)
     gsl[S] = np.arange(len(S), dtype=np.int32)
@@ -416,7 +438,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         rank = np.where(~have & usable, gr.max(axis=0), -np.inf)
         rank[cand] = np.inf
         # a round reads all of x once (~1.5 ms at 4 GB) whatever its width: 64 columns a round
-        want = min(p - len(S), max(int(cand.sum()), FIRST_COLUMNS))
+        # (geometric growth: a path that keeps asking costs O(log p) rounds, not O(p / 64))
+        want = min(p - len(S), max(int(cand.sum()), FIRST_COLUMNS, len(S)))
         new = [int(j) for j in np.argsort(-rank, kind="stable")[:want] if rank[j] > -np.inf]
         if not new:                                   # cannot happen: a needed column is missing
             raise RuntimeError("GPU covariance path: no column to add")

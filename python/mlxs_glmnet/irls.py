@@ -154,21 +154,40 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     g = np.zeros((B, p))                  # gradients x~' r at the last solution
     sv_last = np.ones(B)
     dev_now = np.zeros(B)                 # deviance at the last solution
+    dl_prev = np.zeros(B)
     # float32 cannot resolve IRLS changes far below its rounding: after this many IRLS steps at
     # one lambda the step is accepted (counted in fit.info['irls_floor'])
     irls_cap = 30 if be.dt == mx.float32 else 10 ** 9
     floor_hits = [0]
 
     def add_columns(new):
+        """New strong variables: their columns of x - c, and their rows and columns of every kept
+        Gram (under the weights that Gram was formed with, so that it stays one weighted Gram)."""
         nonlocal XS
         new = [j for j in new if j not in Sset]
         if not new:
             return
         cols = mx.take(X, be.arr(new, integer=True), axis=1) - c[be.arr(new, integer=True)][None, :]
         XS = cols if XS is None else mx.concatenate([XS, cols], axis=1)
+        m0 = len(S)
         S.extend(new)
         Sset.update(new)
-        mx.eval(XS)
+        for bb in range(B):
+            if Hs[bb] is None:
+                continue
+            C = be.tn(vH[bb][:, None] * cols, XS)                   # (new, m0 + new)
+            Hs[bb] = mx.concatenate([mx.concatenate([Hs[bb], C[:, :m0].T], axis=1), C], axis=0)
+            aH[bb] = mx.concatenate([aH[bb], vH[bb] @ cols])
+        mx.eval(XS, *[h for h in Hs if h is not None])
+
+    # each problem's kept Gram of S: raw cross-products of x - c under the weights vH
+    Hs: list = [None] * B
+    aH: list = [None] * B
+    vH: list = [None] * B
+    svH_d: list = [None] * B
+    fresh = np.ones(B, dtype=bool)
+    refreshes = [0]
+    steps_total = [0]
 
     Sset: set = set()
 
@@ -184,50 +203,71 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         return be.arr(idx, integer=True)
 
     def wls(idx, lam, jerr_at):
-        """One IRLS step (linearise at the current eta, solve the weighted least squares by the
-        kernel, warm) for the problems idx; returns the curvature weights for the IRLS test."""
+        """One IRLS step for the problems idx: the exact gradient x~' r at the current eta, the
+        curvature from each problem's kept weighted Gram (refreshed with the current weights when
+        the last steps converged slowly), the penalised quadratic solved by the kernel from the
+        current coefficients. A stale curvature changes how fast IRLS converges, never where: the
+        fixed point has the exact gradient. Returns (current sum of IRLS weights, the Gram
+        weights' sum, the curvatures of S) for the IRLS test."""
         k = idx.size
+        steps_total[0] += 1
         Yk, Wk = Yd[idx_d(idx)], Wn[idx_d(idx)]
         eta = eta_of(idx)
         v, r = _moments(eta, Yk, Wk, fam)
-        t = v * (eta - Od[idx_d(idx)]) + r                          # v z, z the working response
-        sv_d, st_d = mx.sum(v, axis=1), mx.sum(t, axis=1)
-        if not S:                                                   # intercept only
-            mx.eval(sv_d, st_d)
+        sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
+        if not S:                                                   # intercept only: Newton
+            mx.eval(sv_d, sr_d)
             svh = np.array(sv_d, dtype=np.float64)
             if intr:
-                b0[idx] = np.array(st_d, dtype=np.float64) / svh
+                b0[idx] += np.array(sr_d, dtype=np.float64) / svh
             npass[idx] += 1
-            return svh, np.zeros((k, 0))
+            return svh, svh, np.zeros((k, 0))
         m = len(S)
+        for i, bb in enumerate(idx):                                 # Gram refreshes
+            if fresh[bb] or Hs[bb] is None:
+                vi = v[i]
+                Hs[bb] = be.tn(vi[:, None] * XS, XS)
+                aH[bb] = vi @ XS
+                vH[bb] = vi
+                svH_d[bb] = mx.sum(vi)
+                fresh[bb] = False
+                refreshes[0] += 1
         Sd = be.arr(S, integer=True)
-        A = (mx.concatenate([v, t], axis=0) @ XS)                   # (2k, m): XS'v, XS't
-        a, q = A[:k], A[k:]
-        H = mx.stack([be.tn(v[i][:, None] * XS, XS) for i in range(k)])   # (k, m, m)
+        H = mx.stack([Hs[bb] for bb in idx])                        # (k, m, m)
+        a = mx.stack([aH[bb] for bb in idx])                        # (k, m)
+        svc = mx.stack([svH_d[bb] for bb in idx])[:, None]          # (k, 1)
+        gr = r @ XS                                                 # (k, m): XS' r
         dS = mx.take(dsh_d[idx_d(idx)], Sd, axis=1)
         iS = mx.take(ixs_d[idx_d(idx)], Sd, axis=1)
-        svc = sv_d[:, None]
         G = (H - dS[:, :, None] * a[:, None, :] - a[:, :, None] * dS[:, None, :]
              + svc[:, :, None] * dS[:, :, None] * dS[:, None, :]) * iS[:, :, None] * iS[:, None, :]
-        m1t = (a - svc * dS) * iS                                   # sum v x~
-        qt = (q - st_d[:, None] * dS) * iS                          # sum x~ t
-        zbar = st_d / sv_d
-        xy = (qt - zbar[:, None] * m1t) if intr else qt
+        mv = (a - svc * dS) * iS / svc                              # x~ means under the Gram weights
+        gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
+        Gn = G / svc[:, :, None]
+        bw = be.arr(bt[np.ix_(idx, S)])
+        if intr:                                                    # intercept profiled out
+            gc = gt - mv * sr_d[:, None]
+            Gc = Gn - mv[:, :, None] * mv[:, None, :]
+        else:
+            gc, Gc = gt, Gn
+        # the kernel's gradient at the warm start is cc - Gc b: make it the exact one
+        cc = gc / svc + (Gc @ bw[:, :, None])[:, :, 0]
         diag = mx.diagonal(G, axis1=1, axis2=2)
-        gst = mx.concatenate([m1t / svc, xy / svc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
+        gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
                               diag / svc], axis=1)
-        mx.eval(sv_d, G, gst, zbar)
+        mx.eval(sv_d, sr_d, svc, Gn, gst, mv)
         svh = np.array(sv_d, dtype=np.float64)
-        lam_sub = np.minimum(lam / svh, 1e30)
+        svg = np.array(svc, dtype=np.float64)[:, 0]
+        lam_sub = np.minimum(lam / svg, 1e30)
         cls = np.clip(cl[:, S][None, :, :] * xs[idx][:, None, :][:, :, S], -BIG, BIG)
         ipk = np.array([1, m, 1, 0, 1, 1, intr, 0, max(1, maxit - int(npass[idx].min())), m + 1,
                         m + 1, m, 0, 0, 1], dtype=np.int32)
-        dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svh, np.zeros(k)], axis=1)
+        dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svg, np.zeros(k)], axis=1)
         dummy = mx.zeros((1,), be.dt)
-        inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, G / svc[:, :, None], gst,
+        inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, Gn, gst,
                   be.arr(pf[S]), be.arr(cls), mx.zeros((m,), mx.int32), dummy,
                   be.arr(ipk, integer=True), be.arr(dpk), be.arr(np.arange(m), integer=True),
-                  dummy, mx.zeros((1,), mx.int32), be.arr(bt[np.ix_(idx, S)][:, None, :]), dummy]
+                  dummy, mx.zeros((1,), mx.int32), bw[:, None, :], dummy]
         outs = be.solve(inputs, k, m)
         res = [np.array(o, dtype=np.float64 if o.dtype != mx.int32 else np.int64) for o in
                (outs[0], outs[1], outs[5], outs[8])]
@@ -237,10 +277,12 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         bad = info[:, 2] != 0
         if bad.any():
             jerr[idx[bad]] = jerr_at
+        bold = bt[np.ix_(idx, S)]
         bt[np.ix_(idx, S)] = bnew
-        if intr:
-            b0[idx] = a0k + np.array(zbar, dtype=np.float64)
-        return svh, np.array(diag, dtype=np.float64)
+        if intr:                 # the intercept's Newton step, given the coefficients' step
+            mvh = np.array(mv, dtype=np.float64)
+            b0[idx] += np.array(sr_d, dtype=np.float64) / svg + a0k + (mvh * bold).sum(axis=1)
+        return svh, svg, np.array(diag, dtype=np.float64)
 
     def solve_stage(idx, lam, s, mj):
         """glmnet's KKT loop around IRLS for the problems idx at lambdas lam (per problem)."""
@@ -251,11 +293,15 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             while cur.size:                                          # IRLS
                 steps += 1
                 bts, b0s = bt[np.ix_(cur, S)].copy(), b0[cur].copy()
-                svh, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mj)
+                svh, svg, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mj)
                 sv_last[cur] = svh
-                dl = svh * (b0[cur] - b0s) ** 2
+                dl = svg * (b0[cur] - b0s) ** 2
                 if S:
                     dl = np.maximum(dl, (diag * (bt[np.ix_(cur, S)] - bts) ** 2).max(axis=1))
+                # slow convergence: the kept Gram's weights are too old; refresh it next step
+                if steps >= 2:
+                    fresh[cur[dl > 0.1 * dl_prev[cur]]] = True
+                dl_prev[cur] = dl
                 ever[cur] |= bt[cur] != 0
                 over = ever[cur].sum(axis=1) > nx
                 jerr[cur[over & (jerr[cur] == 0)]] = -10000 - mj
@@ -299,7 +345,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         cur = np.arange(B)
         while cur.size:
             b0s = b0[cur].copy()
-            svh, _ = wls(cur, np.full(cur.size, BIG), -1)
+            svh, _, _ = wls(cur, np.full(cur.size, BIG), -1)
             conv = svh * (b0[cur] - b0s) ** 2 < thrg[cur]
             late = ~conv & (npass[cur] > maxit)
             jerr[cur[late]] = -1
@@ -375,4 +421,5 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     info = np.stack([lmu, npass, jerr, (W > 0).sum(axis=1)], axis=1)
     return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o, nulldev_int=nulld,
                       lmu=info[:, 0], npasses=info[:, 1], jerr=info[:, 2], nobs=info[:, 3], mode=0,
-                      extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0]})
+                      extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0],
+                             "gram_refreshes": refreshes[0], "irls_steps": steps_total[0]})
