@@ -317,12 +317,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     if ip[3] != 0 and _glm_driver(n) == "irls":
         # binomial, poisson: IRLS in covariance form, driven from the host
         from .irls import run_glm
-        prof = _Profile()
-        out = run_glm(x, y, W, O, fam=int(ip[3]), pf=pf, excluded=excluded, nlam=L, params=params,
-                      backend="gpu", progress=progress)
-        prof.mark("GLM path")
-        out.extra.update(prof.report())
-        return out
+        return run_glm(x, y, W, O, fam=int(ip[3]), pf=pf, excluded=excluded, nlam=L,
+                       params=params, backend="gpu", progress=progress)
     prof = _Profile()
     X = _device_x(x, mode)
     small = [arr(pf), arr(cl), arr(excluded.astype(np.int32), mx.int32), arr(ul)]

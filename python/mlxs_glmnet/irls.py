@@ -104,6 +104,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     from .engine import PathResult
     from .gpu import column_stats
     be = _Backend(backend)
+    from .gpu import _Profile
+    prof = _Profile()                     # MLXS_GPU_PROFILE=1: seconds per stage in fit.info
     ul, ip, dp, cl = params
     n, p = int(ip[0]), int(ip[1])
     B = W.shape[0]
@@ -179,6 +181,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             Hs[bb] = mx.concatenate([mx.concatenate([Hs[bb], C[:, :m0].T], axis=1), C], axis=0)
             aH[bb] = mx.concatenate([aH[bb], vH[bb] @ cols])
         mx.eval(XS, *[h for h in Hs if h is not None])
+        prof.mark("strong-set columns")
 
     # each problem's kept Gram of S: raw cross-products of x - c under the weights vH
     Hs: list = [None] * B
@@ -245,17 +248,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
         Gn = G / svc[:, :, None]
         bw = be.arr(bt[np.ix_(idx, S)])
-        if intr:                                                    # intercept profiled out
-            gc = gt - mv * sr_d[:, None]
-            Gc = Gn - mv[:, :, None] * mv[:, None, :]
-        else:
-            gc, Gc = gt, Gn
-        # the kernel's gradient at the warm start is cc - Gc b: make it the exact one
-        cc = gc / svc + (Gc @ bw[:, :, None])[:, :, 0]
+        gc = (gt - mv * sr_d[:, None]) if intr else gt             # intercept profiled out
+        cc = gc / svc            # warm start: the kernel takes this as the gradient at bw
         diag = mx.diagonal(G, axis1=1, axis2=2)
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
                               diag / svc], axis=1)
         mx.eval(sv_d, sr_d, svc, Gn, gst, mv)
+        prof.mark("IRLS statistics and Grams")
         svh = np.array(sv_d, dtype=np.float64)
         svg = np.array(svc, dtype=np.float64)[:, 0]
         lam_sub = np.minimum(lam / svg, 1e30)
@@ -269,6 +268,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                   be.arr(ipk, integer=True), be.arr(dpk), be.arr(np.arange(m), integer=True),
                   dummy, mx.zeros((1,), mx.int32), bw[:, None, :], dummy]
         outs = be.solve(inputs, k, m)
+        prof.mark("least-squares kernel")
         res = [np.array(o, dtype=np.float64 if o.dtype != mx.int32 else np.int64) for o in
                (outs[0], outs[1], outs[5], outs[8])]
         bnew, a0k, info = res[0][:, 0, :], res[1][:, 0], res[2]
@@ -326,6 +326,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             mx.eval(gd, dvd)
             g[ok] = np.array(gd, dtype=np.float64)
             dev_now[ok] = np.array(dvd, dtype=np.float64)
+            prof.mark("KKT gradients")
             if s < 1:
                 return
             out = np.ones(p, dtype=bool)
@@ -422,4 +423,5 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o, nulldev_int=nulld,
                       lmu=info[:, 0], npasses=info[:, 1], jerr=info[:, 2], nobs=info[:, 3], mode=0,
                       extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0],
-                             "gram_refreshes": refreshes[0], "irls_steps": steps_total[0]})
+                             "gram_refreshes": refreshes[0], "irls_steps": steps_total[0],
+                             **prof.report()})

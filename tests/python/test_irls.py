@@ -146,11 +146,21 @@ def test_warm_start_resumes_a_solution():
     f = lambda a: mx.array(np.ascontiguousarray(a, dtype=np.float64), dtype=mx.float64)  # noqa: E731
     lam = 0.05
 
+    xm, m2 = st[0, :p], st[0, 2 * p + 2:]
+    sd = np.sqrt(m2 - xm ** 2)
+    Gc = (g[0] - np.outer(xm, xm)) / np.outer(sd, sd)           # standardised, centred
+    ybar = st[0, 2 * p]
+    ysd = np.sqrt(st[0, 2 * p + 1] - ybar ** 2)
+    cc = (st[0, p:2 * p] - xm * ybar) / (sd * ysd)
+
     def call(start):
+        # warm start: the gradient at the start goes in the cross-product slot (internal scale)
+        gs = st.copy()
+        gs[0, p:2 * p] = (cc - Gc @ (start * sd / ysd)) * sd * ysd + xm * ybar
         ip = np.array([1, p, 1, 0, 1, 1, 1, 1, 100000, p + 1, p + 1, p, 0, 0, 1], np.int32)
         dp = np.array([[1.0, lam, 1e-14, 0.0]])
         cl = np.stack([np.full(p, -9.9e35), np.full(p, 9.9e35)])[None]
-        ins = [f(np.zeros(1)), f(np.zeros(1)), f(np.zeros((1, 1))), f(np.zeros(1)), f(g), f(st),
+        ins = [f(np.zeros(1)), f(np.zeros(1)), f(np.zeros((1, 1))), f(np.zeros(1)), f(g), f(gs),
                f(np.ones(p)), f(cl), mx.array(np.zeros(p, np.int32)), f(np.zeros(1)),
                mx.array(ip), f(dp), mx.array(np.arange(p, dtype=np.int32)), f(np.zeros(1)),
                mx.zeros((1,), dtype=mx.int32), f(start[None, None, :]), f(np.zeros(1))]
