@@ -481,7 +481,7 @@ class _Profile:
         return {"gpu_profile": {k: round(v * 1e3, 2) for k, v in self.acc.items()}} if self.on else {}
 
 
-def _launch(inputs, B, L, p, nvec):
+def _launch(inputs, B, L, p, nvec, threads=None):
     """One launch of the path kernel, evaluated. The block size is the largest that the compiled
     kernel's registers allow (512 threads when they fit, else 384, else 256: NVRTC decides the
     register count, so this is learnt from the first launch in the process)."""
@@ -491,9 +491,10 @@ def _launch(inputs, B, L, p, nvec):
               (B, 6 * p)]
     dtypes = [f32, f32, f32, f32, f32, mx.int32, f32, f32, mx.int32]
     while True:
+        nt = min(threads, THREADS) if threads else THREADS
         try:
-            outs = _call("path", inputs=inputs, grid=(B * THREADS, 1, 1),
-                                   threadgroup=(THREADS, 1, 1), output_shapes=shapes,
+            outs = _call("path", inputs=inputs, grid=(B * nt, 1, 1),
+                                   threadgroup=(nt, 1, 1), output_shapes=shapes,
                                    output_dtypes=dtypes, init_value=0)
             mx.eval(*outs[:6])
             return outs

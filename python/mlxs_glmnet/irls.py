@@ -25,10 +25,14 @@ is verified in CI, and the GPU's float32 results are compared with float64 ones 
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import mlx.core as mx
 
 PMIN = 1e-9            # path.kern: the binomial IRLS weight floor and probability clamp
+# Threads per block for the least-squares solves (0: the path kernel's block size)
+WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 BIG = 9.9e35
 
 
@@ -58,7 +62,7 @@ class _Backend:
     def solve(self, inputs, B, p):
         if self.kind == "gpu":
             from .gpu import _launch
-            return _launch(inputs, B, 1, p, 1)
+            return _launch(inputs, B, 1, p, 1, threads=WLS_THREADS or None)
         from . import _core
         from .engine import _cpu_threads
         outs = _core.glmnet_path(inputs, 1, nthreads=_cpu_threads(), block_threads=1,
