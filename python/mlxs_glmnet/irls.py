@@ -31,6 +31,8 @@ import numpy as np
 import mlx.core as mx
 
 PMIN = 1e-9            # path.kern: the binomial IRLS weight floor and probability clamp
+# A problem's kept Gram is refreshed when an IRLS step shrank the change by less than this factor
+REFRESH_RATIO = float(os.environ.get("MLXS_GPU_REFRESH_RATIO", "0.5"))
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 BIG = 9.9e35
@@ -303,8 +305,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 if S:
                     dl = np.maximum(dl, (diag * (bt[np.ix_(cur, S)] - bts) ** 2).max(axis=1))
                 # slow convergence: the kept Gram's weights are too old; refresh it next step
+                # (a refresh costs 2 n |S|^2 flops, ~26 ms at n = 1e6, |S| = 800 on an H200,
+                # about five IRLS steps: only when the steps stop shrinking the change fast)
                 if steps >= 2:
-                    fresh[cur[dl > 0.1 * dl_prev[cur]]] = True
+                    fresh[cur[dl > REFRESH_RATIO * dl_prev[cur]]] = True
                 dl_prev[cur] = dl
                 ever[cur] |= bt[cur] != 0
                 over = ever[cur].sum(axis=1) > nx
