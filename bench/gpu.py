@@ -200,6 +200,8 @@ def timing():
     rng = np.random.default_rng(1)
 
     def data(n, p, family, k=20, nresp=1):
+        # the same data for a row whichever rows run (GPU_BENCH_ONLY)
+        rng = np.random.default_rng([n, p, k, nresp, {"gaussian": 0, "binomial": 1}.get(family, 2)])
         xd = mx.random.normal((n, p), key=mx.random.key(1)) \
             + 0.5 * mx.random.normal((n, 1), key=mx.random.key(2))
         beta = np.zeros((p, nresp)); beta[:k] = rng.standard_normal((k, nresp))
@@ -233,7 +235,7 @@ def timing():
         if nresp > 1:
             call = lambda: mg.glmnet_batch(xd, y, family, device="gpu")  # noqa: E731
         elif folds:
-            fold = rng.integers(0, folds, n)
+            fold = np.random.default_rng(folds).integers(0, folds, n)
             Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(folds)])
             call = lambda: mg.glmnet_batch(xd, y, family, weights_batch=Wb, device="gpu")  # noqa: E731
         else:
