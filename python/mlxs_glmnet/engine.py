@@ -217,6 +217,13 @@ def path_result(arrays, mode) -> PathResult:
                       jerr=info[:, 2], nobs=info[:, 3], mode=mode)
 
 
+def _constant_columns(x) -> np.ndarray:
+    """Columns of x (numpy or mx.array, n x p) equal to their first row everywhere."""
+    if isinstance(x, mx.array):
+        return np.array(mx.all(x == x[:1], axis=0))
+    return (np.asarray(x) == np.asarray(x)[:1]).all(axis=0)
+
+
 def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
               maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5, device="cpu", dtype=None,
               trace_it=0) -> PathResult:
@@ -227,6 +234,10 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     B = W.shape[0]
     fam = FAMILIES[family]
     L = int(nlam)
+    if not intercept and not standardize:
+        # glmnet's chkvars: a column constant over all rows is left out; the kernel keeps the
+        # others (one constant only over the positive-weight rows acts as an intercept)
+        excluded = excluded | _constant_columns(x)
     params = kernel_params(n=n, p=p, B=B, fam=fam, mode=mode, nlam=L, ulam=ulam,
                            intercept=intercept, standardize=standardize, maxit=maxit,
                            dfmax=dfmax, pmax=pmax, alpha=alpha, flmin=flmin, thresh=thresh,

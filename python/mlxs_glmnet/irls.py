@@ -140,7 +140,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     m1s, m2s = st[0], st[1]
     var = np.maximum(m2s - m1s * m1s, 0.0)
     tol = 1e-6 if be.dt == mx.float32 else 1e-13
-    ju = (~np.asarray(excluded, dtype=bool))[None, :] & (var > tol * np.maximum(m2s, 1e-300))
+    if intr or isd or fam == 1:
+        ju = (~np.asarray(excluded, dtype=bool))[None, :] & (var > tol * np.maximum(m2s, 1e-300))
+    else:                 # as path.kern (poisson): chkvars (in excluded), a non-zero second moment
+        ju = (~np.asarray(excluded, dtype=bool))[None, :] & (var + (cn[None, :] + m1s) ** 2 > 0)
     xm = (cn[None, :] + m1s) if intr else np.zeros((B, p))
     xs = np.where(ju & bool(isd), np.sqrt(np.where(ju, var, 1.0)), 1.0)
     ixs = np.where(ju, 1.0 / xs, 0.0)
