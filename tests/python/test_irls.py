@@ -174,3 +174,18 @@ def test_warm_start_resumes_a_solution():
     warm, passes_warm = call(cold)
     np.testing.assert_allclose(warm, cold, atol=1e-12)
     assert passes_warm < passes_cold
+
+
+def test_driver_reports_progress_per_lambda():
+    """trace_it on a GPU: the host-driven GLM path tells the progress bar each stored lambda."""
+    rng, x, y = _data("binomial", 200, 10, seed=4)
+    fam = engine.FAMILIES["binomial"]
+    params = engine.kernel_params(n=200, p=10, B=1, fam=fam, mode=0, nlam=30, ulam=None,
+                                  intercept=True, standardize=True, maxit=100000, dfmax=11,
+                                  pmax=10, alpha=1.0, flmin=np.array([1e-4]), thresh=1e-7,
+                                  fdev=1e-5, lower=np.full(10, -np.inf), upper=np.full(10, np.inf))
+    seen = []
+    res = irls.run_glm(x, y, np.ones((1, 200)), np.zeros((1, 200)), fam=fam, pf=np.ones(10),
+                       excluded=np.zeros(10, dtype=bool), nlam=30, params=params,
+                       backend="cpu", progress=seen.append)
+    assert seen == list(range(1, int(res.lmu[0]) + 1))
