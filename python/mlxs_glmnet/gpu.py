@@ -7,10 +7,14 @@ statistics in one read of x (a small column-statistics kernel, on data shifted b
 centre so that float32 keeps the variances), then Gram *columns* only for the variables that can
 move: the path kernel receives K columns and a slot map; when a coordinate without a column would
 move, the problem saves its state and stops with K_NEEDCOL; the driver adds columns (the missing
-ones, then the largest gradients the kernel left behind; at least 64 and doubling) and the kernel
-resumes where it stopped. When the whole Gram costs about as much as a round (2 n p^2 <= 2.5e11
-flops), it is computed at once. Each round is one GEMM over x plus one launch; x stays on the device throughout (pass an
-mx.array to skip the host copy).
+ones, then the largest gradients the kernel left behind; at least 64 and a quarter more each round)
+and the kernel resumes where it stopped. When the whole Gram costs about as much as a round
+(2 n p^2 <= 2.5e11 flops), it is computed at once. Each round is one GEMM over x plus one launch; x
+stays on the device throughout (pass an mx.array to skip the host copy).
+
+Binomial and poisson with n >= GLM_IRLS_MIN_N go to irls.py (IRLS in covariance form, driven from
+the host, path.kern's warm-start mode for each weighted least-squares step); smaller ones, and
+gaussian with p > n, run the naive kernel: one launch for the whole batch.
 """
 from __future__ import annotations
 
