@@ -1,0 +1,135 @@
+"""The GPU drivers' own logic in CI, without a GPU: gpu.run_paths_gpu and irls.py run as they do on
+a GPU (float32, MLX ops for the statistics and Gram columns, the kernel launched through the
+backend seam), with the one seam, gpu.metal_kernel_call, served by the compiled CPU primitive on
+the very float32 inputs a GPU launch receives. This exercises what bench/gpu.py --check checks on
+the device machine, on the same objective criterion (relative gap <= 1e-4 against the float64 CPU
+engine at every lambda): covariance mode in several rounds of Gram columns with the kernel
+resuming where it stopped, CV folds' columns as full minus held-out parts, several responses, and
+binomial/poisson through the host-driven IRLS driver. What it cannot check is the CUDA compilation
+and the device's arithmetic."""
+import warnings
+
+import numpy as np
+import pytest
+
+import mlx.core as mx
+import mlxs_glmnet as mg
+from mlxs_glmnet import _core, gpu
+from objective import Problem
+
+
+@pytest.fixture
+def gpu_on_cpu(monkeypatch):
+    calls = []
+
+    def call(name, *, inputs, grid, threadgroup, output_shapes, output_dtypes, init_value):
+        assert name == "path" and init_value == 0 and grid[0] % threadgroup[0] == 0
+        assert all(a.dtype in (mx.float32, mx.int32) for a in inputs)     # what a GPU gets
+        calls.append(output_shapes[0])
+        inputs = list(inputs)
+        if inputs[2].ndim == 1:
+            # covariance mode: a GPU launch gets placeholders for y, w and offsets (the kernel
+            # never reads them there); the CPU primitive checks w's (B, n) shape and ip[0] = n
+            B = output_shapes[0][0]
+            inputs[2] = mx.zeros((B, 1), dtype=mx.float32)
+            ip = np.array(inputs[10])
+            ip[0] = 1
+            inputs[10] = mx.array(ip)
+        return _core.glmnet_path(inputs, output_shapes[0][1], nthreads=1, block_threads=1,
+                                 stream=mx.cpu)
+
+    monkeypatch.setattr(gpu, "metal_kernel_call", call)
+    monkeypatch.setitem(gpu._ACTIVE, "force", "metal")
+    monkeypatch.setattr(gpu, "FIRST_COLUMNS", 4)            # several rounds of columns
+    monkeypatch.setattr(gpu, "FULL_GRAM_FLOPS", 0.0)
+    monkeypatch.setenv("MLXS_GPU_GLM", "irls")
+    yield calls
+    gpu._ACTIVE.pop("backend", None)
+
+
+def _data(fam, n=300, p=24, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, p)) + 0.3 * rng.standard_normal((n, 1))
+    x[:, 3] = x[:, 3] * 5 + 40
+    eta = x[:, :5] @ np.array([1.0, -1.0, 0.5, 0.1, -0.5])
+    eta -= eta.mean()
+    y = {"gaussian": eta + rng.standard_normal(n) + 3.0,
+         "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
+         "poisson": rng.poisson(np.exp(0.3 * eta)).astype(float)}[fam]
+    return rng, x, y
+
+
+def _gap(x, y, fam, kw, ref, got):
+    prob = Problem(x, y, fam, weights=kw.get("weights"), offset=kw.get("offset"),
+                   alpha=kw.get("alpha", 1.0), penalty_factor=kw.get("penalty_factor"),
+                   standardize=kw.get("standardize", True), intercept=kw.get("intercept", True))
+    return max(abs(prob.objective(ref.lambda_[m], got.a0[m], got.beta[:, m])
+                   - prob.objective(ref.lambda_[m], ref.a0[m], ref.beta[:, m]))
+               / abs(prob.objective(ref.lambda_[m], ref.a0[m], ref.beta[:, m]))
+               for m in range(len(ref.lambda_)))
+
+
+def _options(rng, n, p):
+    pf = np.ones(p)
+    pf[:2] = 0.0
+    pf[5] = 2.0
+    return {"default": {},
+            "options": dict(weights=rng.uniform(0.5, 2.0, n), alpha=0.4, penalty_factor=pf,
+                            lower_limits=-0.6, upper_limits=0.8),
+            "nointercept_nostd": dict(intercept=False, standardize=False)}
+
+
+CASES = [(f, o) for f in ("gaussian", "binomial", "poisson")
+         for o in ("default", "options", "nointercept_nostd")]
+
+
+@pytest.mark.parametrize("fam,opt", CASES, ids=[f"{f}-{o}" for f, o in CASES])
+def test_float32_gpu_driver_matches_float64(gpu_on_cpu, fam, opt):
+    rng, x, y = _data(fam, seed=len(opt))
+    kw = _options(rng, *x.shape)[opt]
+    if fam != "gaussian" and opt == "options":
+        kw["offset"] = 0.2 * rng.standard_normal(len(y))
+    tg = {"type_gaussian": "covariance"} if fam == "gaussian" else {}
+    ref = mg.glmnet(x, y, fam, device="cpu", thresh=1e-12, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got_path = mg.glmnet(x, y, fam, device="gpu", **tg, **kw)
+        got = mg.glmnet(x, y, fam, device="gpu", lambda_=ref.lambda_, thresh=1e-10, **tg, **kw)
+    assert got_path.info["device"] == "gpu" and gpu_on_cpu            # through the seam
+    np.testing.assert_allclose(got_path.lambda_[0], ref.lambda_[0], rtol=1e-4)
+    assert abs(len(got_path.lambda_) - len(ref.lambda_)) <= 5
+    assert len(got.lambda_) == len(ref.lambda_)
+    assert _gap(x, y, fam, kw, ref, got) < 1e-4
+    if fam == "gaussian":
+        assert got_path.info["gpu_rounds"] > 1                          # the kernel resumed
+    else:
+        assert got_path.info["irls_steps"] > len(got_path.lambda_)
+
+
+@pytest.mark.parametrize("fam", ["gaussian", "binomial"])
+def test_float32_gpu_driver_folds(gpu_on_cpu, fam):
+    rng, x, y = _data(fam, seed=7)
+    n = len(y)
+    fold = rng.integers(0, 4, n)
+    Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(4)])
+    tg = {"type_gaussian": "covariance"} if fam == "gaussian" else {}
+    ref = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="cpu", thresh=1e-12)
+    got = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="gpu", **tg)
+    for b in range(Wb.shape[0]):
+        g1 = mg.glmnet(x, y, fam, weights=Wb[b], device="gpu", lambda_=ref[b].lambda_,
+                       thresh=1e-10, **tg)
+        assert _gap(x, y, fam, dict(weights=Wb[b]), ref[b], g1) < 1e-4
+        np.testing.assert_allclose(got[b].lambda_[0], ref[b].lambda_[0], rtol=1e-4)
+        assert abs(len(got[b].lambda_) - len(ref[b].lambda_)) <= 5
+
+
+def test_float32_gpu_driver_several_responses(gpu_on_cpu):
+    rng, x, _ = _data("gaussian", seed=9)
+    Y = x[:, :3] @ rng.standard_normal((3, 4)) + rng.standard_normal((x.shape[0], 4))
+    got = mg.glmnet_batch(x, Y, device="gpu", type_gaussian="covariance")
+    for k in range(4):
+        ref = mg.glmnet(x, Y[:, k], device="cpu", thresh=1e-12)
+        g1 = mg.glmnet(x, Y[:, k], device="gpu", lambda_=ref.lambda_, thresh=1e-10,
+                       type_gaussian="covariance")
+        assert _gap(x, Y[:, k], "gaussian", {}, ref, g1) < 1e-4
+        np.testing.assert_allclose(got[k].lambda_, ref.lambda_[:len(got[k].lambda_)], rtol=1e-4)
