@@ -40,7 +40,10 @@
 #' @param lower.limits,upper.limits Bounds on the coefficients (scalars or vectors).
 #' @param maxit Maximum number of passes over the data.
 #' @param trace.it If 1, the engine shows a progress bar.
-#' @param device \code{"auto"} (the default MLX device), \code{"cpu"} or \code{"gpu"}.
+#' @param device \code{"auto"} (the default MLX device), \code{"cpu"} or \code{"gpu"}. On a
+#'   GPU the engine computes in float32 (objective within 1e-4 of the float64 CPU path at every
+#'   lambda, checked by \code{bench/gpu.py --check}); binomial and poisson fits with 30000 or more
+#'   rows run glmnet's IRLS in covariance form, driven from the host.
 #' @param ... \code{type.gaussian} (\code{"covariance"} or \code{"naive"}) and \code{dtype}
 #'   (\code{"float32"} or \code{"float64"}) are passed to the engine; other glmnet-only
 #'   arguments are ignored with a warning.
