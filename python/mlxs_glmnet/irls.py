@@ -111,9 +111,8 @@ def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progr
 
 def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     from .engine import PathResult
-    from .gpu import column_stats
+    from .gpu import _Profile, column_stats
     be = _Backend(backend)
-    from .gpu import _Profile
     prof = _Profile()                     # MLXS_GPU_PROFILE=1: seconds per stage in fit.info
     ul, ip, dp, cl = params
     n, p = int(ip[0]), int(ip[1])
@@ -181,7 +180,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         new = [j for j in new if j not in Sset]
         if not new:
             return
-        cols = mx.take(X, be.arr(new, integer=True), axis=1) - c[be.arr(new, integer=True)][None, :]
+        nd = be.arr(new, integer=True)
+        cols = mx.take(X, nd, axis=1) - c[nd][None, :]
         XS = cols if XS is None else mx.concatenate([XS, cols], axis=1)
         m0 = len(S)
         S.extend(new)
@@ -226,7 +226,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         weights' sum, the curvatures of S) for the IRLS test."""
         k = idx.size
         steps_total[0] += 1
-        Yk, Wk = Yd[idx_d(idx)], Wn[idx_d(idx)]
+        ix = idx_d(idx)
+        Yk, Wk = Yd[ix], Wn[ix]
         eta = eta_of(idx)
         v, r = _moments(eta, Yk, Wk, fam)
         sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
@@ -252,8 +253,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         a = mx.stack([aH[bb] for bb in idx])                        # (k, m)
         svc = mx.stack([svH_d[bb] for bb in idx])[:, None]          # (k, 1)
         gr = r @ XS                                                 # (k, m): XS' r
-        dS = mx.take(dsh_d[idx_d(idx)], Sd, axis=1)
-        iS = mx.take(ixs_d[idx_d(idx)], Sd, axis=1)
+        dS = mx.take(dsh_d[ix], Sd, axis=1)
+        iS = mx.take(ixs_d[ix], Sd, axis=1)
         G = (H - dS[:, :, None] * a[:, None, :] - a[:, :, None] * dS[:, None, :]
              + svc[:, :, None] * dS[:, :, None] * dS[:, None, :]) * iS[:, :, None] * iS[:, None, :]
         mv = (a - svc * dS) * iS / svc                              # x~ means under the Gram weights
@@ -333,10 +334,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             # gradients of every variable at the solution (the KKT check and the next strong
             # rule) and its deviance, in one read of x
             eta = eta_of(ok)
-            Yk, Wk = Yd[idx_d(ok)], Wn[idx_d(ok)]
+            ok_d = idx_d(ok)
+            Yk, Wk = Yd[ok_d], Wn[ok_d]
             _, r = _moments(eta, Yk, Wk, fam)
             sr = mx.sum(r, axis=1)
-            gd = (r @ X - xm_d[idx_d(ok)] * sr[:, None]) * ixs_d[idx_d(ok)]
+            gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
             dvd = _deviance(eta, Yk, Wk, fam)
             mx.eval(gd, dvd)
             g[ok] = np.array(gd, dtype=np.float64)
