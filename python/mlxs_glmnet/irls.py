@@ -53,6 +53,10 @@ class _Backend:
         return mx.array(np.ascontiguousarray(a, dtype=self.npdt), dtype=self.dt)
 
     def x(self, x):
+        """x (n, p) row-major on the backend's device and dtype."""
+        if self.kind == "gpu":
+            from .gpu import _device_x
+            return _device_x(x, 1)           # the gaussian covariance path's upload, reused
         if isinstance(x, mx.array):
             return x if x.dtype == self.dt else x.astype(self.dt)
         return mx.array(np.ascontiguousarray(x, dtype=self.npdt), dtype=self.dt)
