@@ -111,7 +111,7 @@ def metal_kernel_call(name, **kw):
     key = "metal:" + name
     if key not in _KERNELS:
         _KERNELS[key] = mx.fast.metal_kernel(
-            name="mlxs_glmnet_path_v5", input_names=INPUTS, output_names=OUTPUTS,
+            name="mlxs_glmnet_path_v6", input_names=INPUTS, output_names=OUTPUTS,
             source=metal_source(), header=(_KDIR / "prelude_metal.h").read_text())
     return _KERNELS[key](**kw)
 
@@ -177,7 +177,7 @@ def _kernel(name):
     if name not in _KERNELS:
         if name == "path":
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_path_v5", input_names=INPUTS, output_names=OUTPUTS,
+                name="mlxs_glmnet_path_v6", input_names=INPUTS, output_names=OUTPUTS,
                 source=(_KDIR / "path.kern").read_text(),
                 header=(_KDIR / "prelude_cuda.h").read_text())
         else:
@@ -229,55 +229,85 @@ def column_stats(X, c, Wn_d, ys_d, B):
                      mx.broadcast_to((Wn_d * ys_d) @ xs_, (B, p))])
 
 
+def fold_structure(W):
+    """CV folds in a batch of weightings W (B, n): every problem's weights are one weighting
+    `base` with some rows zeroed, and every row is zeroed (held out) by at most one problem.
+    Returns (base, held) with held[i] the problem holding row i out (-1: none), or None."""
+    B = W.shape[0]
+    if B < 3:
+        return None
+    base = W.max(axis=0)
+    Z = W != base[None, :]                       # rows a problem drops (B, n)
+    if bool(W[Z].any()):                          # a dropped row must have weight 0
+        return None
+    nz = Z.sum(axis=0)
+    if bool((nz > 1).any()):
+        return None
+    held = np.where(nz == 1, Z.argmax(axis=0), -1)
+    held[base == 0] = -1
+    return base, held
+
+
 class _Columns:
     """Gram columns of the shifted design for B weightings, computed on demand (one set for all
-    problems when they share their weights, e.g. several responses)."""
+    problems when they share their weights, e.g. several responses).
 
-    def __init__(self, X, c, Wn, m1s, W):
+    CV folds (fold_structure): the rows are grouped by the problem that holds them out, once;
+    each round is then one batched GEMM over the groups, which costs one full Gram's flops for
+    all problems together: the whole data's columns are the sum of the groups' parts, and each
+    fold's are that sum minus its own group's part."""
+
+    def __init__(self, X, c, Wn, m1s, W, folds=None, shared=None):
         self.X, self.c, self.Wn, self.m1s = X, c, Wn, m1s
         B, n = W.shape
-        self.shared = bool(np.all(W == W[:1]))
+        self.shared = (B == 1 or bool(np.all(W == W[:1]))) if shared is None else shared
         if self.shared:
             self.Wn, self.m1s = Wn[:1], m1s[:1]         # Wn: already one row
             B = 1
         self.B = B
-        # CV folds (every row a subset of one weight vector): each fold's columns are the full
-        # columns minus the held-out rows' part, so a round costs about two GEMMs, not B.
-        base = W.max(axis=0)
-        self.sub = None
-        if B > 2 and bool(np.all((W == 0) | (W == base[None, :]))):
-            sw = W.sum(axis=1)
-            held = [np.flatnonzero((W[b] == 0) & (base > 0)) for b in range(B)]
-            self.sub = dict(base=mx.array((base / base.sum()).astype(np.float32)),
-                            scale=(base.sum() / sw).astype(np.float32),
-                            held=[mx.array(h.astype(np.int32)) if h.size else None for h in held],
-                            wh=[mx.array((base[h] / base.sum()).astype(np.float32)) if h.size else None
-                                for h in held],
-                            xh=[None] * B)
+        self.grp = None
+        if not self.shared and folds is not None:
+            base, held = folds
+            sb = base.sum()
+            keys = np.unique(held[base > 0])             # groups: -1 (held by none) and problems
+            rows = [np.flatnonzero((held == k) & (base > 0)) for k in keys]
+            nc = max(1, min(64, max(len(r) for r in rows) // 8192))   # row chunks per group
+            m = -(-max(len(r) for r in rows) // nc) * nc
+            idx = np.zeros((len(keys), m), dtype=np.int32)
+            wg = np.zeros((len(keys), m), dtype=np.float32)
+            for g, r in enumerate(rows):
+                idx[g, :len(r)] = r
+                idx[g, len(r):] = r[0]                    # padding: any row, weight 0
+                wg[g, :len(r)] = base[r] / sb
+            gof = {int(k): g for g, k in enumerate(keys)}
+            self.grp = dict(idx=mx.array(idx.reshape(-1)), shape=(len(keys), nc, m // nc),
+                            w=mx.array(wg), xg=None,
+                            own=[gof.get(b, -1) for b in range(B)],
+                            scale=(sb / W.sum(axis=1)).astype(np.float32))
 
     def compute(self, S):
         X, c = self.X, self.c
         Sx = mx.array(np.asarray(S, dtype=np.int32))
-        XS = mx.take(X, Sx, axis=1) - c[Sx][None, :]                     # (n, K)
         K = len(S)
-        if self.sub is None:
+        if self.grp is None:
+            XS = mx.take(X, Sx, axis=1) - c[Sx][None, :]                   # (n, K)
             R = self.Wn[:, :, None] * XS[None, :, :]                       # (B, n, K)
             R = mx.transpose(R, (1, 0, 2)).reshape(XS.shape[0], self.B * K)
             HT = _tn(R, X).reshape(self.B, K, -1)                          # (B, K, p)
         else:
-            sb = self.sub
-            full = _tn(sb["base"][:, None] * XS, X)                         # (K, p)
-            parts = []
-            for b in range(self.B):
-                h = sb["held"][b]
-                if h is None:
-                    parts.append(full)
-                    continue
-                if sb["xh"][b] is None:
-                    sb["xh"][b] = mx.take(X, h, axis=0)                     # kept for later rounds
-                part = _tn(sb["wh"][b][:, None] * mx.take(XS, h, axis=0), sb["xh"][b])
-                parts.append((full - part) * float(sb["scale"][b]))
-            HT = mx.stack(parts)
+            gr = self.grp
+            G, nc, r = gr["shape"]
+            p = X.shape[1]
+            if gr["xg"] is None:                  # x's rows grouped, kept for later rounds
+                gr["xg"] = mx.take(X, gr["idx"], axis=0).reshape(G * nc, r, p)
+            xg = gr["xg"]
+            A = (mx.take(xg, Sx, axis=2) - c[Sx][None, None, :]) \
+                * gr["w"].reshape(G * nc, r)[:, :, None]                     # (G nc, r, K)
+            parts = mx.matmul(mx.transpose(A, (0, 2, 1)), xg)               # (G nc, K, p)
+            parts = mx.sum(parts.reshape(G, nc, K, p), axis=1)              # (G, K, p)
+            full = mx.sum(parts, axis=0)
+            HT = mx.stack([(full - parts[g] if g >= 0 else full) * float(gr["scale"][b])
+                           for b, g in enumerate(gr["own"])])
         # back to cross-products of the shifted design: subtract c_k * mean'_j
         return HT - self.m1s[:, Sx][:, :, None] * c[None, None, :]
 
@@ -345,17 +375,17 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     y = np.asarray(y, dtype=np.float64)
     shared_w = B == 1 or bool(np.all(W == W[:1]))
     unit_w = shared_w and bool(np.all(W[0] == W[0, 0]))
+    folds = None if shared_w else fold_structure(W)
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
         Wn_d = arr(W[:1] / W[0].sum())
+    elif folds is not None:              # CV folds: one weighting, each fold's rows masked
+        base, held = folds
+        keep = mx.array(held.astype(np.int32))[None, :] != mx.arange(B, dtype=mx.int32)[:, None]
+        Wn_d = keep * arr(base)[None, :] / arr(W.sum(axis=1))[:, None]
     else:
-        base = W.max(axis=0)
-        if bool(np.all((W == 0) | (W == base[None, :]))):     # CV folds: masks of one weighting
-            Wn_d = mx.array((W > 0).view(np.uint8) if W.dtype == bool else (W > 0).astype(np.uint8)) \
-                * arr(base)[None, :] / arr(W.sum(axis=1))[:, None]
-        else:
-            Wn_d = arr(W / W.sum(axis=1, keepdims=True))
+        Wn_d = arr(W / W.sum(axis=1, keepdims=True))
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
     # without an intercept glmnet does not centre, so neither may the shift
     if y.ndim == 1:
@@ -386,7 +416,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     score[:, excluded] = -np.inf
     score = score.max(axis=0)
     order = np.argsort(-score, kind="stable")
-    cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, W)
+    cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, W,
+                    folds, shared_w)
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
     whole = p <= 2 * FIRST_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS
@@ -487,6 +518,19 @@ class _Profile:
         return {"gpu_profile": {k: round(v * 1e3, 2) for k, v in self.acc.items()}} if self.on else {}
 
 
+# Largest p whose hot vectors path.kern keeps in block-shared memory on CUDA (4 p floats, static
+# shared memory: 32 KB at 2048); MLXS_GPU_SHARED=0 keeps them in global memory.
+SHARED_MAX_P = 2048 if os.environ.get("MLXS_GPU_SHARED", "1") != "0" else 0
+
+
+def shared_size(p):
+    """The template size K_SHP of a launch for p variables: 0 (global memory) or 1024/2048
+    (two compiled variants at most)."""
+    if p > SHARED_MAX_P:
+        return 0
+    return 1024 if p <= 1024 else 2048
+
+
 def _launch(inputs, B, L, p, nvec, threads=None):
     """One launch of the path kernel, evaluated. The block size is the largest that the compiled
     kernel's registers allow (512 threads when they fit, else 384, else 256: NVRTC decides the
@@ -496,12 +540,16 @@ def _launch(inputs, B, L, p, nvec, threads=None):
     shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p + 16), (B, 4 * nvec),
               (B, 6 * p)]
     dtypes = [f32, f32, f32, f32, f32, mx.int32, f32, f32, mx.int32]
+    # CUDA: the kernel's hottest p-vectors in shared memory when p <= 2048 (path.kern K_SHARED)
+    extra = {}
+    if _ACTIVE.get("backend", backend()) == "cuda":
+        extra["template"] = [("K_SHP", shared_size(p))]
     while True:
         nt = min(threads, THREADS) if threads else THREADS
         try:
             outs = _call("path", inputs=inputs, grid=(B * nt, 1, 1),
-                                   threadgroup=(nt, 1, 1), output_shapes=shapes,
-                                   output_dtypes=dtypes, init_value=0)
+                         threadgroup=(nt, 1, 1), output_shapes=shapes,
+                         output_dtypes=dtypes, init_value=0, **extra)
             mx.eval(*outs[:6])
             return outs
         except RuntimeError as e:

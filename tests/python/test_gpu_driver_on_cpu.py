@@ -107,20 +107,48 @@ def test_float32_gpu_driver_matches_float64(gpu_on_cpu, fam, opt):
 
 
 @pytest.mark.parametrize("fam", ["gaussian", "binomial"])
-def test_float32_gpu_driver_folds(gpu_on_cpu, fam):
+@pytest.mark.parametrize("layout", ["folds", "weighted_folds", "not_folds"])
+def test_float32_gpu_driver_folds(gpu_on_cpu, fam, layout):
+    """A batch of CV-fold weightings (covariance mode: the rows grouped by fold once, every round
+    one batched GEMM, each fold's columns the sum of the other groups' parts; uneven folds, so the
+    groups are padded), with a non-unit base weighting, and a batch that is not folds (a row
+    dropped by two problems: the general path). Every problem held to the float64 engine at every
+    lambda."""
     rng, x, y = _data(fam, seed=7)
     n = len(y)
     fold = rng.integers(0, 4, n)
-    Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(4)])
+    base = rng.uniform(0.5, 2.0, n) if layout == "weighted_folds" else np.ones(n)
+    Wb = np.stack([base] + [base * (fold != k) for k in range(4)])
+    if layout == "not_folds":
+        Wb[2, np.flatnonzero(fold == 0)[:5]] = 0.0       # rows dropped by problems 1 and 2
+    assert (gpu.fold_structure(Wb) is None) == (layout == "not_folds")
     tg = {"type_gaussian": "covariance"} if fam == "gaussian" else {}
     ref = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="cpu", thresh=1e-12)
     got = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="gpu", **tg)
+    lam = ref[0].lambda_[:40]
+    ref_l = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="cpu", lambda_=lam, thresh=1e-12)
+    got_l = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="gpu", lambda_=lam,
+                            thresh=1e-10, **tg)
     for b in range(Wb.shape[0]):
-        g1 = mg.glmnet(x, y, fam, weights=Wb[b], device="gpu", lambda_=ref[b].lambda_,
-                       thresh=1e-10, **tg)
-        assert _gap(x, y, fam, dict(weights=Wb[b]), ref[b], g1) < 1e-4
+        assert _gap(x, y, fam, dict(weights=Wb[b]), ref_l[b], got_l[b]) < 1e-4
         np.testing.assert_allclose(got[b].lambda_[0], ref[b].lambda_[0], rtol=1e-4)
         assert abs(len(got[b].lambda_) - len(ref[b].lambda_)) <= 5
+    if fam == "gaussian":
+        assert got_l[0].info["gpu_rounds"] > 1                          # columns in rounds
+
+
+def test_fold_structure():
+    W = np.array([[1, 2, 3, 4], [0, 2, 3, 4], [1, 2, 0, 0], [1, 0, 3, 4.]])
+    base, held = gpu.fold_structure(W)
+    np.testing.assert_array_equal(base, [1, 2, 3, 4])
+    np.testing.assert_array_equal(held, [1, 3, 2, 2])
+    assert gpu.fold_structure(W[:2]) is None                             # too few problems
+    W2 = W.copy()
+    W2[1, 2] = 0                                                         # row 2 dropped twice
+    assert gpu.fold_structure(W2) is None
+    W3 = W.copy()
+    W3[1, 3] = 1.0                                                       # not a mask of base
+    assert gpu.fold_structure(W3) is None
 
 
 def test_float32_gpu_driver_several_responses(gpu_on_cpu):
