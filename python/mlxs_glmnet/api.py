@@ -406,6 +406,15 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
                            # glmnet turns its deviance-change stop off when a limit is zero
                            fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any()) else 1e-5,
                            trace_it=trace_it)
+    if family == "gaussian":
+        # every problem's null deviance at once (a batch of CV folds at n = 1e6: one product, not
+        # a few passes over n per problem); y is shifted by a common centre for accuracy
+        yc = y_in - (y_in.mean(axis=-1, keepdims=True) if intercept else 0.0)
+        if yc.ndim == 1:
+            s1, s2 = Wb @ yc, Wb @ (yc * yc)
+        else:
+            s1, s2 = (Wb * yc).sum(axis=1), (Wb * yc * yc).sum(axis=1)
+        nulldevs = s2 - (s1 * s1 / Wb.sum(axis=1) if intercept else 0.0)
     fits = []
     for b in range(B):
         k = int(res.lmu[b])
@@ -420,14 +429,10 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
             warnings.warn("an empty model has been returned; probably a convergence issue",
                           RuntimeWarning, stacklevel=3)
         beta = res.beta[b, :k].T.copy()
-        wb = Wb[b]
         if family == "gaussian":
-            yv = y_in[b] if y_in.ndim == 2 else y_in
-            ww = wb / wb.sum()
-            ybar = (ww @ yv) if intercept else 0.0
-            nulldev = float(wb @ (yv - ybar) ** 2)
+            nulldev = float(nulldevs[b])
         else:
-            nulldev = float(res.nulldev_int[b] * wb.sum())
+            nulldev = float(res.nulldev_int[b] * Wb[b].sum())
         fits.append(GlmnetFit(
             a0=res.a0[b, :k].copy(), beta=beta, lambda_=res.lambda_[b, :k].copy(),
             df=(beta != 0).sum(axis=0).astype(np.int64), dim=np.array([p, k]),
@@ -485,16 +490,19 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
                 raise ValueError(f"y: response column {int(bad[0])} is constant")
     if weights_batch is None:
         weights_batch = np.ones((yarr.shape[1] if multi else 1, prep["n"]))
-    Wb = np.asarray(weights_batch, dtype=np.float64)
+    Wb = np.asarray(weights_batch, dtype=np.float64).view()
+    Wb.flags.writeable = False               # (it may be the caller's array: never written)
     if multi and Wb.ndim == 2 and Wb.shape[0] != yarr.shape[1]:
         raise ValueError(f"weights_batch must have one row per column of y ({yarr.shape[1]})")
     if Wb.ndim != 2 or Wb.shape[1] != prep["n"]:
         raise ValueError(f"weights_batch must be a (B, {prep['n']}) matrix")
-    if not np.isfinite(Wb).all() or (Wb < 0).any():
+    # (NaN fails >= 0; +Inf makes its row's sum infinite)
+    if not (Wb >= 0).all() or not np.isfinite(Wb.sum(axis=1)).all():
         raise ValueError("weights_batch must be finite and non-negative")
     # a problem's nobs is its number of rows (nonzero weights_batch), as if the others were removed
-    nobs_b = (Wb > 0).sum(axis=1)
-    Wb = Wb * prep["w"][None, :]
+    nobs_b = np.count_nonzero(Wb, axis=1)
+    if weights is not None:
+        Wb = Wb * prep["w"][None, :]
     if (Wb.sum(axis=1) <= 0).any():
         raise ValueError("weights_batch: every problem needs a positive weight")
     if family == "binomial":

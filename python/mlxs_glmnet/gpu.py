@@ -232,19 +232,22 @@ def column_stats(X, c, Wn_d, ys_d, B):
 def fold_structure(W):
     """CV folds in a batch of weightings W (B, n): every problem's weights are one weighting
     `base` with some rows zeroed, and every row is zeroed (held out) by at most one problem.
-    Returns (base, held) with held[i] the problem holding row i out (-1: none), or None."""
+    Returns (base, held) with held[i] the problem holding row i out (-1: none), or None.
+    (A few passes over W: at n = 1e6 and 11 problems each costs milliseconds on the host.)"""
     B = W.shape[0]
     if B < 3:
         return None
     base = W.max(axis=0)
-    Z = W != base[None, :]                       # rows a problem drops (B, n)
-    if bool(W[Z].any()):                          # a dropped row must have weight 0
-        return None
-    nz = Z.sum(axis=0)
+    Z = W == 0
+    Z[:, base == 0] = False                       # rows no problem uses: held by none
+    if not bool(((W == base[None, :]) | Z).all()):
+        return None                               # a problem reweights rows: not folds
+    nz = np.count_nonzero(Z, axis=0)
     if bool((nz > 1).any()):
         return None
-    held = np.where(nz == 1, Z.argmax(axis=0), -1)
-    held[base == 0] = -1
+    held = np.full(W.shape[1], -1, dtype=np.int64)
+    for b in range(B):
+        held[Z[b]] = b
     return base, held
 
 
@@ -269,8 +272,12 @@ class _Columns:
         if not self.shared and folds is not None:
             base, held = folds
             sb = base.sum()
-            keys = np.unique(held[base > 0])             # groups: -1 (held by none) and problems
-            rows = [np.flatnonzero((held == k) & (base > 0)) for k in keys]
+            hk = np.where(base > 0, held, -2).astype(np.int16 if B < 32000 else np.int32)
+            order = np.argsort(hk, kind="stable")     # -2: weight 0 everywhere; int16: radix sort
+            counts = np.bincount(hk.astype(np.int64) + 2, minlength=B + 2)
+            keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]  # -1 (held by none), problems
+            ends = np.cumsum(counts)
+            rows = [order[ends[k + 1]:ends[k + 2]] for k in keys]
             nc = max(1, min(64, max(len(r) for r in rows) // 8192))   # row chunks per group
             m = -(-max(len(r) for r in rows) // nc) * nc
             idx = np.zeros((len(keys), m), dtype=np.int32)
@@ -518,19 +525,6 @@ class _Profile:
         return {"gpu_profile": {k: round(v * 1e3, 2) for k, v in self.acc.items()}} if self.on else {}
 
 
-# Largest p whose hot vectors path.kern keeps in block-shared memory on CUDA (4 p floats, static
-# shared memory: 32 KB at 2048); MLXS_GPU_SHARED=0 keeps them in global memory.
-SHARED_MAX_P = 2048 if os.environ.get("MLXS_GPU_SHARED", "1") != "0" else 0
-
-
-def shared_size(p):
-    """The template size K_SHP of a launch for p variables: 0 (global memory) or 1024/2048
-    (two compiled variants at most)."""
-    if p > SHARED_MAX_P:
-        return 0
-    return 1024 if p <= 1024 else 2048
-
-
 def _launch(inputs, B, L, p, nvec, threads=None):
     """One launch of the path kernel, evaluated. The block size is the largest that the compiled
     kernel's registers allow (512 threads when they fit, else 384, else 256: NVRTC decides the
@@ -540,16 +534,12 @@ def _launch(inputs, B, L, p, nvec, threads=None):
     shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p + 16), (B, 4 * nvec),
               (B, 6 * p)]
     dtypes = [f32, f32, f32, f32, f32, mx.int32, f32, f32, mx.int32]
-    # CUDA: the kernel's hottest p-vectors in shared memory when p <= 2048 (path.kern K_SHARED)
-    extra = {}
-    if _ACTIVE.get("backend", backend()) == "cuda":
-        extra["template"] = [("K_SHP", shared_size(p))]
     while True:
         nt = min(threads, THREADS) if threads else THREADS
         try:
             outs = _call("path", inputs=inputs, grid=(B * nt, 1, 1),
                          threadgroup=(nt, 1, 1), output_shapes=shapes,
-                         output_dtypes=dtypes, init_value=0, **extra)
+                         output_dtypes=dtypes, init_value=0)
             mx.eval(*outs[:6])
             return outs
         except RuntimeError as e:

@@ -159,9 +159,6 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
 
 // The kernel body sees a KCtx named kctx.
 #define K_TID (kctx.tid)
-// path.kern's shared-memory homes (CUDA only): here every vector stays in its global home
-#define K_SHARED_DECL
-#define K_SHARED(slot, home) (home)
 #define K_NT (kctx.nt)
 #define K_SYNC() ::mlxs_glmnet::k_sync(kctx)
 #define K_RED(v) ::mlxs_glmnet::k_red(kctx, (v))

@@ -7,11 +7,6 @@ typedef float real_t;
 #define K_SYNC() __syncthreads()
 #define K_FOR(i, n) for (int i = K_TID; i < (n); i += K_NT)
 #define K_PROGRESS() ((void)0)
-// Block-shared homes for the kernel's four hottest p-vectors when the launch's template size
-// K_SHP (0, or a size >= p chosen by gpu._launch) has room: shared loads and stores instead of
-// global ones in every coordinate update (static shared memory, 4 K_SHP floats <= 32 KB).
-#define K_SHARED_DECL __shared__ float k_shv[4 * K_SHP + 1];
-#define K_SHARED(slot, home) (K_SHP > 0 ? k_shv + (slot) * K_SHP : (home))
 // Block-wide sum: warp shuffles, one shared slot per warp, three barriers.
 __device__ inline float k_block_sum(float v) {
   __shared__ float wsum[32];

@@ -9,9 +9,6 @@ typedef float real_t;
 #define K_SYNC() threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup)
 #define K_FOR(i, n) for (int i = K_TID; i < (n); i += K_NT)
 #define K_PROGRESS() ((void)0)
-// path.kern's shared-memory homes (CUDA only): here every vector stays in its global home
-#define K_SHARED_DECL
-#define K_SHARED(slot, home) (home)
 #define K_RED(v) k_block_sum((v), k_tg, K_TID, K_NT)
 #define k_dot(a, b, n) k_dot_((a), (b), (n), k_tg, K_TID, K_NT)
 #define k_upd(r, v, x, c1, c0, n) k_upd_((r), (v), (x), (c1), (c0), (n), K_TID, K_NT)
