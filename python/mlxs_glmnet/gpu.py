@@ -28,7 +28,8 @@ _KDIR = Path(__file__).with_name("kernels")
 _KERNELS: dict = {}
 # Threads per block (one block per problem); a multiple of 32. Measured on an H200, binomial
 # 20000x500 path: 128 threads 8.9 s, 256 4.6 s, 512 2.5 s; 1024 exceeds the kernel's registers.
-THREADS = int(os.environ.get("MLXS_GPU_THREADS", "512"))   # see _launch
+THREADS = min(512, int(os.environ.get("MLXS_GPU_THREADS", "512")))   # see _launch; the CUDA
+# prelude declares 512 as the kernel's launch bound
 # Gram columns computed before the first launch in covariance mode (all of them when p is small).
 FIRST_COLUMNS = int(os.environ.get("MLXS_GPU_FIRST_COLUMNS", "64"))
 NEEDCOL = 90000          # path.kern's K_NEEDCOL
@@ -111,7 +112,7 @@ def metal_kernel_call(name, **kw):
     key = "metal:" + name
     if key not in _KERNELS:
         _KERNELS[key] = mx.fast.metal_kernel(
-            name="mlxs_glmnet_path_v6", input_names=INPUTS, output_names=OUTPUTS,
+            name="mlxs_glmnet_path_v7", input_names=INPUTS, output_names=OUTPUTS,
             source=metal_source(), header=(_KDIR / "prelude_metal.h").read_text())
     return _KERNELS[key](**kw)
 
@@ -177,7 +178,7 @@ def _kernel(name):
     if name not in _KERNELS:
         if name == "path":
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_path_v6", input_names=INPUTS, output_names=OUTPUTS,
+                name="mlxs_glmnet_path_v7", input_names=INPUTS, output_names=OUTPUTS,
                 source=(_KDIR / "path.kern").read_text(),
                 header=(_KDIR / "prelude_cuda.h").read_text())
         else:
