@@ -497,13 +497,15 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
     if Wb.ndim != 2 or Wb.shape[1] != prep["n"]:
         raise ValueError(f"weights_batch must be a (B, {prep['n']}) matrix")
     # (NaN fails >= 0; +Inf makes its row's sum infinite)
-    if not (Wb >= 0).all() or not np.isfinite(Wb.sum(axis=1)).all():
+    sums = Wb.sum(axis=1)
+    if not (Wb >= 0).all() or not np.isfinite(sums).all():
         raise ValueError("weights_batch must be finite and non-negative")
     # a problem's nobs is its number of rows (nonzero weights_batch), as if the others were removed
-    nobs_b = np.count_nonzero(Wb, axis=1)
+    nobs_b = (Wb > 0).sum(axis=1)
     if weights is not None:
         Wb = Wb * prep["w"][None, :]
-    if (Wb.sum(axis=1) <= 0).any():
+        sums = Wb.sum(axis=1)
+    if (sums <= 0).any():
         raise ValueError("weights_batch: every problem needs a positive weight")
     if family == "binomial":
         Y = prep["Y"]

@@ -381,7 +381,9 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     # ---- covariance mode ----
     # O(n) work stays on the device: at n = 1e6 every host pass over a vector costs ~1 ms.
     y = np.asarray(y, dtype=np.float64)
-    shared_w = B == 1 or bool(np.all(W == W[:1]))
+    # (row sums first: a batch of CV folds differs there, without a pass over all of W)
+    rs = W.sum(axis=1)
+    shared_w = B == 1 or (bool(np.all(rs == rs[0])) and bool(np.all(W == W[:1])))
     unit_w = shared_w and bool(np.all(W[0] == W[0, 0]))
     folds = None if shared_w else fold_structure(W)
     if unit_w:
@@ -391,7 +393,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     elif folds is not None:              # CV folds: one weighting, each fold's rows masked
         base, held = folds
         keep = mx.array(held.astype(np.int32))[None, :] != mx.arange(B, dtype=mx.int32)[:, None]
-        Wn_d = keep * arr(base)[None, :] / arr(W.sum(axis=1))[:, None]
+        Wn_d = keep * arr(base)[None, :] / arr(rs)[:, None]
     else:
         Wn_d = arr(W / W.sum(axis=1, keepdims=True))
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
