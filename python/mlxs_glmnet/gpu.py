@@ -252,6 +252,33 @@ def fold_structure(W):
     return base, held
 
 
+def fold_groups(folds, B):
+    """The rows grouped by the problem that holds them out (fold_structure), for one batched
+    GEMM over the groups: idx (G m,) row indices, group after group, each group padded to m rows
+    (a multiple of the nc row chunks a group is split into, so that a thin product spreads over
+    the whole GPU) with valid (G, m) = 0 on the padding; own[b] is the group problem b holds out
+    (-1: none). Rows of weight 0 everywhere are left out."""
+    base, held = folds
+    hk = np.where(base > 0, held, -2).astype(np.int16 if B < 32000 else np.int32)
+    order = np.argsort(hk, kind="stable")     # -2: weight 0 everywhere; int16: a radix sort
+    counts = np.bincount(hk.astype(np.int64) + 2, minlength=B + 2)
+    keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]     # -1 (held by none), problems
+    ends = np.cumsum(counts)
+    rows = [order[ends[k + 1]:ends[k + 2]] for k in keys]
+    big = max(len(r) for r in rows)
+    nc = max(1, min(64, big // 8192))
+    m = -(-big // nc) * nc
+    idx = np.zeros((len(keys), m), dtype=np.int32)
+    valid = np.zeros((len(keys), m), dtype=np.float32)
+    for g, r in enumerate(rows):
+        idx[g, :len(r)] = r
+        idx[g, len(r):] = r[0]                        # padding: any row, weight 0
+        valid[g, :len(r)] = 1.0
+    gof = {int(k): g for g, k in enumerate(keys)}
+    return dict(idx=idx.reshape(-1), shape=(len(keys), nc, m // nc), valid=valid,
+                own=[gof.get(b, -1) for b in range(B)])
+
+
 class _Columns:
     """Gram columns of the shifted design for B weightings, computed on demand (one set for all
     problems when they share their weights, e.g. several responses).
@@ -271,26 +298,12 @@ class _Columns:
         self.B = B
         self.grp = None
         if not self.shared and folds is not None:
-            base, held = folds
+            base = folds[0]
+            fg = fold_groups(folds, B)
             sb = base.sum()
-            hk = np.where(base > 0, held, -2).astype(np.int16 if B < 32000 else np.int32)
-            order = np.argsort(hk, kind="stable")     # -2: weight 0 everywhere; int16: radix sort
-            counts = np.bincount(hk.astype(np.int64) + 2, minlength=B + 2)
-            keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]  # -1 (held by none), problems
-            ends = np.cumsum(counts)
-            rows = [order[ends[k + 1]:ends[k + 2]] for k in keys]
-            nc = max(1, min(64, max(len(r) for r in rows) // 8192))   # row chunks per group
-            m = -(-max(len(r) for r in rows) // nc) * nc
-            idx = np.zeros((len(keys), m), dtype=np.int32)
-            wg = np.zeros((len(keys), m), dtype=np.float32)
-            for g, r in enumerate(rows):
-                idx[g, :len(r)] = r
-                idx[g, len(r):] = r[0]                    # padding: any row, weight 0
-                wg[g, :len(r)] = base[r] / sb
-            gof = {int(k): g for g, k in enumerate(keys)}
-            self.grp = dict(idx=mx.array(idx.reshape(-1)), shape=(len(keys), nc, m // nc),
-                            w=mx.array(wg), xg=None,
-                            own=[gof.get(b, -1) for b in range(B)],
+            wg = fg["valid"] * (base[fg["idx"]] / sb).reshape(fg["valid"].shape)
+            self.grp = dict(idx=mx.array(fg["idx"]), shape=fg["shape"],
+                            w=mx.array(wg.astype(np.float32)), xg=None, own=fg["own"],
                             scale=(sb / W.sum(axis=1)).astype(np.float32))
 
     def compute(self, S):

@@ -36,6 +36,8 @@ PMIN = 1e-9            # path.kern: the binomial IRLS weight floor and probabili
 # binomial n = 1e6, p = 1e3: 0.1 -> 59 refreshes, 1.73 s; 0.5 -> 7 refreshes, 1.38 s; at n = 1e5
 # 0.5 cost more IRLS steps than it saved (1.14 s -> 1.31 s).
 REFRESH_RATIO = float(os.environ.get("MLXS_GPU_REFRESH_RATIO", "0.5"))
+# CV folds: one Gram refresh for all problems of the batch (see _run_glm); 0 turns it off
+GROUP_REFRESH = os.environ.get("MLXS_GPU_GROUP_REFRESH", "1") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 BIG = 9.9e35
@@ -155,6 +157,27 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     xm_d = be.arr(xm)
     ybar = np.array(ybar_d, dtype=np.float64)
 
+    # CV folds (gpu.fold_structure) with a problem that holds no rows out (the full data, f):
+    # the problems' fits are so close that f's IRLS weights on a fold's rows are a good
+    # curvature for that fold too, so a refresh that any problem asks for refreshes every
+    # problem's Gram at once, under f's current weights: one batched GEMM over the rows grouped
+    # by fold (the cost of one Gram; f's Gram is the sum of the groups' parts, a fold's that sum
+    # minus its own rows' part) instead of one Gram per problem. A problem that still converges
+    # slowly right after such a refresh gets its own Gram under its own weights.
+    grp = None
+    if B >= 3 and GROUP_REFRESH:
+        from .gpu import fold_groups, fold_structure
+        folds = fold_structure(W)
+        if folds is not None:
+            holds = np.zeros(B, dtype=bool)
+            holds[folds[1][folds[1] >= 0]] = True
+            free = np.flatnonzero(~holds)
+            if free.size and bool(np.all(W[free[0]] == folds[0])):
+                fg = fold_groups(folds, B)
+                grp = dict(f=int(free[0]), idx=be.arr(fg["idx"], integer=True), shape=fg["shape"],
+                           valid=be.arr(fg["valid"].reshape(-1)), own=fg["own"],
+                           scale=sw[int(free[0])] / sw, last=-10, count=0)
+
     # ---- state ----
     bt = np.zeros((B, p))                 # coefficients on the internal (x~) scale
     b0 = np.zeros(B)
@@ -221,6 +244,38 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     def idx_d(idx):
         return be.arr(idx, integer=True)
 
+    def group_refresh(idx, v):
+        """Every problem's Gram under the full problem's current IRLS weights (see grp)."""
+        f = grp["f"]
+        hit = np.flatnonzero(idx == f)
+        if hit.size:
+            vf = v[int(hit[0])]
+        else:                              # f is not iterating: its weights at its solution
+            fa = np.array([f])
+            vf = _moments(eta_of(fa), Yd[idx_d(fa)], Wn[idx_d(fa)], fam)[0][0]
+        G, nc, r = grp["shape"]
+        m = len(S)
+        xg = mx.take(XS, grp["idx"], axis=0)                                   # (G nc r, m)
+        wg = mx.take(vf, grp["idx"]) * grp["valid"]
+        parts = mx.matmul(mx.transpose((wg[:, None] * xg).reshape(G * nc, r, m), (0, 2, 1)),
+                          xg.reshape(G * nc, r, m))
+        parts = mx.sum(parts.reshape(G, nc, m, m), axis=1)                     # (G, m, m)
+        full = mx.sum(parts, axis=0)
+        wf = Wn[f]
+        hf = mx.where(wf > 0, vf / mx.where(wf > 0, wf, 1), 0)                 # f's IRLS h
+        for bb in range(B):
+            g_own = grp["own"][bb]
+            sc = float(grp["scale"][bb])
+            Hs[bb] = full if g_own < 0 else (full - parts[g_own]) * sc
+            vH[bb] = vf if bb == f else Wn[bb] * hf
+            aH[bb] = vH[bb] @ XS
+            svH_d[bb] = mx.sum(vH[bb])
+        fresh[:] = False
+        mx.eval(*Hs, *aH, *svH_d)
+        refreshes[0] += 1
+        grp["last"] = steps_total[0]
+        grp["count"] += 1
+
     def wls(idx, lam, jerr_at):
         """One IRLS step for the problems idx: the exact gradient x~' r at the current eta, the
         curvature from each problem's kept weighted Gram (refreshed with the current weights when
@@ -243,6 +298,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             npass[idx] += 1
             return svh, svh, np.zeros((k, 0))
         m = len(S)
+        need = [bb for bb in idx if fresh[bb] or Hs[bb] is None]
+        if need and grp is not None and steps_total[0] - grp["last"] > 1:
+            group_refresh(idx, v)
         for i, bb in enumerate(idx):                                 # Gram refreshes
             if fresh[bb] or Hs[bb] is None:
                 vi = v[i]
@@ -445,4 +503,5 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                       lmu=info[:, 0], npasses=info[:, 1], jerr=info[:, 2], nobs=info[:, 3], mode=0,
                       extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0],
                              "gram_refreshes": refreshes[0], "irls_steps": steps_total[0],
+                             "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                              **prof.report()})

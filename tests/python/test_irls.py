@@ -102,16 +102,23 @@ def test_driver_matches_the_kernel_path(monkeypatch, fam, opt, shape):
 
 
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
-def test_driver_batches_folds(monkeypatch, fam):
+@pytest.mark.parametrize("group", [True, False])
+def test_driver_batches_folds(monkeypatch, fam, group):
     """CV folds move through the path in lockstep, sharing the union of their strong sets: every
-    fold's path is still its own (its own lambda_max, its own early stop)."""
+    fold's path is still its own (its own lambda_max, its own early stop). With the full-data
+    problem in the batch, Gram refreshes are shared (one batched product under the full problem's
+    weights for every problem; uneven folds, weighted rows): only the curvature changes, so the
+    paths are the same."""
     n, p = 240, 15
     rng, x, y = _data(fam, n, p, seed=5)
     fold = rng.integers(0, 4, n)
-    Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(4)])
+    base = rng.uniform(0.5, 2.0, n)
+    Wb = np.stack([base] + [base * (fold != k) for k in range(4)])
     ref = mg.glmnet_batch(x, y, fam, weights_batch=Wb, thresh=1e-12)
     _driver(monkeypatch)
+    monkeypatch.setattr(irls, "GROUP_REFRESH", group)
     got = mg.glmnet_batch(x, y, fam, weights_batch=Wb, thresh=1e-12)
+    assert (got[0].info["fold_gram_refreshes"] > 0) == group
     for b in range(Wb.shape[0]):
         assert len(got[b].lambda_) == len(ref[b].lambda_)
         np.testing.assert_allclose(got[b].lambda_, ref[b].lambda_, rtol=1e-7)
