@@ -38,6 +38,7 @@ PMIN = 1e-9            # path.kern: the binomial IRLS weight floor and probabili
 REFRESH_RATIO = float(os.environ.get("MLXS_GPU_REFRESH_RATIO", "0.5"))
 # CV folds: one Gram refresh for all problems of the batch (see _run_glm); 0 turns it off
 GROUP_REFRESH = os.environ.get("MLXS_GPU_GROUP_REFRESH", "1") != "0"
+GROUP_TOL = 0.1          # the largest relative L1 distance of the weights for a shared refresh
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 BIG = 9.9e35
@@ -163,7 +164,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     # problem's Gram at once, under f's current weights: one batched GEMM over the rows grouped
     # by fold (the cost of one Gram; f's Gram is the sum of the groups' parts, a fold's that sum
     # minus its own rows' part) instead of one Gram per problem. A problem that still converges
-    # slowly right after such a refresh gets its own Gram under its own weights.
+    # slowly right after such a refresh gets its own Gram under its own weights (for the rest of
+    # that lambda: with a nearly separated fit the full problem's weights can be far from a fold's).
     grp = None
     if B >= 3 and GROUP_REFRESH:
         from .gpu import fold_groups, fold_structure
@@ -228,6 +230,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     vH: list = [None] * B
     svH_d: list = [None] * B
     fresh = np.ones(B, dtype=bool)
+    solo = np.zeros(B, dtype=bool)        # CV folds: problems left out of shared refreshes
     refreshes = [0]
     steps_total = [0]
 
@@ -263,15 +266,25 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         full = mx.sum(parts, axis=0)
         wf = Wn[f]
         hf = mx.where(wf > 0, vf / mx.where(wf > 0, wf, 1), 0)                 # f's IRLS h
+        # a problem whose own IRLS weights are far from f's on its rows keeps its own Gram
+        # (relative L1 distance; a nearly separated fit, say, where they differ by orders)
+        ix = idx_d(idx)
+        dist = np.array(mx.sum(mx.abs(v - Wn[ix] * hf[None, :]), axis=1) / mx.sum(v, axis=1))
+        solo[idx[dist > GROUP_TOL]] = True
         for bb in range(B):
+            if solo[bb] or (bb != f and bb not in set(idx.tolist())):
+                continue
             g_own = grp["own"][bb]
             sc = float(grp["scale"][bb])
             Hs[bb] = full if g_own < 0 else (full - parts[g_own]) * sc
             vH[bb] = vf if bb == f else Wn[bb] * hf
             aH[bb] = vH[bb] @ XS
             svH_d[bb] = mx.sum(vH[bb])
-        fresh[:] = False
-        mx.eval(*Hs, *aH, *svH_d)
+        done = np.zeros(B, dtype=bool)
+        done[idx] = True
+        done[f] = True
+        fresh[done & ~solo] = False
+        mx.eval(*[a for a in (*Hs, *aH, *svH_d) if a is not None])
         refreshes[0] += 1
         grp["last"] = steps_total[0]
         grp["count"] += 1
@@ -298,9 +311,14 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             npass[idx] += 1
             return svh, svh, np.zeros((k, 0))
         m = len(S)
-        need = [bb for bb in idx if fresh[bb] or Hs[bb] is None]
-        if need and grp is not None and steps_total[0] - grp["last"] > 1:
-            group_refresh(idx, v)
+        if grp is not None:
+            need = [bb for bb in idx if (fresh[bb] or Hs[bb] is None) and not solo[bb]]
+            if need and steps_total[0] - grp["last"] <= 1:
+                # still slow right after a shared refresh: the full problem's weights do not
+                # serve these (a nearly separated fit, say): own Grams, for the rest of the lambda
+                solo[need] = True
+            elif need:
+                group_refresh(idx, v)
         for i, bb in enumerate(idx):                                 # Gram refreshes
             if fresh[bb] or Hs[bb] is None:
                 vi = v[i]
@@ -477,6 +495,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         tl = alpha[alive] * (2 * lam - lamprev[alive])
         strong = ju[alive] & out[None, :] & (np.abs(g[alive]) > tl[:, None] * pf[None, :])
         add_columns([int(j) for j in np.flatnonzero(strong.any(axis=0))])
+        solo[:] = False
         solve_stage(alive, lam, s, mj)
         ok = jerr[alive] == 0
         done = alive[~ok]
