@@ -10,7 +10,10 @@ move, the problem saves its state and stops with K_NEEDCOL; the driver adds colu
 ones, then the largest gradients the kernel left behind; at least 64 and a quarter more each round)
 and the kernel resumes where it stopped. When the whole Gram costs about as much as a round
 (2 n p^2 <= 2.5e11 flops), it is computed at once. Each round is one GEMM over x plus one launch; x
-stays on the device throughout (pass an mx.array to skip the host copy).
+stays on the device throughout (pass an mx.array to skip the host copy). A batch of CV folds
+(every problem one weighting with some rows zeroed, each row held out by at most one problem) has
+its rows grouped by fold once: a round's columns are then one batched GEMM for every problem, the
+cost of one problem's (see _Columns).
 
 Binomial and poisson with n >= GLM_IRLS_MIN_N go to irls.py (IRLS in covariance form, driven from
 the host, path.kern's warm-start mode for each weighted least-squares step); smaller ones, and
@@ -542,9 +545,9 @@ class _Profile:
 
 
 def _launch(inputs, B, L, p, nvec, threads=None):
-    """One launch of the path kernel, evaluated. The block size is the largest that the compiled
-    kernel's registers allow (512 threads when they fit, else 384, else 256: NVRTC decides the
-    register count, so this is learnt from the first launch in the process)."""
+    """One launch of the path kernel, evaluated. 512 threads a block: the CUDA prelude declares
+    that launch bound, so the compiler keeps the kernel's registers within it (should a build
+    still refuse, the block falls back to 384, then 256 threads, learnt once per process)."""
     global THREADS
     f32 = mx.float32
     shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p + 16), (B, 4 * nvec),

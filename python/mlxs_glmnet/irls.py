@@ -14,7 +14,9 @@ every O(n) operation onto whole-GPU array operations, a few per IRLS step:
     (one read of x for all problems of the batch).
 
 All problems of a batch (CV folds) move through the path in lockstep, one lambda index at a time,
-sharing the columns of the union of their strong sets. Standardisation follows glmnet: x~ =
+sharing the columns of the union of their strong sets; with the full data among them, a Gram
+refresh serves every fold whose IRLS weights are close to the full problem's (one batched product
+over the rows grouped by fold). Standardisation follows glmnet: x~ =
 (x - xm) / xs with each problem's own weights; the Grams are formed from x shifted by a rough
 column centre c (float32 keeps the variances) and brought to the x~ scale in |S| x |S| algebra.
 
