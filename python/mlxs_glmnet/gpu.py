@@ -282,6 +282,23 @@ def fold_groups(folds, B):
                 own=[gof.get(b, -1) for b in range(B)])
 
 
+def fold_products(A, Bm, shape):
+    """Per-group products A_g' B_g over fold-grouped rows (fold_groups: A (G nc r, K) and
+    Bm (G nc r, m), or the same reshaped to (G nc, r, .)): one batched GEMM. Returns the parts
+    (G, K, m) and their sum, the whole data's product; problem b's is that sum minus
+    parts[own[b]] (fold_part)."""
+    G, nc, r = shape
+    parts = mx.matmul(mx.transpose(A.reshape(G * nc, r, -1), (0, 2, 1)),
+                      Bm.reshape(G * nc, r, -1))
+    parts = mx.sum(parts.reshape(G, nc, parts.shape[1], parts.shape[2]), axis=1)
+    return parts, mx.sum(parts, axis=0)
+
+
+def fold_part(full, parts, g):
+    """The product over every row but group g's (g < 0: every row)."""
+    return full if g < 0 else full - parts[g]
+
+
 class _Columns:
     """Gram columns of the shifted design for B weightings, computed on demand (one set for all
     problems when they share their weights, e.g. several responses).
@@ -291,10 +308,11 @@ class _Columns:
     all problems together: the whole data's columns are the sum of the groups' parts, and each
     fold's are that sum minus its own group's part."""
 
-    def __init__(self, X, c, Wn, m1s, W, folds=None, shared=None):
+    def __init__(self, X, c, Wn, m1s, rs, shared, folds=None):
+        """rs: the B weightings' sums; shared: every problem has the same weights."""
         self.X, self.c, self.Wn, self.m1s = X, c, Wn, m1s
-        B, n = W.shape
-        self.shared = (B == 1 or bool(np.all(W == W[:1]))) if shared is None else shared
+        B = len(rs)
+        self.shared = shared
         if self.shared:
             self.Wn, self.m1s = Wn[:1], m1s[:1]         # Wn: already one row
             B = 1
@@ -307,7 +325,7 @@ class _Columns:
             wg = fg["valid"] * (base[fg["idx"]] / sb).reshape(fg["valid"].shape)
             self.grp = dict(idx=mx.array(fg["idx"]), shape=fg["shape"],
                             w=mx.array(wg.astype(np.float32)), xg=None, own=fg["own"],
-                            scale=(sb / W.sum(axis=1)).astype(np.float32))
+                            scale=(sb / rs).astype(np.float32))
 
     def compute(self, S):
         X, c = self.X, self.c
@@ -327,10 +345,8 @@ class _Columns:
             xg = gr["xg"]
             A = (mx.take(xg, Sx, axis=2) - c[Sx][None, None, :]) \
                 * gr["w"].reshape(G * nc, r)[:, :, None]                     # (G nc, r, K)
-            parts = mx.matmul(mx.transpose(A, (0, 2, 1)), xg)               # (G nc, K, p)
-            parts = mx.sum(parts.reshape(G, nc, K, p), axis=1)              # (G, K, p)
-            full = mx.sum(parts, axis=0)
-            HT = mx.stack([(full - parts[g] if g >= 0 else full) * float(gr["scale"][b])
+            parts, full = fold_products(A, xg, gr["shape"])                 # (G, K, p), (K, p)
+            HT = mx.stack([fold_part(full, parts, g) * float(gr["scale"][b])
                            for b, g in enumerate(gr["own"])])
         # back to cross-products of the shifted design: subtract c_k * mean'_j
         return HT - self.m1s[:, Sx][:, :, None] * c[None, None, :]
@@ -442,8 +458,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     score[:, excluded] = -np.inf
     score = score.max(axis=0)
     order = np.argsort(-score, kind="stable")
-    cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, W,
-                    folds, shared_w)
+    cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, rs,
+                    shared_w, folds)
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
     whole = p <= 2 * FIRST_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS

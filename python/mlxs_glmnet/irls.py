@@ -161,16 +161,17 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     ybar = np.array(ybar_d, dtype=np.float64)
 
     # CV folds (gpu.fold_structure) with a problem that holds no rows out (the full data, f):
-    # the problems' fits are so close that f's IRLS weights on a fold's rows are a good
-    # curvature for that fold too, so a refresh that any problem asks for refreshes every
-    # problem's Gram at once, under f's current weights: one batched GEMM over the rows grouped
-    # by fold (the cost of one Gram; f's Gram is the sum of the groups' parts, a fold's that sum
-    # minus its own rows' part) instead of one Gram per problem. A problem that still converges
+    # the problems' fits are usually so close that f's IRLS weights on a fold's rows are a good
+    # curvature for that fold too, so a refresh that any problem asks for refreshes the Grams of
+    # every iterating problem whose own weights are within GROUP_TOL of those, under f's current
+    # weights: one batched GEMM over the rows grouped by fold (the cost of one Gram; f's Gram is
+    # the sum of the groups' parts, a fold's that sum minus its own rows' part) instead of one
+    # Gram per problem. A problem that still converges
     # slowly right after such a refresh gets its own Gram under its own weights (for the rest of
     # that lambda: with a nearly separated fit the full problem's weights can be far from a fold's).
     grp = None
     if B >= 3 and GROUP_REFRESH:
-        from .gpu import fold_groups, fold_structure
+        from .gpu import fold_groups, fold_part, fold_products, fold_structure
         folds = fold_structure(W)
         if folds is not None:
             holds = np.zeros(B, dtype=bool)
@@ -250,7 +251,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         return be.arr(idx, integer=True)
 
     def group_refresh(idx, v):
-        """Every problem's Gram under the full problem's current IRLS weights (see grp)."""
+        """The Grams of the iterating problems idx (and f's) under the full problem's current
+        IRLS weights on their rows (see grp), for those whose own weights are close to them."""
         f = grp["f"]
         hit = np.flatnonzero(idx == f)
         if hit.size:
@@ -258,34 +260,28 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         else:                              # f is not iterating: its weights at its solution
             fa = np.array([f])
             vf = _moments(eta_of(fa), Yd[idx_d(fa)], Wn[idx_d(fa)], fam)[0][0]
-        G, nc, r = grp["shape"]
-        m = len(S)
-        xg = mx.take(XS, grp["idx"], axis=0)                                   # (G nc r, m)
-        wg = mx.take(vf, grp["idx"]) * grp["valid"]
-        parts = mx.matmul(mx.transpose((wg[:, None] * xg).reshape(G * nc, r, m), (0, 2, 1)),
-                          xg.reshape(G * nc, r, m))
-        parts = mx.sum(parts.reshape(G, nc, m, m), axis=1)                     # (G, m, m)
-        full = mx.sum(parts, axis=0)
         wf = Wn[f]
         hf = mx.where(wf > 0, vf / mx.where(wf > 0, wf, 1), 0)                 # f's IRLS h
         # a problem whose own IRLS weights are far from f's on its rows keeps its own Gram
         # (relative L1 distance; a nearly separated fit, say, where they differ by orders)
-        ix = idx_d(idx)
-        dist = np.array(mx.sum(mx.abs(v - Wn[ix] * hf[None, :]), axis=1) / mx.sum(v, axis=1))
+        dist = np.array(mx.sum(mx.abs(v - Wn[idx_d(idx)] * hf[None, :]), axis=1)
+                        / mx.sum(v, axis=1))
         solo[idx[dist > GROUP_TOL]] = True
-        for bb in range(B):
-            if solo[bb] or (bb != f and bb not in set(idx.tolist())):
-                continue
-            g_own = grp["own"][bb]
-            sc = float(grp["scale"][bb])
-            Hs[bb] = full if g_own < 0 else (full - parts[g_own]) * sc
+        serve = np.zeros(B, dtype=bool)
+        serve[idx] = True
+        serve[f] = True
+        serve &= ~solo
+        if not serve[np.arange(B) != f].any():
+            return                         # no fold to serve: f refreshes alone, as usual
+        xg = mx.take(XS, grp["idx"], axis=0)                                   # (G nc r, m)
+        wg = mx.take(vf, grp["idx"]) * grp["valid"]
+        parts, full = fold_products(wg[:, None] * xg, xg, grp["shape"])       # (G, m, m), (m, m)
+        for bb in np.flatnonzero(serve):
+            Hs[bb] = fold_part(full, parts, grp["own"][bb]) * float(grp["scale"][bb])
             vH[bb] = vf if bb == f else Wn[bb] * hf
             aH[bb] = vH[bb] @ XS
             svH_d[bb] = mx.sum(vH[bb])
-        done = np.zeros(B, dtype=bool)
-        done[idx] = True
-        done[f] = True
-        fresh[done & ~solo] = False
+        fresh[serve] = False
         mx.eval(*[a for a in (*Hs, *aH, *svH_d) if a is not None])
         refreshes[0] += 1
         grp["last"] = steps_total[0]
