@@ -358,16 +358,29 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
             raise ValueError(f"{nm} must be a non-negative integer, got {v!r}")
     if type_gaussian not in (None, "covariance", "naive"):
         raise ValueError("type_gaussian must be 'covariance', 'naive' or None")
+    moments = None
     if family == "gaussian":
         yy = Y if off is None else Y - off
-        ww = w / w.sum()
-        ym = ww @ yy
-        yk = yy[w > 0]
-        if yk.max() == yk.min() or ww @ (yy - ym) ** 2 <= 1e-24 * max(ww @ (yy * yy), 1e-300):
+        if weights is None:
+            # unit weights (the common case): three passes over y, whose sums also give the null
+            # deviance (_run); a constant y has a variance at rounding level
+            ym = yy.mean()
+            d = yy - ym
+            ss = float(d @ d)
+            moments = (float(ym), ss)
+            const = ss <= 1e-24 * max(ss + n * ym * ym, 1e-300)
+        else:
+            ww = w / w.sum()
+            ym = ww @ yy
+            yk = yy[w > 0]
+            const = yk.max() == yk.min() or \
+                ww @ (yy - ym) ** 2 <= 1e-24 * max(ww @ (yy * yy), 1e-300)
+        if const:
             raise ValueError("y is constant; gaussian glmnet fails at standardization step")
     return dict(X=X, Y=Y, w=w, off=off, classnames=classnames, names=names, index=index, n=n, p=p, lam=lam,
                 nlam=nlam, pf=pf, excluded=excluded, lo=lo, hi=hi, dfmax=int(dfmax),
-                pmax=int(pmax), alpha=float(alpha), lmr=lambda_min_ratio)
+                pmax=int(pmax), alpha=float(alpha), lmr=lambda_min_ratio, unit_w=weights is None,
+                moments=moments)
 
 
 # glmnet's own texts after the prefix (its prefix is "from glmnet C++ code (error code ...)")
@@ -378,7 +391,8 @@ _JERR_PMAX = ("from mlxs_glmnet engine (error code {jerr}); Number of nonzero co
 
 
 def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
-         trace_it, type_gaussian):
+         trace_it, type_gaussian, unit=False):
+    """unit: Wb is the one all-ones weighting (glmnet() without weights)."""
     X, Y, n, p = prep["X"], prep["Y"], prep["n"], prep["p"]
     B = Wb.shape[0]
     off = prep["off"]
@@ -405,16 +419,22 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
                            excluded=prep["excluded"], mode=mode, device=dev, dtype=dtype,
                            # glmnet turns its deviance-change stop off when a limit is zero
                            fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any()) else 1e-5,
-                           trace_it=trace_it)
-    if family == "gaussian":
+                           trace_it=trace_it, unit_weights=unit)
+    wsums = Wb.sums if isinstance(Wb, engine.FoldBatch) else Wb.sum(axis=1)
+    if family == "gaussian" and unit and prep["moments"] is not None:
+        ym, ss = prep["moments"]                  # from _prepare's check of y: no pass over n
+        nulldevs = np.array([ss if intercept else ss + n * ym * ym])
+    elif family == "gaussian":
         # every problem's null deviance at once (a batch of CV folds at n = 1e6: one product, not
         # a few passes over n per problem); y is shifted by a common centre for accuracy
         yc = y_in - (y_in.mean(axis=-1, keepdims=True) if intercept else 0.0)
-        if yc.ndim == 1:
+        if isinstance(Wb, engine.FoldBatch):
+            s1, s2 = Wb.per_problem(yc), Wb.per_problem(yc * yc)
+        elif yc.ndim == 1:
             s1, s2 = Wb @ yc, Wb @ (yc * yc)
         else:
             s1, s2 = (Wb * yc).sum(axis=1), (Wb * yc * yc).sum(axis=1)
-        nulldevs = s2 - (s1 * s1 / Wb.sum(axis=1) if intercept else 0.0)
+        nulldevs = s2 - (s1 * s1 / wsums if intercept else 0.0)
     fits = []
     for b in range(B):
         k = int(res.lmu[b])
@@ -432,7 +452,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         if family == "gaussian":
             nulldev = float(nulldevs[b])
         else:
-            nulldev = float(res.nulldev_int[b] * Wb[b].sum())
+            nulldev = float(res.nulldev_int[b] * wsums[b])
         fits.append(GlmnetFit(
             a0=res.a0[b, :k].copy(), beta=beta, lambda_=res.lambda_[b, :k].copy(),
             df=(beta != 0).sum(axis=0).astype(np.int64), dim=np.array([p, k]),
@@ -458,7 +478,7 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
     return _run(prep, family, prep["w"][None, :], np.array([prep["n"]]), offset is not None,
                 standardize=standardize,
                 intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
-                trace_it=trace_it, type_gaussian=type_gaussian)[0]
+                trace_it=trace_it, type_gaussian=type_gaussian, unit=prep["unit_w"])[0]
 
 
 def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=None, offset=None,
@@ -466,13 +486,17 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
                  standardize: bool = True, intercept: bool = True, thresh: float = 1e-7,
                  dfmax=None, pmax=None, exclude=None, penalty_factor=None,
                  lower_limits=-_INF, upper_limits=_INF, maxit: int = 100000, device=None,
-                 dtype=None, trace_it: int = 0, type_gaussian=None) -> list:
+                 dtype=None, trace_it: int = 0, type_gaussian=None, foldid=None) -> list:
     """Fit one path per problem in a single engine call (one kernel launch on a GPU).
 
     A problem is a row of weights_batch (B x n; rows with weight 0 are ignored as if removed, as
     for CV folds; `weights` multiplies every row) and/or a column of y: with y an (n, B) matrix,
     problem b fits response y[:, b] (several responses over the same x). weights_batch defaults
-    to all ones."""
+    to all ones.
+
+    foldid (fold numbers 1..K, one per row; instead of weights_batch): the K + 1 problems of a
+    cross-validation, problem 0 on every row and problem k on the rows outside fold k, without
+    forming their (K + 1) x n weights (cv_glmnet's call)."""
     yarr = y.to_numpy() if hasattr(y, "to_numpy") and hasattr(y, "columns") else y
     multi = isinstance(yarr, np.ndarray) and yarr.ndim == 2 and yarr.shape[1] > 1
     prep = _prepare(x, yarr[:, 0] if multi else y, family, weights, offset, alpha, nlambda,
@@ -488,6 +512,12 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
             bad = np.flatnonzero(yk.max(axis=1) == yk.min(axis=1))
             if bad.size:
                 raise ValueError(f"y: response column {int(bad[0])} is constant")
+    if foldid is not None:
+        if weights_batch is not None or multi:
+            raise ValueError("foldid: give either foldid or weights_batch / several responses")
+        return _run_folds(prep, family, foldid, offset is not None, standardize=standardize,
+                          intercept=intercept, thresh=thresh, maxit=maxit, device=device,
+                          dtype=dtype, trace_it=trace_it, type_gaussian=type_gaussian)
     if weights_batch is None:
         weights_batch = np.ones((yarr.shape[1] if multi else 1, prep["n"]))
     Wb = np.asarray(weights_batch, dtype=np.float64).view()
@@ -518,3 +548,43 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
     return _run(prep, family, Wb, nobs_b, offset is not None, standardize=standardize,
                 intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
                 trace_it=trace_it, type_gaussian=type_gaussian)
+
+
+def fold_numbers(foldid, n: int, min_folds: int = 2):
+    """foldid validated: (int64 fold numbers 1..K of the n rows, K); every fold non-empty."""
+    f = np.asarray(foldid.to_numpy() if hasattr(foldid, "to_numpy") else foldid)
+    if f.ndim != 1 or f.shape[0] != n:
+        raise ValueError(f"foldid must be a vector of length {n} (one fold number per row of x), "
+                         f"got shape {f.shape}")
+    if f.dtype.kind not in "iuf" or not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
+        raise ValueError("foldid must hold integer fold numbers 1, 2, ..., nfolds")
+    f = f.astype(np.int64)
+    if f.min() < 1:
+        raise ValueError(f"foldid must hold 1-based fold numbers (>= 1), got {int(f.min())}")
+    k = int(f.max())
+    if k < min_folds:
+        raise ValueError(f"nfolds must be at least {min_folds} (foldid has {k} folds)"
+                         + ("; nfolds=10 recommended" if min_folds >= 3 else ""))
+    counts = np.bincount(f, minlength=k + 1)[1:]
+    if np.any(counts == 0):
+        empty = int(np.flatnonzero(counts == 0)[0]) + 1
+        raise ValueError(f"foldid: fold {empty} has no observations; folds must be numbered 1..nfolds")
+    return f, k
+
+
+def _run_folds(prep, family, foldid, offset_given, **kw):
+    """glmnet_batch(foldid=...): the checks of a weights_batch batch, in O(n) per check."""
+    n = prep["n"]
+    f, K = fold_numbers(foldid, n)
+    Wb = engine.FoldBatch(prep["w"], f, K)
+    counts = np.bincount(f, minlength=K + 1)[1:]
+    nobs_b = np.concatenate([[n], n - counts])      # rows of each problem, zero weights included
+    if (Wb.sums <= 0).any():
+        raise ValueError("foldid: every problem needs a positive weight (a fold holds all of it)")
+    if family == "binomial":
+        pos, neg = Wb.per_problem(prep["Y"] > 0), Wb.per_problem(prep["Y"] == 0)
+        bad = np.flatnonzero((pos <= 0) | (neg <= 0))
+        if bad.size:
+            raise ValueError(f"foldid: problem {int(bad[0])} has observations of one class only; "
+                             "binomial needs both")
+    return _run(prep, family, Wb, nobs_b, offset_given, **kw)

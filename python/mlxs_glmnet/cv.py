@@ -205,26 +205,6 @@ def _cv_raw(family, measure, predmat, y):
     return -2.0 * np.where(y1 > 0, np.log(p), np.log1p(-p))
 
 
-def _check_foldid(foldid, n):
-    f = np.asarray(foldid)
-    if f.ndim != 1 or f.shape[0] != n:
-        raise ValueError(f"foldid must be a vector of length {n} (one fold number per row of x), "
-                         f"got shape {f.shape}")
-    if f.dtype.kind not in "iuf" or not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
-        raise ValueError("foldid must hold integer fold numbers 1, 2, ..., nfolds")
-    f = f.astype(np.int64)
-    if f.min() < 1:
-        raise ValueError(f"foldid must hold 1-based fold numbers (>= 1), got {int(f.min())}")
-    k = int(f.max())
-    if k < 3:
-        raise ValueError(f"nfolds must be at least 3 (foldid has {k} folds); nfolds=10 recommended")
-    counts = np.bincount(f, minlength=k + 1)[1:]
-    if np.any(counts == 0):
-        empty = int(np.flatnonzero(counts == 0)[0]) + 1
-        raise ValueError(f"foldid: fold {empty} has no observations; folds must be numbered 1..nfolds")
-    return f, k
-
-
 # ----------------------------------------------------------------------------- cv_glmnet
 def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
               type_measure: str = "default", keep: bool = False, grouped: bool = True,
@@ -283,7 +263,7 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         rng = np.random.default_rng(seed)
         foldid = rng.permutation(np.resize(np.arange(1, nfolds + 1, dtype=np.int64), n))
     else:
-        foldid, nfolds = _check_foldid(foldid, n)
+        foldid, nfolds = api.fold_numbers(foldid, n, min_folds=3)
 
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if trace_it else (lambda msg: None)
@@ -294,13 +274,14 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     w = np.ones(n) if w is None else w
 
     # One engine call for everything: problem 0 is the full data (glmnet's fit on all rows),
-    # problem k gives the rows of fold k weight 0, i.e. fits the training rows of fold k.
-    masks = np.vstack([np.ones((1, n)),
-                       (foldid[None, :] != np.arange(1, nfolds + 1)[:, None]).astype(np.float64)])
+    # problem k gives the rows of fold k weight 0, i.e. fits the training rows of fold k
+    # (glmnet_batch's foldid: the (K + 1) x n weights are never formed on the way to a GPU).
     if family == "binomial":
-        live = masks[1:] * (w > 0)
-        ones = live @ yv
-        zeros = live.sum(axis=1) - ones
+        live = (w > 0).astype(np.float64)
+        held_ones = np.bincount(foldid - 1, weights=live * yv, minlength=nfolds)
+        held_all = np.bincount(foldid - 1, weights=live, minlength=nfolds)
+        ones = (live @ yv) - held_ones
+        zeros = (live.sum() - held_all) - ones
         bad = np.flatnonzero(np.minimum(ones, zeros) <= 1)
         if bad.size:
             k = int(bad[0])
@@ -309,7 +290,7 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
                              f"(use fewer folds or stratify foldid)")
     say("Training")
     say(f"Fold: 1-{nfolds}/{nfolds} (full data and {nfolds} folds as {nfolds + 1} problems of one engine call)")
-    fits = api.glmnet_batch(x, y, family, weights_batch=masks, trace_it=trace_it, **kwargs)
+    fits = api.glmnet_batch(x, y, family, foldid=foldid, trace_it=trace_it, **kwargs)
     fit, fold_fits = fits[0], fits[1:]
     say(f"Fitted ({time.perf_counter() - t0:.3f}s)")
     X = api._as_matrix(x, "x")

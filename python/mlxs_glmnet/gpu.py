@@ -367,11 +367,12 @@ def _glm_driver(n):
     return "irls" if n >= GLM_IRLS_MIN_N else "naive"
 
 
-def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True, progress=None):
+def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True, progress=None,
+                  unit_weights=False):
     """The batch on the GPU: x copied once to the device (float32) unless it is an mx.array
     already, then the path kernel launched once (covariance mode: once per round of columns).
-    params: engine.kernel_params()."""
-    from .engine import path_result
+    params: engine.kernel_params(); unit_weights: W is known to be all ones."""
+    from .engine import FoldBatch, path_result
     backend_name = _ACTIVE.get("force")        # the Metal self-check runs through here
     if backend_name is None:
         if not gpu_available():
@@ -414,10 +415,15 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     # O(n) work stays on the device: at n = 1e6 every host pass over a vector costs ~1 ms.
     y = np.asarray(y, dtype=np.float64)
     # (row sums first: a batch of CV folds differs there, without a pass over all of W)
-    rs = W.sum(axis=1)
-    shared_w = B == 1 or (bool(np.all(rs == rs[0])) and bool(np.all(W == W[:1])))
-    unit_w = shared_w and bool(np.all(W[0] == W[0, 0]))
-    folds = None if shared_w else fold_structure(W)
+    fb = W if isinstance(W, FoldBatch) else None          # CV folds, given as such (O(n))
+    if fb is not None:
+        rs, shared_w, unit_w = fb.sums, False, False
+        folds = (fb.base, fb.held())
+    else:
+        rs = np.full(B, float(n)) if unit_weights else W.sum(axis=1)
+        shared_w = unit_weights or B == 1 or (bool(np.all(rs == rs[0])) and bool(np.all(W == W[:1])))
+        unit_w = unit_weights or (shared_w and bool(np.all(W[0] == W[0, 0])))
+        folds = None if shared_w else fold_structure(W)
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
@@ -431,7 +437,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
     # without an intercept glmnet does not centre, so neither may the shift
     if y.ndim == 1:
-        cy = np.full(B, (y.mean() if unit_w else float(W[0] @ y) / W[0].sum()) if intercept else 0.0)
+        w0 = fb.base if fb is not None else W[0]
+        cy = np.full(B, (y.mean() if unit_w else float(w0 @ y) / rs[0]) if intercept else 0.0)
         ys_d = arr((y - cy[0])[None, :])
     else:
         cy = (W * y).sum(axis=1) / W.sum(axis=1) if intercept else np.zeros(B)

@@ -442,3 +442,50 @@ def test_full_fit_is_glmnet_and_pandas_inputs(small):
     df = pd.DataFrame(x, columns=[f"v{j}" for j in range(x.shape[1])])
     cvp = mg.cv_glmnet(df, pd.Series(y), nfolds=5, seed=4, thresh=1e-12, alpha=0.7)
     np.testing.assert_allclose(cvp.cvm, cv.cvm, rtol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
+def test_glmnet_batch_foldid_is_the_weights_batch_of_its_folds(family):
+    """foldid (cv_glmnet's call) gives exactly the fits of the weights_batch batch it stands for:
+    problem 0 every row, problem k the rows outside fold k; weights multiply both; each problem's
+    nobs counts its rows."""
+    rng = np.random.default_rng(12)
+    n, p = 240, 9
+    x = rng.standard_normal((n, p))
+    eta = x[:, :3] @ np.array([0.8, -0.6, 0.4])
+    y = {"gaussian": eta + rng.standard_normal(n),
+         "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
+         "poisson": rng.poisson(np.exp(0.3 * eta)).astype(float)}[family]
+    foldid = rng.permutation(np.resize(np.arange(1, 5), n))
+    w = rng.uniform(0.5, 2.0, n)
+    masks = np.stack([np.ones(n)] + [(foldid != k).astype(float) for k in range(1, 5)])
+    a = mg.glmnet_batch(x, y, family, foldid=foldid, weights=w, device="cpu")
+    b = mg.glmnet_batch(x, y, family, weights_batch=masks, weights=w, device="cpu")
+    for fa, fb in zip(a, b):
+        np.testing.assert_array_equal(fa.beta, fb.beta)
+        np.testing.assert_array_equal(fa.lambda_, fb.lambda_)
+        assert fa.nobs == fb.nobs and fa.nulldev == pytest.approx(fb.nulldev, rel=1e-12)
+    assert [f.nobs for f in a] == [n] + [n - int((foldid == k).sum()) for k in range(1, 5)]
+
+
+def test_glmnet_batch_foldid_bad_input():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((60, 4))
+    y = x[:, 0] + rng.standard_normal(60)
+    good = np.resize(np.arange(1, 4), 60)
+    with pytest.raises(ValueError, match="foldid must be a vector of length 60"):
+        mg.glmnet_batch(x, y, foldid=good[:50])
+    with pytest.raises(ValueError, match="foldid must hold integer fold numbers"):
+        mg.glmnet_batch(x, y, foldid=good + 0.5)
+    with pytest.raises(ValueError, match="1-based"):
+        mg.glmnet_batch(x, y, foldid=good - 1)
+    with pytest.raises(ValueError, match="fold 2 has no observations"):
+        mg.glmnet_batch(x, y, foldid=np.where(good == 2, 3, good))
+    with pytest.raises(ValueError, match="either foldid or weights_batch"):
+        mg.glmnet_batch(x, y, foldid=good, weights_batch=np.ones((2, 60)))
+    with pytest.raises(ValueError, match="either foldid or weights_batch"):
+        mg.glmnet_batch(x, np.stack([y, -y], axis=1), foldid=good)
+    yb = (y > 0).astype(float)
+    yb[good != 1] = 1.0                       # fold 1 holds every 0: its complement is one class
+    with pytest.raises(ValueError, match="problem 1 has observations of one class only"):
+        mg.glmnet_batch(x, yb, "binomial", foldid=good)

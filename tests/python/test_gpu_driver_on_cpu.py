@@ -188,3 +188,33 @@ def test_float32_gpu_driver_folds_p_gt_n(gpu_on_cpu, monkeypatch):
         steps[group] = got[0].info["irls_steps"]
         assert (got[0].info["fold_gram_refreshes"] > 0) == group
     assert steps[True] <= 1.15 * steps[False]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float32_gpu_driver_foldid(gpu_on_cpu, weighted, monkeypatch):
+    """glmnet_batch(foldid=...) (cv_glmnet's call): the covariance driver takes the folds as given
+    (engine.FoldBatch, no (K + 1) x n weights) and gives the fits of the equivalent weights_batch
+    batch, each within the float32 gap of the float64 engine."""
+    rng, x, y = _data("gaussian", seed=5)
+    n = len(y)
+    foldid = rng.permutation(np.resize(np.arange(1, 5), n))
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    Wb = np.stack([np.ones(n)] + [(foldid != k).astype(float) for k in range(1, 5)])
+    kw = dict(type_gaussian="covariance", weights=w)
+    detected = []
+    real = gpu.fold_structure
+    monkeypatch.setattr(gpu, "fold_structure", lambda W: detected.append(1) or real(W))
+    got = mg.glmnet_batch(x, y, foldid=foldid, device="gpu", **kw)
+    assert not detected                           # the folds came as such: no pass over W
+    via_w = mg.glmnet_batch(x, y, weights_batch=Wb, device="gpu", **kw)
+    assert detected
+    ref = mg.glmnet_batch(x, y, weights_batch=Wb, device="cpu", thresh=1e-12, weights=w)
+    assert len(got) == 5
+    for b in range(5):
+        assert got[b].info["gpu_rounds"] > 1 and got[b].nobs == via_w[b].nobs
+        np.testing.assert_allclose(got[b].lambda_, via_w[b].lambda_, rtol=1e-5)
+        np.testing.assert_allclose(got[b].beta, via_w[b].beta, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(got[b].nulldev, ref[b].nulldev, rtol=1e-10)
+        wb = Wb[b] * (1 if w is None else w)
+        at = mg.glmnet(x, y, weights=wb, device="cpu", lambda_=got[b].lambda_, thresh=1e-12)
+        assert _gap(x, y, "gaussian", dict(weights=wb), at, got[b]) < 1e-4
