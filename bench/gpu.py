@@ -228,16 +228,17 @@ def timing():
 
     only = [t for t in os.environ.get("GPU_BENCH_ONLY", "").split(";") if t]
 
-    def one(label, n, p, family, reps=5, fortran=True, folds=0, nresp=1, sk=False):
+    def one(label, n, p, family, reps=5, fortran=True, folds=0, nresp=1, sk=False, lmr=None):
         if only and not any(t in label for t in only):
             return float("nan")
         xd, y = data(n, p, family, nresp=nresp)
         if nresp > 1:
-            call = lambda: mg.glmnet_batch(xd, y, family, device="gpu")  # noqa: E731
+            call = lambda: mg.glmnet_batch(xd, y, family, device="gpu",  # noqa: E731
+                                           lambda_min_ratio=lmr)
         elif folds:
-            fold = np.random.default_rng(folds).integers(0, folds, n)
-            Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(folds)])
-            call = lambda: mg.glmnet_batch(xd, y, family, weights_batch=Wb, device="gpu")  # noqa: E731
+            # cv_glmnet's call: the full data and every fold's training rows, given by foldid
+            foldid = np.random.default_rng(folds).integers(0, folds, n) + 1
+            call = lambda: mg.glmnet_batch(xd, y, family, foldid=foldid, device="gpu")  # noqa: E731
         else:
             call = lambda: [mg.glmnet(xd, y, family, device="gpu")]  # noqa: E731
         res = {}
@@ -311,6 +312,9 @@ def timing():
         say(f"\nCV (full + 10 folds) / one fit at n=1e6, p=1e3: {t10 / t1:.2f}x")
     one("gaussian n=20,000 p=2,000, 100 responses in one call", 20000, 2000, "gaussian",
         reps=3, fortran=False, nresp=100)
+    # the path of the prototype's 4.8 ms figure (../shared/device): lambda down to lambda_max / 100
+    one("gaussian n=20,000 p=2,000, 100 responses, lambda_min_ratio=0.01 (the prototype's path)",
+        20000, 2000, "gaussian", reps=3, fortran=False, nresp=100, lmr=0.01)
     if quick:
         return _write(lines)
     one("binomial n=10,000 p=100", 10000, 100, "binomial", reps=5)

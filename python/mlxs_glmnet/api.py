@@ -448,7 +448,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         if k == 0:                           # glmnet's words for a path without any solution
             warnings.warn("an empty model has been returned; probably a convergence issue",
                           RuntimeWarning, stacklevel=3)
-        beta = res.beta[b, :k].T.copy()
+        beta = np.ascontiguousarray(res.beta[b, :k].T, dtype=np.float64)   # (one copy)
         if family == "gaussian":
             nulldev = float(nulldevs[b])
         else:

@@ -115,7 +115,7 @@ def metal_kernel_call(name, **kw):
     key = "metal:" + name
     if key not in _KERNELS:
         _KERNELS[key] = mx.fast.metal_kernel(
-            name="mlxs_glmnet_path_v7", input_names=INPUTS, output_names=OUTPUTS,
+            name="mlxs_glmnet_path_v8", input_names=INPUTS, output_names=OUTPUTS,
             source=metal_source(), header=(_KDIR / "prelude_metal.h").read_text())
     return _KERNELS[key](**kw)
 
@@ -181,7 +181,7 @@ def _kernel(name):
     if name not in _KERNELS:
         if name == "path":
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_path_v7", input_names=INPUTS, output_names=OUTPUTS,
+                name="mlxs_glmnet_path_v8", input_names=INPUTS, output_names=OUTPUTS,
                 source=(_KDIR / "path.kern").read_text(),
                 header=(_KDIR / "prelude_cuda.h").read_text())
         else:
@@ -538,7 +538,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     out = path_result(res, mode)
     if intercept:                                     # undo the shift in the intercepts
         cn = np.array(c, dtype=np.float64)
-        out.a0 = out.a0 + cy[:, None] - out.beta @ cn
+        out.a0 = out.a0 + cy[:, None] - np.einsum("blp,p->bl", out.beta, cn, dtype=np.float64)
     out.extra = {"gpu_rounds": rounds, "gpu_columns": len(S), **prof.report()}
     return out
 
