@@ -448,14 +448,16 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         if k == 0:                           # glmnet's words for a path without any solution
             warnings.warn("an empty model has been returned; probably a convergence issue",
                           RuntimeWarning, stacklevel=3)
-        beta = np.ascontiguousarray(res.beta[b, :k].T, dtype=np.float64)   # (one copy)
+        bk = res.beta[b, :k]                       # (L, p), float32 from a GPU
+        # one sequential copy: (p, L) in Fortran order (what R's matrices are), not a transpose
+        beta = bk.T.astype(np.float64, order="K")
         if family == "gaussian":
             nulldev = float(nulldevs[b])
         else:
             nulldev = float(res.nulldev_int[b] * wsums[b])
         fits.append(GlmnetFit(
             a0=res.a0[b, :k].copy(), beta=beta, lambda_=res.lambda_[b, :k].copy(),
-            df=(beta != 0).sum(axis=0).astype(np.int64), dim=np.array([p, k]),
+            df=np.count_nonzero(bk, axis=1).astype(np.int64), dim=np.array([p, k]),
             dev_ratio=res.dev_ratio[b, :k].copy(), nulldev=nulldev,
             npasses=int(res.npasses[b]), jerr=jerr, nobs=int(nobs_b[b]),
             offset=offset_given, family=family, classnames=prep["classnames"],
