@@ -7,7 +7,8 @@ statistics in one read of x (a small column-statistics kernel, on data shifted b
 centre so that float32 keeps the variances), then Gram *columns* only for the variables that can
 move: the path kernel receives K columns and a slot map; when a coordinate without a column would
 move, the problem saves its state and stops with K_NEEDCOL; the driver adds columns (the missing
-ones, then the largest gradients the kernel left behind; at least 64 and a quarter more each round)
+ones, then the variables forecast to enter next (_entry_forecast), then the largest gradients the
+kernel left behind; 32 columns first, at least 64 and a quarter more in each later round)
 and the kernel resumes where it stopped. When the whole Gram costs about as much as a round
 (2 n p^2 <= 2.5e11 flops), it is computed at once. Each round is one GEMM over x plus one launch; x
 stays on the device throughout (pass an mx.array to skip the host copy). A batch of CV folds
@@ -34,8 +35,16 @@ _KERNELS: dict = {}
 THREADS = min(512, int(os.environ.get("MLXS_GPU_THREADS", "512")))   # see _launch; the CUDA
 # prelude declares 512 as the kernel's launch bound
 # Gram columns computed before the first launch in covariance mode (all of them when p is small).
-FIRST_COLUMNS = int(os.environ.get("MLXS_GPU_FIRST_COLUMNS", "64"))
+# Measured on the H200 at n = 1e6, p = 1e3 (path df 20), with the forecast: 32 first columns 34 ms
+# (2 rounds, 64 columns), 64: 38 ms (2 rounds, 128), 128: 46 ms (2 rounds, 256); without it, 64 first
+# columns took 4 rounds and 256 columns (53 ms).
+FIRST_COLUMNS = int(os.environ.get("MLXS_GPU_FIRST_COLUMNS", "32"))
+# Columns added by a later round at least (a path that keeps asking grows by a quarter a round)
+ROUND_COLUMNS = int(os.environ.get("MLXS_GPU_ROUND_COLUMNS", "64"))
 NEEDCOL = 90000          # path.kern's K_NEEDCOL
+# Columns after a stop: forecast the variables the path will want next (_entry_forecast); 0 turns
+# it off (then: the missing columns and the largest gradients)
+FORECAST = os.environ.get("MLXS_GPU_FORECAST", "1") != "0"
 # Covariance mode computes the whole Gram up front when it costs at most this many flops.
 FULL_GRAM_FLOPS = float(os.environ.get("MLXS_GPU_FULL_GRAM_FLOPS", "2.5e11"))
 
@@ -469,7 +478,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
                     shared_w, folds)
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
-    whole = p <= 2 * FIRST_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS
+    whole = p <= 2 * ROUND_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS
     K0 = p if whole else max(FIRST_COLUMNS, int((pf == 0).sum()))
     S = [int(j) for j in order[:K0]]
     gsl = np.full(p, -1, dtype=np.int32)
@@ -514,15 +523,20 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         with np.errstate(divide="ignore", invalid="ignore"):
             gr = np.abs(wsp[stopped, 4]) / np.where(pf > 0, pf, 1.0)[None, :]   # (s, p)
         need = r[5][stopped, 3]
-        cand = np.isin(np.arange(p), need) & ~have & usable
-        rank = np.where(~have & usable, gr.max(axis=0), -np.inf)
-        rank[cand] = np.inf
-        # a round reads all of x once (~1.5 ms at 4 GB) whatever its width: 64 columns a round
-        # (growing by a quarter: a path that keeps asking costs O(log p) rounds, not O(p / 64),
-        # while at large n, where every column costs GEMM time, few go unused; measured on the
-        # H200 at n = 1e6, p = 1e3: doubling computed 512 columns for a path that needed 256)
-        want = min(p - len(S), max(int(cand.sum()), FIRST_COLUMNS, len(S) // 4))
-        new = [int(j) for j in np.argsort(-rank, kind="stable")[:want] if rank[j] > -np.inf]
+        free = ~have & usable
+        cand = np.isin(np.arange(p), need) & free
+        fc = _entry_forecast(r, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, cols.shared) \
+            if FORECAST else np.full(p, np.inf)
+        # the missing columns, then the forecast entries (earliest first), then the largest
+        # gradients; a round reads all of x once (~1.5 ms at 4 GB) whatever its width: 64 columns a
+        # round at least (growing by a quarter: a path that keeps asking costs O(log p) rounds, not
+        # O(p / 64), while at large n, where every column costs GEMM time, few go unused; measured
+        # on the H200 at n = 1e6, p = 1e3: doubling computed 512 columns for a path that needed 256;
+        # the forecast took that path from 4 rounds and 256 columns to 2 rounds and 128)
+        pri = np.where(cand, 0, np.where(np.isfinite(fc), 1, 2))
+        order = np.lexsort((np.where(pri == 1, fc, -gr.max(axis=0)), pri))
+        want = min(p - len(S), max(int(cand.sum()), ROUND_COLUMNS, len(S) // 4))
+        new = [int(j) for j in order if free[j]][:want]
         if not new:                                   # cannot happen: a needed column is missing
             raise RuntimeError("GPU covariance path: no column to add")
         gsl[new] = np.arange(len(S), len(S) + len(new), dtype=np.int32)
@@ -541,6 +555,49 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         out.a0 = out.a0 + cy[:, None] - np.einsum("blp,p->bl", out.beta, cn, dtype=np.float64)
     out.extra = {"gpu_rounds": rounds, "gpu_columns": len(S), **prof.report()}
     return out
+
+
+def _entry_forecast(r, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):
+    """Which variables without a Gram column the stopped problems will want next: each stopped
+    problem's gradient, taken at its last solutions (from the columns of their active variables)
+    and extrapolated linearly in lambda over the lambdas still to come, against glmnet's KKT bound
+    alpha lambda pf. Returns, per variable, the earliest lambda index at which some problem's
+    forecast crosses the bound (inf: none). The lasso's gradients are piecewise linear in lambda,
+    so the variables a common factor masks at the start of the path (their marginal correlation
+    offset by the others') are forecast lambdas before they ask, and come in the same round."""
+    p = pf.shape[0]
+    L = r[0].shape[1]
+    first = np.full(p, np.inf)
+    intr = bool(ip[6])
+    for i in stopped:
+        m = int(r[5][i, 0])                           # solutions stored so far
+        if m < 2:
+            continue
+        b = int(idx[i])
+        ms = [m - 1, max(0, m - 3)]
+        ybar, yy = g[b, 2 * p], g[b, 2 * p + 1]
+        ysc = float(np.sqrt(max(yy - ybar * ybar, 0.0) if intr else yy))
+        xm, xs, cc = wsp[i, 1], wsp[i, 2], wsp[i, 8]
+        bi = r[0][i][ms].astype(np.float64) * xs[None, :] / ysc        # internal scale (2, p)
+        lam = r[2][i][ms].astype(np.float64) / ysc
+        A = np.flatnonzero((bi != 0).any(axis=0))
+        if not ysc > 0 or lam[0] >= lam[1] or A.size == 0 or (gsl[A] < 0).any():
+            continue
+        raw = np.array(mx.take(gram[0 if shared else b], mx.array(gsl[A].astype(np.int32)),
+                               axis=0), dtype=np.float64)                  # (|A|, p)
+        gt = (raw - xm[A][:, None] * xm[None, :]) / (xs[A][:, None] * xs[None, :])
+        gr = cc[None, :] - bi[:, A] @ gt                                    # (2, p)
+        slope = (gr[0] - gr[1]) / (lam[0] - lam[1])
+        if ip[5]:
+            lf = np.asarray(ul[m:L], dtype=np.float64) / ysc
+        else:
+            lf = float(r[2][i][0]) / ysc * float(dp[b, 1]) ** (np.arange(m, L) / (L - 1))
+        if lf.size == 0:
+            continue
+        viol = np.abs(gr[0][None, :] + slope[None, :] * (lf[:, None] - lam[0])) \
+            > float(dp[b, 0]) * lf[:, None] * pf[None, :]
+        first = np.minimum(first, np.where(viol.any(axis=0), np.argmax(viol, axis=0) + m, np.inf))
+    return first
 
 
 class _Profile:

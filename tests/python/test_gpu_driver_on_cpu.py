@@ -41,6 +41,7 @@ def gpu_on_cpu(monkeypatch):
     monkeypatch.setattr(gpu, "metal_kernel_call", call)
     monkeypatch.setitem(gpu._ACTIVE, "force", "metal")
     monkeypatch.setattr(gpu, "FIRST_COLUMNS", 4)            # several rounds of columns
+    monkeypatch.setattr(gpu, "ROUND_COLUMNS", 4)
     monkeypatch.setattr(gpu, "FULL_GRAM_FLOPS", 0.0)
     monkeypatch.setenv("MLXS_GPU_GLM", "irls")
     yield calls
@@ -218,3 +219,30 @@ def test_float32_gpu_driver_foldid(gpu_on_cpu, weighted, monkeypatch):
         wb = Wb[b] * (1 if w is None else w)
         at = mg.glmnet(x, y, weights=wb, device="cpu", lambda_=got[b].lambda_, thresh=1e-12)
         assert _gap(x, y, "gaussian", dict(weights=wb), at, got[b]) < 1e-4
+
+
+def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
+    """Columns after a stop: a common factor in x offsets every marginal correlation, so variables
+    with a coefficient against the others' sign look unimportant at lambda_max and are missing
+    when the path wants them. The forecast (each gradient extrapolated along lambda from the last
+    solutions) brings them in the round before they are asked for: fewer rounds, the same path."""
+    monkeypatch.setattr(gpu, "FIRST_COLUMNS", 8)
+    monkeypatch.setattr(gpu, "ROUND_COLUMNS", 8)
+    rng = np.random.default_rng(0)
+    n, p = 5000, 200
+    x = rng.standard_normal((n, p)) + 0.5 * rng.standard_normal((n, 1))
+    beta = np.zeros(p)
+    beta[:12] = rng.standard_normal(12)
+    y = x @ beta + 0.3 * rng.standard_normal(n)
+    fits = {}
+    for on in (False, True):
+        monkeypatch.setattr(gpu, "FORECAST", on)
+        fits[on] = mg.glmnet(x, y, device="gpu", type_gaussian="covariance")
+    assert fits[True].info["gpu_rounds"] < fits[False].info["gpu_rounds"]
+    ref = mg.glmnet(x, y, device="cpu", lambda_=fits[True].lambda_, thresh=1e-12)
+    assert _gap(x, y, "gaussian", {}, ref, fits[True]) < 1e-4
+    forecast = gpu._entry_forecast          # and the forecast itself: nothing before 2 solutions
+    r = [np.zeros((1, 5, p)), None, np.ones((1, 5)), None, None, np.array([[1, 0, 0, 0]])]
+    assert np.isinf(forecast(r, np.zeros((1, 10, p)), np.array([0]), np.array([0]), None,
+                             np.full(p, -1), np.ones((1, 3 * p + 2)), np.ones((1, 4)),
+                             np.ones(15, dtype=int), None, np.ones(p), True)).all()
