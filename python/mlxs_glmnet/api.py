@@ -243,7 +243,7 @@ def _response(y, family, n):
         return yy, classnames
     if a.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric for family={family!r}, got dtype {a.dtype}")
-    a = a.astype(np.float64)
+    a = np.asarray(a, dtype=np.float64)          # (no copy of a float64 y: it is only read)
     if not np.isfinite(a).all():
         raise ValueError("y contains NaN or infinite values")
     if family == "poisson" and (a < 0).any():

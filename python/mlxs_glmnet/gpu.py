@@ -448,7 +448,9 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     if y.ndim == 1:
         w0 = fb.base if fb is not None else W[0]
         cy = np.full(B, (y.mean() if unit_w else float(w0 @ y) / rs[0]) if intercept else 0.0)
-        ys_d = arr((y - cy[0])[None, :])
+        # (one pass: the float64 difference rounded straight into float32)
+        ys_d = mx.array(np.subtract(y, cy[0], out=np.empty(n, np.float32),
+                                    casting="same_kind")[None, :])
     else:
         cy = (W * y).sum(axis=1) / W.sum(axis=1) if intercept else np.zeros(B)
         ys_d = arr(y - cy[:, None])
