@@ -30,6 +30,8 @@ static const k_uint3 threads_per_threadgroup = {32, 1, 1};
 namespace mem_flags { enum { mem_device = 1, mem_threadgroup = 2 }; }
 inline void threadgroup_barrier(int) {}
 inline float simd_sum(float v) { return v; }
+inline int simd_sum(int v) { return v; }
+inline int simd_prefix_exclusive_sum(int) { return 0; }
 """
 
 

@@ -64,6 +64,26 @@ inline void k_red2(const KCtx<T>& c, T& a, T& b) {
   a = sa;
   b = sb;
 }
+// Block-wide exclusive prefix sum of v in thread order (*total: the sum); one barrier, the same
+// alternating halves of the slots as k_red2.
+template <class T>
+inline int k_scan(const KCtx<T>& c, int v, int* total) {
+  if (c.nt == 1) {
+    *total = v;
+    return 0;
+  }
+  T* buf = c.red + (c.phase++ & 1u) * 2 * c.nt;
+  buf[2 * c.tid] = (T)v;
+  k_barrier_wait(c.bar, c.nt);
+  int before = 0, tot = 0;
+  for (int t = 0; t < c.nt; ++t) {
+    const int x = (int)buf[2 * t];
+    before += t < c.tid ? x : 0;
+    tot += x;
+  }
+  *total = tot;
+  return before;
+}
 template <class T>
 inline T k_red(const KCtx<T>& c, T v) {
   T dummy = 0;
@@ -136,6 +156,27 @@ inline T k_dot_b(const KCtx<T>& c, const T* a, const T* b, int n) {
   const int lo = k_lo(c, n), hi = k_hi(c, n);
   return k_red(c, k_dot1(a + lo, b + lo, hi - lo));
 }
+// Covariance-mode gradient update g[k] -= c1 (gk[k] - c0 xm[k]) ixs[k] over k (sl == nullptr) or over
+// k = sl[q]: restrict-qualified, so the loads of one element need not wait for the last store.
+template <class T>
+K_HOT static void k_gupd1(T* __restrict g, const T* __restrict gk, const T* __restrict xm,
+                          const T* __restrict ixs, const int* __restrict sl, T c1, T c0, int lo,
+                          int hi) {
+  if (sl == nullptr) {
+#pragma omp simd
+    for (int k = lo; k < hi; ++k) g[k] -= c1 * (gk[k] - c0 * xm[k]) * ixs[k];
+  } else {
+    for (int q = lo; q < hi; ++q) {
+      const int k = sl[q];
+      g[k] -= c1 * (gk[k] - c0 * xm[k]) * ixs[k];
+    }
+  }
+}
+template <class T>
+inline void k_gupd_b(const KCtx<T>& c, T* g, const T* gk, const T* xm, const T* ixs, const int* sl,
+                     T c1, T c0, int n) {
+  k_gupd1(g, gk, xm, ixs, sl, c1, c0, k_lo(c, n), k_hi(c, n));
+}
 template <class T>
 inline void k_upd_b(const KCtx<T>& c, T* r, const T* v, const T* x, T c1, T c0, int n) {
   const int lo = k_lo(c, n), hi = k_hi(c, n);
@@ -162,11 +203,16 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
 #define K_NT (kctx.nt)
 #define K_SYNC() ::mlxs_glmnet::k_sync(kctx)
 #define K_RED(v) ::mlxs_glmnet::k_red(kctx, (v))
+#define K_SCAN(v, total) ::mlxs_glmnet::k_scan(kctx, (v), (total))
+#define K_CHUNK(lo, hi, n) \
+  do { lo = ::mlxs_glmnet::k_lo(kctx, (n)); hi = ::mlxs_glmnet::k_hi(kctx, (n)); } while (0)
 #define K_FOR(i, n) \
   for (int i = ::mlxs_glmnet::k_lo(kctx, (n)), i##_end_ = ::mlxs_glmnet::k_hi(kctx, (n)); i < i##_end_; ++i)
 #define k_dot(a, b, n) ::mlxs_glmnet::k_dot_b(kctx, (a), (b), (n))
 #define k_upd(r, v, x, c1, c0, n) ::mlxs_glmnet::k_upd_b(kctx, (r), (v), (x), (c1), (c0), (n))
 #define k_axpyc(e, x, c1, c0, n) ::mlxs_glmnet::k_axpyc_b(kctx, (e), (x), (c1), (c0), (n))
 #define k_wsums(v, x, n, a, c) ::mlxs_glmnet::k_wsums_b(kctx, (v), (x), (n), (a), (c))
+#define k_gupd(g, gk, xm, ixs, sl, c1, c0, n) \
+  ::mlxs_glmnet::k_gupd_b(kctx, (g), (gk), (xm), (ixs), (sl), (c1), (c0), (n))
 #define K_PROGRESS() \
   ((void)(kctx.tid == 0 && (::mlxs_glmnet::g_progress.fetch_add(1, std::memory_order_relaxed), true)))
