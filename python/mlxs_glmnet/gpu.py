@@ -124,7 +124,7 @@ def metal_kernel_call(name, **kw):
     key = "metal:" + name
     if key not in _KERNELS:
         _KERNELS[key] = mx.fast.metal_kernel(
-            name="mlxs_glmnet_path_v10", input_names=INPUTS, output_names=OUTPUTS,
+            name="mlxs_glmnet_path_v11", input_names=INPUTS, output_names=OUTPUTS,
             source=metal_source(), header=(_KDIR / "prelude_metal.h").read_text())
     return _KERNELS[key](**kw)
 
@@ -190,7 +190,7 @@ def _kernel(name):
     if name not in _KERNELS:
         if name == "path":
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_path_v10", input_names=INPUTS, output_names=OUTPUTS,
+                name="mlxs_glmnet_path_v11", input_names=INPUTS, output_names=OUTPUTS,
                 source=(_KDIR / "path.kern").read_text(),
                 header=(_KDIR / "prelude_cuda.h").read_text())
         else:
