@@ -64,26 +64,6 @@ inline void k_red2(const KCtx<T>& c, T& a, T& b) {
   a = sa;
   b = sb;
 }
-// Block-wide exclusive prefix sum of v in thread order (*total: the sum); one barrier, the same
-// alternating halves of the slots as k_red2.
-template <class T>
-inline int k_scan(const KCtx<T>& c, int v, int* total) {
-  if (c.nt == 1) {
-    *total = v;
-    return 0;
-  }
-  T* buf = c.red + (c.phase++ & 1u) * 2 * c.nt;
-  buf[2 * c.tid] = (T)v;
-  k_barrier_wait(c.bar, c.nt);
-  int before = 0, tot = 0;
-  for (int t = 0; t < c.nt; ++t) {
-    const int x = (int)buf[2 * t];
-    before += t < c.tid ? x : 0;
-    tot += x;
-  }
-  *total = tot;
-  return before;
-}
 template <class T>
 inline T k_red(const KCtx<T>& c, T v) {
   T dummy = 0;
@@ -203,9 +183,7 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
 #define K_NT (kctx.nt)
 #define K_SYNC() ::mlxs_glmnet::k_sync(kctx)
 #define K_RED(v) ::mlxs_glmnet::k_red(kctx, (v))
-#define K_SCAN(v, total) ::mlxs_glmnet::k_scan(kctx, (v), (total))
-#define K_CHUNK(lo, hi, n) \
-  do { lo = ::mlxs_glmnet::k_lo(kctx, (n)); hi = ::mlxs_glmnet::k_hi(kctx, (n)); } while (0)
+#define K_SERIAL_APPEND 1       /* path.kern's K_APPEND: see there (no K_SCAN, K_CHUNK needed) */
 #define K_FOR(i, n) \
   for (int i = ::mlxs_glmnet::k_lo(kctx, (n)), i##_end_ = ::mlxs_glmnet::k_hi(kctx, (n)); i < i##_end_; ++i)
 #define k_dot(a, b, n) ::mlxs_glmnet::k_dot_b(kctx, (a), (b), (n))
