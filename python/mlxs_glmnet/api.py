@@ -420,7 +420,8 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
                            # glmnet turns its deviance-change stop off when a limit is zero
                            fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any()) else 1e-5,
                            trace_it=trace_it, unit_weights=unit)
-    wsums = Wb.sums if isinstance(Wb, engine.FoldBatch) else Wb.sum(axis=1)
+    wsums = Wb.sums if isinstance(Wb, engine.FoldBatch) else \
+        (np.array([float(n)]) if unit else Wb.sum(axis=1))
     if family == "gaussian" and unit and prep["moments"] is not None:
         ym, ss = prep["moments"]                  # from _prepare's check of y: no pass over n
         nulldevs = np.array([ss if intercept else ss + n * ym * ym])

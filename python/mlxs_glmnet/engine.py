@@ -242,7 +242,7 @@ def kernel_params(*, n, p, B, fam, mode, nlam, ulam, intercept, standardize, max
 
 
 def path_result(arrays, mode) -> PathResult:
-    """The kernel's first six outputs (numpy) as a PathResult in float64."""
+    """The kernel's first six outputs (numpy) as a PathResult: float64, except beta (see below)."""
     beta, a0, lam, dev, nd, info = arrays
     # beta stays in the kernel's type: the caller converts each problem's (L, p) block once (for
     # 100 problems at p = 2000 a whole float64 copy costs ~100 ms on the host)

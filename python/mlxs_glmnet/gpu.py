@@ -246,7 +246,11 @@ def fold_structure(W):
     """CV folds in a batch of weightings W (B, n): every problem's weights are one weighting
     `base` with some rows zeroed, and every row is zeroed (held out) by at most one problem.
     Returns (base, held) with held[i] the problem holding row i out (-1: none), or None.
-    (A few passes over W: at n = 1e6 and 11 problems each costs milliseconds on the host.)"""
+    (A few passes over W: at n = 1e6 and 11 problems each costs milliseconds on the host; an
+    engine.FoldBatch, cv_glmnet's batch, knows its folds and answers in O(n).)"""
+    from .engine import FoldBatch
+    if isinstance(W, FoldBatch):
+        return W.base, W.held()
     B = W.shape[0]
     if B < 3:
         return None
@@ -423,16 +427,14 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     # ---- covariance mode ----
     # O(n) work stays on the device: at n = 1e6 every host pass over a vector costs ~1 ms.
     y = np.asarray(y, dtype=np.float64)
-    # (row sums first: a batch of CV folds differs there, without a pass over all of W)
-    fb = W if isinstance(W, FoldBatch) else None          # CV folds, given as such (O(n))
-    if fb is not None:
-        rs, shared_w, unit_w = fb.sums, False, False
-        folds = (fb.base, fb.held())
-    else:
-        rs = np.full(B, float(n)) if unit_weights else W.sum(axis=1)
-        shared_w = unit_weights or B == 1 or (bool(np.all(rs == rs[0])) and bool(np.all(W == W[:1])))
-        unit_w = unit_weights or (shared_w and bool(np.all(W[0] == W[0, 0])))
-        folds = None if shared_w else fold_structure(W)
+    # (row sums first: a batch of CV folds differs there, without a pass over all of W; a
+    # FoldBatch, cv_glmnet's, is folds by construction)
+    fb = isinstance(W, FoldBatch)
+    rs = W.sums if fb else (np.full(B, float(n)) if unit_weights else W.sum(axis=1))
+    shared_w = not fb and (unit_weights or B == 1 or
+                           (bool(np.all(rs == rs[0])) and bool(np.all(W == W[:1]))))
+    unit_w = unit_weights or (shared_w and bool(np.all(W[0] == W[0, 0])))
+    folds = None if shared_w else fold_structure(W)
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
@@ -446,7 +448,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
     # without an intercept glmnet does not centre, so neither may the shift
     if y.ndim == 1:
-        w0 = fb.base if fb is not None else W[0]
+        w0 = W.base if fb else W[0]
         cy = np.full(B, (y.mean() if unit_w else float(w0 @ y) / rs[0]) if intercept else 0.0)
         # (one pass: the float64 difference rounded straight into float32)
         ys_d = mx.array(np.subtract(y, cy[0], out=np.empty(n, np.float32),

@@ -14,7 +14,7 @@ import pytest
 
 import mlx.core as mx
 import mlxs_glmnet as mg
-from mlxs_glmnet import _core, gpu, irls
+from mlxs_glmnet import _core, engine, gpu, irls
 from objective import Problem
 
 
@@ -150,6 +150,11 @@ def test_fold_structure():
     W3 = W.copy()
     W3[1, 3] = 1.0                                                       # not a mask of base
     assert gpu.fold_structure(W3) is None
+    fb = engine.FoldBatch(np.array([1.0, 2, 0, 4]), np.array([2, 1, 1, 2]), 2)   # cv's batch
+    np.testing.assert_array_equal(fb.dense(), [[1, 2, 0, 4], [1, 0, 0, 4], [0, 2, 0, 0]])
+    base, held = gpu.fold_structure(fb)
+    np.testing.assert_array_equal(held, [2, 1, -1, 2])                   # weight 0: held by none
+    np.testing.assert_array_equal(fb.sums, fb.dense().sum(axis=1))
 
 
 def test_float32_gpu_driver_several_responses(gpu_on_cpu):
@@ -204,9 +209,10 @@ def test_float32_gpu_driver_foldid(gpu_on_cpu, weighted, monkeypatch):
     kw = dict(type_gaussian="covariance", weights=w)
     detected = []
     real = gpu.fold_structure
-    monkeypatch.setattr(gpu, "fold_structure", lambda W: detected.append(1) or real(W))
+    monkeypatch.setattr(gpu, "fold_structure", lambda W: (
+        detected.append(1) if isinstance(W, np.ndarray) else None) or real(W))
     got = mg.glmnet_batch(x, y, foldid=foldid, device="gpu", **kw)
-    assert not detected                           # the folds came as such: no pass over W
+    assert not detected                 # the folds came as such: no dense W to look through
     via_w = mg.glmnet_batch(x, y, weights_batch=Wb, device="gpu", **kw)
     assert detected
     ref = mg.glmnet_batch(x, y, weights_batch=Wb, device="cpu", thresh=1e-12, weights=w)
