@@ -42,6 +42,15 @@ FIRST_COLUMNS = int(os.environ.get("MLXS_GPU_FIRST_COLUMNS", "32"))
 # Columns added by a later round at least (a path that keeps asking grows by a quarter a round)
 ROUND_COLUMNS = int(os.environ.get("MLXS_GPU_ROUND_COLUMNS", "64"))
 NEEDCOL = 90000          # path.kern's K_NEEDCOL
+# Covariance mode's inner passes run on one warp up to this many active variables (the preludes'
+# K_ICAP; 0: every pass on the whole block). Set only to measure; the preludes hold the default.
+_ICAP = os.environ.get("MLXS_GPU_ICAP")
+KERNEL_NAME = "mlxs_glmnet_path_v12" + (f"_icap{int(_ICAP)}" if _ICAP else "")
+
+
+def _header(prelude: str) -> str:
+    text = (_KDIR / prelude).read_text()
+    return (f"#define K_ICAP {int(_ICAP)}\n" + text) if _ICAP else text
 # Columns after a stop: forecast the variables the path will want next (_entry_forecast); 0 turns
 # it off (then: the missing columns and the largest gradients)
 FORECAST = os.environ.get("MLXS_GPU_FORECAST", "1") != "0"
@@ -124,8 +133,8 @@ def metal_kernel_call(name, **kw):
     key = "metal:" + name
     if key not in _KERNELS:
         _KERNELS[key] = mx.fast.metal_kernel(
-            name="mlxs_glmnet_path_v11", input_names=INPUTS, output_names=OUTPUTS,
-            source=metal_source(), header=(_KDIR / "prelude_metal.h").read_text())
+            name=KERNEL_NAME, input_names=INPUTS, output_names=OUTPUTS,
+            source=metal_source(), header=_header("prelude_metal.h"))
     return _KERNELS[key](**kw)
 
 
@@ -190,9 +199,8 @@ def _kernel(name):
     if name not in _KERNELS:
         if name == "path":
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_path_v11", input_names=INPUTS, output_names=OUTPUTS,
-                source=(_KDIR / "path.kern").read_text(),
-                header=(_KDIR / "prelude_cuda.h").read_text())
+                name=KERNEL_NAME, input_names=INPUTS, output_names=OUTPUTS,
+                source=(_KDIR / "path.kern").read_text(), header=_header("prelude_cuda.h"))
         else:
             _KERNELS[name] = mx.fast.cuda_kernel(
                 name="mlxs_glmnet_colstats", input_names=["X", "c", "W", "yv", "nbp"],

@@ -29,6 +29,7 @@ static const k_uint3 thread_position_in_threadgroup = {0, 0, 0};
 static const k_uint3 threads_per_threadgroup = {32, 1, 1};
 namespace mem_flags { enum { mem_device = 1, mem_threadgroup = 2 }; }
 inline void threadgroup_barrier(int) {}
+inline void simdgroup_barrier(int) {}
 inline float simd_sum(float v) { return v; }
 inline int simd_sum(int v) { return v; }
 inline int simd_prefix_exclusive_sum(int) { return 0; }

@@ -183,6 +183,15 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
 #define K_NT (kctx.nt)
 #define K_SYNC() ::mlxs_glmnet::k_sync(kctx)
 #define K_RED(v) ::mlxs_glmnet::k_red(kctx, (v))
+// Covariance mode's inner passes over at most K_ICAP active variables run from copies of their
+// state, as on a GPU's first warp (path.kern): here the single thread of a one-thread block (the
+// CPU runs covariance mode one thread a problem), so CI runs that code; larger active sets, and
+// blocks of several threads, take the block pass.
+#define K_ICAP 64
+#define K_LANES 1
+#define K_LSYNC() ((void)0)
+#define K_SHARED(T, name, size) T name[size]
+#define K_LANES_OK (K_NT == 1)
 #define K_SERIAL_APPEND 1       /* path.kern's K_APPEND: see there (no K_SCAN, K_CHUNK needed) */
 #define K_FOR(i, n) \
   for (int i = ::mlxs_glmnet::k_lo(kctx, (n)), i##_end_ = ::mlxs_glmnet::k_hi(kctx, (n)); i < i##_end_; ++i)

@@ -7,6 +7,14 @@ typedef float real_t;
 #define K_SYNC() __syncthreads()
 #define K_FOR(i, n) for (int i = K_TID; i < (n); i += K_NT)
 #define K_PROGRESS() ((void)0)
+// Covariance mode's inner passes over an active set of at most K_ICAP variables run on the first
+// warp from shared copies of its state (path.kern). MLXS_GPU_ICAP (gpu.py) may define it first.
+#ifndef K_ICAP
+#define K_ICAP 1024
+#endif
+#define K_LANES 32
+#define K_LSYNC() __syncwarp()
+#define K_SHARED(T, name, size) __shared__ T name[size]
 // Block-wide sum: warp shuffles, one shared slot per warp, three barriers.
 __device__ inline float k_block_sum(float v) {
   __shared__ float wsum[32];

@@ -9,6 +9,14 @@ typedef float real_t;
 #define K_SYNC() threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup)
 #define K_FOR(i, n) for (int i = K_TID; i < (n); i += K_NT)
 #define K_PROGRESS() ((void)0)
+// Covariance mode's inner passes over an active set of at most K_ICAP variables run on the first
+// simdgroup from threadgroup copies of its state (path.kern); 5 K_ICAP words of the 32 KB.
+#ifndef K_ICAP
+#define K_ICAP 512
+#endif
+#define K_LANES 32
+#define K_LSYNC() simdgroup_barrier(mem_flags::mem_threadgroup)
+#define K_SHARED(T, name, size) threadgroup T name[size]
 #define K_RED(v) k_block_sum((v), k_tg, K_TID, K_NT)
 #define K_SCAN(v, total) k_block_scan_((v), (total), k_tg, K_TID, K_NT)
 #define K_CHUNK(lo, hi, n) do { const int c_ = ((n) + K_NT - 1) / K_NT; \
