@@ -425,6 +425,8 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     if family == "gaussian" and unit and prep["moments"] is not None:
         ym, ss = prep["moments"]                  # from _prepare's check of y: no pass over n
         nulldevs = np.array([ss if intercept else ss + n * ym * ym])
+    elif family == "gaussian" and res.nulldev is not None:
+        nulldevs = res.nulldev                    # the GPU's statistics had them (a CV batch)
     elif family == "gaussian":
         # every problem's null deviance at once (a batch of CV folds at n = 1e6: one product, not
         # a few passes over n per problem); y is shifted by a common centre for accuracy
@@ -553,34 +555,36 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
                 trace_it=trace_it, type_gaussian=type_gaussian)
 
 
-def fold_numbers(foldid, n: int, min_folds: int = 2):
-    """foldid validated: (int64 fold numbers 1..K of the n rows, K); every fold non-empty."""
+def fold_numbers(foldid, n: int, min_folds: int = 2, counts: bool = False):
+    """foldid validated: (int64 fold numbers 1..K of the n rows, K); every fold non-empty.
+    counts: also return the folds' sizes (K,)."""
     f = np.asarray(foldid.to_numpy() if hasattr(foldid, "to_numpy") else foldid)
     if f.ndim != 1 or f.shape[0] != n:
         raise ValueError(f"foldid must be a vector of length {n} (one fold number per row of x), "
                          f"got shape {f.shape}")
-    if f.dtype.kind not in "iuf" or not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
+    if f.dtype.kind not in "iu" and (f.dtype.kind != "f" or not np.all(np.isfinite(f))
+                                     or np.any(f != np.round(f))):
         raise ValueError("foldid must hold integer fold numbers 1, 2, ..., nfolds")
-    f = f.astype(np.int64)
+    f = f.astype(np.int64, copy=False)
     if f.min() < 1:
         raise ValueError(f"foldid must hold 1-based fold numbers (>= 1), got {int(f.min())}")
     k = int(f.max())
     if k < min_folds:
         raise ValueError(f"nfolds must be at least {min_folds} (foldid has {k} folds)"
                          + ("; nfolds=10 recommended" if min_folds >= 3 else ""))
+    want = counts
     counts = np.bincount(f, minlength=k + 1)[1:]
     if np.any(counts == 0):
         empty = int(np.flatnonzero(counts == 0)[0]) + 1
         raise ValueError(f"foldid: fold {empty} has no observations; folds must be numbered 1..nfolds")
-    return f, k
+    return (f, k, counts) if want else (f, k)
 
 
 def _run_folds(prep, family, foldid, offset_given, **kw):
     """glmnet_batch(foldid=...): the checks of a weights_batch batch, in O(n) per check."""
     n = prep["n"]
-    f, K = fold_numbers(foldid, n)
-    Wb = engine.FoldBatch(prep["w"], f, K)
-    counts = np.bincount(f, minlength=K + 1)[1:]
+    f, K, counts = fold_numbers(foldid, n, counts=True)
+    Wb = engine.FoldBatch(prep["w"], f, K, counts=counts)
     nobs_b = np.concatenate([[n], n - counts])      # rows of each problem, zero weights included
     if (Wb.sums <= 0).any():
         raise ValueError("foldid: every problem needs a positive weight (a fold holds all of it)")

@@ -38,12 +38,19 @@ class FoldBatch:
     are O(n), and the GPU covariance driver works from (base, fold) directly. dense() forms the
     matrix for the engines that read it."""
 
-    def __init__(self, base: np.ndarray, fold: np.ndarray, K: int):
+    def __init__(self, base: np.ndarray, fold: np.ndarray, K: int, counts=None):
+        """counts: the rows of each fold (np.bincount(fold)[1:]), when the caller has them."""
         self.base, self.fold, self.K = base, fold, int(K)
         self.n = base.shape[0]
         self.shape = (self.K + 1, self.n)
         self.ndim = 2
-        self.sums = self.per_problem(None)
+        # a constant base weight (cv_glmnet without weights): the sums are the fold sizes'
+        self.const = float(base[0]) if self.n and bool(np.all(base == base[0])) else None
+        if self.const is not None:
+            c = np.bincount(fold, minlength=self.K + 1)[1:] if counts is None else counts
+            self.sums = self.const * np.concatenate([[self.n], self.n - c]).astype(np.float64)
+        else:
+            self.sums = self.per_problem(None)
 
     def per_problem(self, v) -> np.ndarray:
         """(B,) sum_i W[b, i] v_i (v None: the weights' sums)."""
@@ -54,7 +61,8 @@ class FoldBatch:
 
     def held(self) -> np.ndarray:
         """gpu.fold_structure's row -> problem map: the problem holding row i out (-1: none)."""
-        return np.where(self.base > 0, self.fold, -1)
+        return self.fold if self.const is not None and self.const > 0 else \
+            np.where(self.base > 0, self.fold, -1)
 
     def dense(self) -> np.ndarray:
         W = np.empty(self.shape)
@@ -77,6 +85,7 @@ class PathResult:
     nobs: np.ndarray      # (B,)
     mode: int
     extra: dict = field(default_factory=dict)   # backend facts for fit.info (GPU rounds, profile)
+    nulldev: np.ndarray | None = None   # (B,) gaussian null deviances, where the backend had them
 
 
 def _cpu_threads() -> int:

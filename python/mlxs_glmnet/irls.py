@@ -53,6 +53,8 @@ class _Backend:
         self.npdt = np.float32 if kind == "gpu" else np.float64
 
     def arr(self, a, integer=False):
+        if isinstance(a, mx.array):          # (gpu.fold_groups' device arrays)
+            return a.astype(mx.int32 if integer else self.dt)
         if integer:
             return mx.array(np.ascontiguousarray(a, dtype=np.int32), dtype=mx.int32)
         return mx.array(np.ascontiguousarray(a, dtype=self.npdt), dtype=self.dt)

@@ -221,7 +221,8 @@ def test_float32_gpu_driver_foldid(gpu_on_cpu, weighted, monkeypatch):
         assert got[b].info["gpu_rounds"] > 1 and got[b].nobs == via_w[b].nobs
         np.testing.assert_allclose(got[b].lambda_, via_w[b].lambda_, rtol=1e-5)
         np.testing.assert_allclose(got[b].beta, via_w[b].beta, rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(got[b].nulldev, ref[b].nulldev, rtol=1e-10)
+        # (from the driver's float32 statistics of y, as on a GPU: no host pass per problem)
+        np.testing.assert_allclose(got[b].nulldev, ref[b].nulldev, rtol=1e-5)
         wb = Wb[b] * (1 if w is None else w)
         at = mg.glmnet(x, y, weights=wb, device="cpu", lambda_=got[b].lambda_, thresh=1e-12)
         assert _gap(x, y, "gaussian", dict(weights=wb), at, got[b]) < 1e-4
