@@ -218,18 +218,21 @@ def _device_x(x, mode):
     return mx.contiguous(xt.T) if mode == 1 else xt
 
 
-def _tn(A, X):
+def _tn(A, X, out=None):
     """A' X for A (n, k), X (n, p) with long n: split over row blocks (a batched GEMM, then a
-    sum), so that a thin result still spreads over the whole GPU."""
+    sum), so that a thin result still spreads over the whole GPU. out: the type of the products
+    before they are summed (float32 for bfloat16 operands)."""
     n = X.shape[0]
     nc = max(1, min(64, n // 8192))
+    cast = (lambda t: t) if out is None else (lambda t: t.astype(out))  # noqa: E731
     if nc == 1:
-        return A.T @ X
+        return cast(A.T @ X)
     r = n // nc
     m = nc * r
-    parts = mx.matmul(mx.transpose(A[:m].reshape(nc, r, -1), (0, 2, 1)), X[:m].reshape(nc, r, -1))
-    out = mx.sum(parts, axis=0)
-    return out if m == n else out + A[m:].T @ X[m:]
+    parts = cast(mx.matmul(mx.transpose(A[:m].reshape(nc, r, -1), (0, 2, 1)),
+                           X[:m].reshape(nc, r, -1)))
+    total = mx.sum(parts, axis=0)
+    return total if m == n else total + cast(A[m:].T @ X[m:])
 
 
 def column_stats(X, c, Wn_d, ys_d, B):
@@ -313,6 +316,8 @@ def fold_products(A, Bm, shape):
     G, nc, r = shape
     parts = mx.matmul(mx.transpose(A.reshape(G * nc, r, -1), (0, 2, 1)),
                       Bm.reshape(G * nc, r, -1))
+    if parts.dtype == mx.bfloat16:                 # (irls.GRAM_BF16) summed in float32
+        parts = parts.astype(mx.float32)
     parts = mx.sum(parts.reshape(G, nc, parts.shape[1], parts.shape[2]), axis=1)
     return parts, mx.sum(parts, axis=0)
 

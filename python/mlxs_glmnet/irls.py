@@ -41,6 +41,10 @@ REFRESH_RATIO = float(os.environ.get("MLXS_GPU_REFRESH_RATIO", "0.5"))
 # CV folds: one Gram refresh for all problems of the batch (see _run_glm); 0 turns it off
 GROUP_REFRESH = os.environ.get("MLXS_GPU_GROUP_REFRESH", "1") != "0"
 GROUP_TOL = 0.1          # the largest relative L1 distance of the weights for a shared refresh
+# The kept Grams from bfloat16 products (GPU): the Gram only shapes the IRLS steps (the exact
+# gradient fixes where they converge), so its rounding costs at most some steps; sqrt(v) x on
+# both sides keeps it positive semidefinite. MLXS_GPU_GRAM_BF16=0/1.
+GRAM_BF16 = os.environ.get("MLXS_GPU_GRAM_BF16", "0") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 BIG = 9.9e35
@@ -74,6 +78,16 @@ class _Backend:
             from .gpu import _tn
             return _tn(A, X)
         return A.T @ X
+
+    def wtn(self, v, A, Bm=None):
+        """(v A)' Bm for long columns (Bm None: A), v >= 0 the rows' weights (GRAM_BF16 on a
+        GPU: from sqrt(v) A and sqrt(v) Bm rounded to bfloat16, summed in float32)."""
+        if self.kind == "gpu" and GRAM_BF16:
+            from .gpu import _tn
+            sq = mx.sqrt(v)[:, None]
+            Za = (sq * A).astype(mx.bfloat16)
+            return _tn(Za, Za if Bm is None else (sq * Bm).astype(mx.bfloat16), out=mx.float32)
+        return self.tn(v[:, None] * A, A if Bm is None else Bm)
 
     def solve(self, inputs, B, p):
         if self.kind == "gpu":
@@ -223,7 +237,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         for bb in range(B):
             if Hs[bb] is None:
                 continue
-            C = be.tn(vH[bb][:, None] * cols, XS)                   # (new, m0 + new)
+            C = be.wtn(vH[bb], cols, XS)                             # (new, m0 + new)
             Hs[bb] = mx.concatenate([mx.concatenate([Hs[bb], C[:, :m0].T], axis=1), C], axis=0)
             aH[bb] = mx.concatenate([aH[bb], vH[bb] @ cols])
         mx.eval(XS, *[h for h in Hs if h is not None])
@@ -277,7 +291,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             return                         # no fold to serve: f refreshes alone, as usual
         xg = mx.take(XS, grp["idx"], axis=0)                                   # (G nc r, m)
         wg = mx.take(vf, grp["idx"]) * grp["valid"]
-        parts, full = fold_products(wg[:, None] * xg, xg, grp["shape"])       # (G, m, m), (m, m)
+        if be.kind == "gpu" and GRAM_BF16:
+            zg = (mx.sqrt(wg)[:, None] * xg).astype(mx.bfloat16)
+            parts, full = fold_products(zg, zg, grp["shape"])               # (G, m, m), (m, m)
+        else:
+            parts, full = fold_products(wg[:, None] * xg, xg, grp["shape"])
         for bb in np.flatnonzero(serve):
             Hs[bb] = fold_part(full, parts, grp["own"][bb]) * float(grp["scale"][bb])
             vH[bb] = vf if bb == f else Wn[bb] * hf
@@ -311,6 +329,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             npass[idx] += 1
             return svh, svh, np.zeros((k, 0))
         m = len(S)
+        prof.mark("IRLS statistics", [v, r])
         if grp is not None:
             need = [bb for bb in idx if (fresh[bb] or Hs[bb] is None) and not solo[bb]]
             if need and steps_total[0] - grp["last"] <= 1:
@@ -322,12 +341,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         for i, bb in enumerate(idx):                                 # Gram refreshes
             if fresh[bb] or Hs[bb] is None:
                 vi = v[i]
-                Hs[bb] = be.tn(vi[:, None] * XS, XS)
+                Hs[bb] = be.wtn(vi, XS)
                 aH[bb] = vi @ XS
                 vH[bb] = vi
                 svH_d[bb] = mx.sum(vi)
                 fresh[bb] = False
                 refreshes[0] += 1
+        prof.mark("Gram refreshes", [Hs[bb] for bb in idx])
         Sd = be.arr(S, integer=True)
         H = mx.stack([Hs[bb] for bb in idx])                        # (k, m, m)
         a = mx.stack([aH[bb] for bb in idx])                        # (k, m)
@@ -347,7 +367,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
                               diag / svc], axis=1)
         mx.eval(sv_d, sr_d, svc, Gn, gst, mv)
-        prof.mark("IRLS statistics and Grams")
+        prof.mark("IRLS statistics")
         svh = np.array(sv_d, dtype=np.float64)
         svg = np.array(svc, dtype=np.float64)[:, 0]
         lam_sub = np.minimum(lam / svg, 1e30)

@@ -10,7 +10,7 @@ typedef float real_t;
 // Covariance mode's inner passes over an active set of at most K_ICAP variables run on the first
 // warp from shared copies of its state (path.kern). MLXS_GPU_ICAP (gpu.py) may define it first.
 #ifndef K_ICAP
-#define K_ICAP 1024
+#define K_ICAP 256
 #endif
 #define K_LANES 32
 #define K_LSYNC() __syncwarp()

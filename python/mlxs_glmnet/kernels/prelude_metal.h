@@ -12,7 +12,7 @@ typedef float real_t;
 // Covariance mode's inner passes over an active set of at most K_ICAP variables run on the first
 // simdgroup from threadgroup copies of its state (path.kern); 5 K_ICAP words of the 32 KB.
 #ifndef K_ICAP
-#define K_ICAP 512
+#define K_ICAP 256
 #endif
 #define K_LANES 32
 #define K_LSYNC() simdgroup_barrier(mem_flags::mem_threadgroup)
