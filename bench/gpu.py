@@ -112,7 +112,7 @@ def check():
                            standardize=kw.get("standardize", True),
                            intercept=kw.get("intercept", True))
             gaps = []
-            for m in range(len(rl)):
+            for m in range(min(len(rl), len(gl.lambda_))):     # (fewer: a failure, below)
                 fr = prob.objective(rl[m], ra[m], rb[:, m])
                 fg = prob.objective(rl[m], gl.a0[m], gl.beta[:, m])
                 gaps.append((fg - fr) / max(abs(fr), 1e-12))
@@ -123,7 +123,8 @@ def check():
                 and len(gl.lambda_) == len(rl)
             if not ok:
                 failures.append(name)
-            print(f"{'ok  ' if ok else 'FAIL'} {name}/{b}: nlam gpu {len(g.lambda_)} cpu {len(rl)}, "
+            print(f"{'ok  ' if ok else 'FAIL'} {name}/{b}: nlam gpu {len(g.lambda_)} cpu {len(rl)} "
+                  f"(user lambdas: {len(gl.lambda_)}, jerr {gl.jerr}), "
                   f"lambda rel err {lam_err:.1e}, max rel objective gap {gap:.1e}", flush=True)
     # bad input reaches the GPU only after validation; the messages name the argument
     x, y = cases()[0][1], cases()[0][2]

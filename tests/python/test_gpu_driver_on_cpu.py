@@ -253,3 +253,32 @@ def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
     assert np.isinf(forecast(r, np.zeros((1, 10, p)), np.array([0]), np.array([0]), None,
                              np.full(p, -1), np.ones((1, 3 * p + 2)), np.ones((1, 4)),
                              np.ones(15, dtype=int), None, np.ones(p), True)).all()
+
+
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+@pytest.mark.parametrize("batch", ["one", "folds"])
+def test_bfloat16_grams(gpu_on_cpu, monkeypatch, fam, batch):
+    """Kept IRLS Grams from bfloat16 products (irls.GRAM_BF16; on a GPU only where n |S|^2 is
+    large, forced here): the fixed point has the exact gradient, so every lambda's solution is
+    the float64 engine's; extensions by new columns and shared fold refreshes keep the Gram's
+    precision. Off, no Gram is bfloat16."""
+    rng, x, y = _data(fam, n=400, seed=11)
+    n = len(y)
+    fold = rng.integers(0, 4, n)
+    Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(4)]) \
+        if batch == "folds" else np.ones((1, n))
+    lam = mg.glmnet(x, y, fam, device="cpu").lambda_[:30]
+    ref = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="cpu", lambda_=lam, thresh=1e-12)
+    monkeypatch.setattr(irls, "BF16_MIN_FLOPS", 0.0)
+    steps = {}
+    for on in (True, False):
+        monkeypatch.setattr(irls, "GRAM_BF16", on)
+        got = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="gpu", lambda_=lam,
+                              thresh=1e-10)
+        assert (got[0].info["bf16_grams"] > 0) == on
+        steps[on] = got[0].info["irls_steps"]
+        for b in range(Wb.shape[0]):
+            assert len(got[b].lambda_) == len(lam)
+            assert _gap(x, y, fam, dict(weights=Wb[b]), ref[b], got[b]) < 1e-4
+    # a rounded Gram is still a good curvature: about as many IRLS steps
+    assert steps[True] <= 1.25 * steps[False] + 3, steps
