@@ -279,20 +279,24 @@ def fold_structure(W):
     return base, held
 
 
-def fold_groups(folds, B):
+def fold_groups(folds, B, held_d=None):
     """The rows grouped by the problem that holds them out (fold_structure), for one batched
     GEMM over the groups: idx (G m,) row indices (a device array), group after group, each group
     padded to m rows (a multiple of the nc row chunks a group is split into, so that a thin
     product spreads over the whole GPU) with valid (G, m) = 0 on the padding (device); own[b] is
     the group problem b holds out (-1: none). Rows of weight 0 everywhere are left out.
     The grouping is a sort of the rows' group keys on the device (bytes up, when B allows): on
-    the host, the sort and the padded index took 18-28 ms at n = 1e6 (H200 host, this VM)."""
+    the host, the sort and the padded index took 18-28 ms at n = 1e6 (H200 host, this VM).
+    held_d: held already on the device (any integer type), when every base weight is positive."""
     base, held = folds
-    hk = held if bool(base.min() > 0) else np.where(base > 0, held, -2)   # -2: weight 0 everywhere
-    counts = np.bincount(np.asarray(hk, dtype=np.intp) + 2, minlength=B + 2)
+    if held_d is None or not bool(base.min() > 0):
+        hk = held if bool(base.min() > 0) else np.where(base > 0, held, -2)   # -2: weight 0
+        held_d = mx.array(np.asarray(hk).astype(_key_type(B)))
+    kd = held_d.astype(mx.int32)
+    # the groups' sizes: one comparison per row and key on the device, not a host pass
+    counts = np.array(mx.sum(kd[None, :] == mx.arange(-2, B, dtype=mx.int32)[:, None], axis=1))
     keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]     # -1 (held by none), problems
-    kdt = np.int8 if B < 127 else (np.int16 if B < 32000 else np.int32)
-    order = mx.argsort(mx.array(np.asarray(hk).astype(kdt)))     # the rows, by group key
+    order = mx.argsort(kd)                                       # the rows, by group key
     starts = np.concatenate([[0], np.cumsum(counts)])[[k + 2 for k in keys]]
     cnt = counts[[k + 2 for k in keys]]
     big = int(cnt.max())
@@ -306,6 +310,11 @@ def fold_groups(folds, B):
     gof = {int(k): g for g, k in enumerate(keys)}
     return dict(idx=idx.reshape(-1).astype(mx.int32), shape=(len(keys), nc, m // nc), valid=valid,
                 own=[gof.get(b, -1) for b in range(B)])
+
+
+def _key_type(B):
+    """The narrowest integer type for row keys -2 .. B - 1 (uploads cost ~0.6 ms a MB)."""
+    return np.int8 if B < 127 else (np.int16 if B < 32000 else np.int32)
 
 
 def fold_products(A, Bm, shape):
@@ -336,8 +345,9 @@ class _Columns:
     all problems together: the whole data's columns are the sum of the groups' parts, and each
     fold's are that sum minus its own group's part."""
 
-    def __init__(self, X, c, Wn, m1s, rs, shared, folds=None):
-        """rs: the B weightings' sums; shared: every problem has the same weights."""
+    def __init__(self, X, c, Wn, m1s, rs, shared, folds=None, held_d=None):
+        """rs: the B weightings' sums; shared: every problem has the same weights; held_d: the
+        folds' row -> problem map on the device (fold_groups)."""
         self.X, self.c, self.Wn, self.m1s = X, c, Wn, m1s
         B = len(rs)
         self.shared = shared
@@ -348,7 +358,7 @@ class _Columns:
         self.grp = None
         if not self.shared and folds is not None:
             base = folds[0]
-            fg = fold_groups(folds, B)
+            fg = fold_groups(folds, B, held_d)
             sb = float(base.sum())
             if bool(np.all(base == base[0])):            # cv_glmnet without weights: no upload
                 wg = fg["valid"] * float(base[0] / sb)
@@ -453,6 +463,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
                            (bool(np.all(rs == rs[0])) and bool(np.all(W == W[:1]))))
     unit_w = unit_weights or (shared_w and bool(np.all(W[0] == W[0, 0])))
     folds = None if shared_w else fold_structure(W)
+    held_d = None
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
@@ -461,8 +472,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         base, held = folds
         # (uploads cost ~0.6 ms a MB here: the fold numbers go up as bytes when B allows, a
         # constant base weight not at all)
-        kdt = (np.int8, mx.int8) if B < 127 else (np.int32, mx.int32)
-        keep = mx.array(held.astype(kdt[0]))[None, :] != mx.arange(B, dtype=kdt[1])[:, None]
+        held_d = mx.array(held.astype(_key_type(B)))
+        keep = held_d[None, :] != mx.arange(B, dtype=held_d.dtype)[:, None]
         if bool(np.all(base == base[0])):
             Wn_d = keep * arr(base[0] / rs)[:, None]
         else:
@@ -502,8 +513,10 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     score[:, excluded] = -np.inf
     score = score.max(axis=0)
     order = np.argsort(-score, kind="stable")
+    prof.mark("column ranking")
     cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, rs,
-                    shared_w, folds)
+                    shared_w, folds, held_d)
+    prof.mark("fold grouping", [] if cols.grp is None else [cols.grp["idx"], cols.grp["w"]])
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
     whole = p <= 2 * ROUND_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS
@@ -569,6 +582,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
             raise RuntimeError("GPU covariance path: no column to add")
         gsl[new] = np.arange(len(S), len(S) + len(new), dtype=np.int32)
         S = S + new
+        prof.mark("column forecast")
         gram = mx.concatenate([gram, cols.compute(new)], axis=1)
         st_d = mx.array(stopped.astype(np.int32))
         state = (mx.take(outs[6], st_d, axis=0), mx.take(outs[8], st_d, axis=0),
@@ -581,11 +595,12 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     if intercept:                                     # undo the shift in the intercepts
         cn = np.array(c, dtype=np.float64)
         out.a0 = out.a0 + cy[:, None] - np.einsum("blp,p->bl", out.beta, cn, dtype=np.float64)
-    out.extra = {"gpu_rounds": rounds, "gpu_columns": len(S), **prof.report()}
     # the null deviances from the statistics' response moments (sums of w y and w y^2 with y
     # shifted by cy, under each problem's normalised weights): a CV batch's are then no host pass
     ybar, yy = g[:, 2 * p], g[:, 2 * p + 1]
     out.nulldev = rs * ((yy - ybar * ybar) if intercept else yy)
+    prof.mark("outputs")
+    out.extra = {"gpu_rounds": rounds, "gpu_columns": len(S), **prof.report()}
     return out
 
 
