@@ -155,6 +155,37 @@ def test_fold_structure():
     base, held = gpu.fold_structure(fb)
     np.testing.assert_array_equal(held, [2, 1, -1, 2])                   # weight 0: held by none
     np.testing.assert_array_equal(fb.sums, fb.dense().sum(axis=1))
+    fc = engine.FoldBatch(np.full(5, 2.0), np.array([1, 3, 1, 2, 3]), 3)   # constant weights
+    np.testing.assert_array_equal(fc.sums, fc.dense().sum(axis=1))
+    np.testing.assert_array_equal(gpu.fold_structure(fc)[1], [1, 3, 1, 2, 3])
+
+
+@pytest.mark.parametrize("zero_rows", [False, True])
+def test_fold_groups(zero_rows):
+    """The device grouping: every group holds exactly its rows (padding repeats one of them with
+    valid 0), groups padded to a multiple of their row chunks, own[b] names b's group; rows of
+    weight 0 everywhere in no group; the fold keys already on the device give the same groups."""
+    rng = np.random.default_rng(3)
+    n, B = 50000, 6
+    held = rng.integers(-1, B, n)
+    held[held == 2] = 3                                  # problem 2 holds no rows out
+    base = rng.uniform(0.5, 2.0, n)
+    if zero_rows:
+        base[rng.choice(n, 500, replace=False)] = 0.0
+    for held_d in (None, mx.array(held.astype(np.int8))):
+        fg = gpu.fold_groups((base, held), B, held_d)
+        G, nc, r = fg["shape"]
+        idx = np.array(fg["idx"]).reshape(G, nc * r)
+        valid = np.array(fg["valid"]).reshape(G, nc * r)
+        keys = [k for k in range(-1, B) if ((held == k) & (base > 0)).any()]
+        assert G == len(keys) and fg["own"][2] == -1
+        for g, k in enumerate(keys):
+            want = np.flatnonzero((held == k) & (base > 0))
+            got = idx[g][valid[g] > 0]
+            np.testing.assert_array_equal(np.sort(got), want)
+            assert set(idx[g][valid[g] == 0]) <= set(want)  # padding: rows of the group
+            if k >= 0:
+                assert fg["own"][k] == g
 
 
 def test_float32_gpu_driver_several_responses(gpu_on_cpu):
