@@ -555,9 +555,22 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
                 trace_it=trace_it, type_gaussian=type_gaussian)
 
 
+class _Folds:
+    """Fold numbers that cv_glmnet has validated already (fold_numbers passes them through
+    instead of checking the n rows again)."""
+    __slots__ = ("f", "k", "counts")
+
+    def __init__(self, f, k, counts):
+        self.f, self.k, self.counts = f, int(k), counts
+
+
 def fold_numbers(foldid, n: int, min_folds: int = 2, counts: bool = False):
     """foldid validated: (int64 fold numbers 1..K of the n rows, K); every fold non-empty.
     counts: also return the folds' sizes (K,)."""
+    if isinstance(foldid, _Folds):
+        if foldid.f.shape != (n,):
+            raise ValueError(f"foldid must be a vector of length {n}")
+        return (foldid.f, foldid.k, foldid.counts) if counts else (foldid.f, foldid.k)
     f = np.asarray(foldid.to_numpy() if hasattr(foldid, "to_numpy") else foldid)
     if f.ndim != 1 or f.shape[0] != n:
         raise ValueError(f"foldid must be a vector of length {n} (one fold number per row of x), "

@@ -262,8 +262,9 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
             raise ValueError(f"nfolds must be at most the number of observations ({n}), got {nfolds}")
         rng = np.random.default_rng(seed)
         foldid = rng.permutation(np.resize(np.arange(1, nfolds + 1, dtype=np.int64), n))
+        sizes = np.bincount(foldid, minlength=nfolds + 1)[1:]
     else:
-        foldid, nfolds = api.fold_numbers(foldid, n, min_folds=3)
+        foldid, nfolds, sizes = api.fold_numbers(foldid, n, min_folds=3, counts=True)
 
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if trace_it else (lambda msg: None)
@@ -290,7 +291,8 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
                              f"(use fewer folds or stratify foldid)")
     say("Training")
     say(f"Fold: 1-{nfolds}/{nfolds} (full data and {nfolds} folds as {nfolds + 1} problems of one engine call)")
-    fits = api.glmnet_batch(x, y, family, foldid=foldid, trace_it=trace_it, **kwargs)
+    fits = api.glmnet_batch(x, y, family, foldid=api._Folds(foldid, nfolds, sizes),
+                            trace_it=trace_it, **kwargs)
     fit, fold_fits = fits[0], fits[1:]
     say(f"Fitted ({time.perf_counter() - t0:.3f}s)")
     X = api._as_matrix(x, "x")

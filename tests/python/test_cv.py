@@ -489,3 +489,30 @@ def test_glmnet_batch_foldid_bad_input():
     yb[good != 1] = 1.0                       # fold 1 holds every 0: its complement is one class
     with pytest.raises(ValueError, match="problem 1 has observations of one class only"):
         mg.glmnet_batch(x, yb, "binomial", foldid=good)
+
+
+def test_cv_checks_foldid_once(monkeypatch):
+    """cv_glmnet validates the n fold numbers once and hands them on as checked (glmnet_batch
+    does not pass over them again); a generated foldid is valid by construction."""
+    from mlxs_glmnet import api
+    real = api.fold_numbers
+    checked = []
+
+    def spy(foldid, n, *a, **k):
+        if not isinstance(foldid, api._Folds):
+            checked.append(n)
+        return real(foldid, n, *a, **k)
+
+    monkeypatch.setattr(api, "fold_numbers", spy)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((90, 6))
+    y = x[:, 0] + rng.standard_normal(90)
+    f = np.resize(np.arange(1, 4), 90)
+    a = mg.cv_glmnet(x, y, foldid=f)
+    assert checked == [90]
+    b = mg.cv_glmnet(x, y, nfolds=3, seed=1)
+    assert checked == [90]
+    ref = mg.glmnet_batch(x, y, foldid=f)                  # the public path still checks
+    assert checked == [90, 90]
+    np.testing.assert_allclose(a.glmnet_fit.beta, ref[0].beta)
+    assert len(b.lambda_) > 0
