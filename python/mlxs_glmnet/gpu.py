@@ -346,9 +346,10 @@ class _Columns:
     all problems together: the whole data's columns are the sum of the groups' parts, and each
     fold's are that sum minus its own group's part."""
 
-    def __init__(self, X, c, Wn, m1s, rs, shared, folds=None, held_d=None):
+    def __init__(self, X, c, Wn, m1s, rs, shared, folds=None, held_d=None, const_base=False):
         """rs: the B weightings' sums; shared: every problem has the same weights; held_d: the
-        folds' row -> problem map on the device (fold_groups)."""
+        folds' row -> problem map on the device (fold_groups); const_base: the folds' base
+        weight is one constant."""
         self.X, self.c, self.Wn, self.m1s = X, c, Wn, m1s
         B = len(rs)
         self.shared = shared
@@ -361,7 +362,7 @@ class _Columns:
             base = folds[0]
             fg = fold_groups(folds, B, held_d)
             sb = float(base.sum())
-            if bool(np.all(base == base[0])):            # cv_glmnet without weights: no upload
+            if const_base:                               # cv_glmnet without weights: no upload
                 wg = fg["valid"] * float(base[0] / sb)
             else:
                 wg = fg["valid"] * (mx.take(mx.array((base / sb).astype(np.float32)), fg["idx"])
@@ -465,6 +466,9 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     unit_w = unit_weights or (shared_w and bool(np.all(W[0] == W[0, 0])))
     folds = None if shared_w else fold_structure(W)
     held_d = None
+    const_base = False                   # CV folds whose base weight is one constant
+    if folds is not None:
+        const_base = (W.const is not None) if fb else bool(np.all(folds[0] == folds[0][0]))
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
@@ -475,7 +479,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         # constant base weight not at all)
         held_d = mx.array(held.astype(_key_type(B)))
         keep = held_d[None, :] != mx.arange(B, dtype=held_d.dtype)[:, None]
-        if bool(np.all(base == base[0])):
+        if const_base:
             Wn_d = keep * arr(base[0] / rs)[:, None]
         else:
             Wn_d = keep * arr(base)[None, :] / arr(rs)[:, None]
@@ -516,7 +520,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     order = np.argsort(-score, kind="stable")
     prof.mark("column ranking")
     cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, rs,
-                    shared_w, folds, held_d)
+                    shared_w, folds, held_d, const_base)
     prof.mark("fold grouping", [] if cols.grp is None else [cols.grp["idx"], cols.grp["w"]])
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
