@@ -65,10 +65,21 @@ def cases():
                 fold = rng.integers(0, 5, n)
                 Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(5)])
                 out.append((f"{tag}_folds", x, y, fam, dict(base), Wb))
+                if tg == "covariance":
+                    # folds of a weighting with zero rows (the statistics over every row), and
+                    # three responses in one call (their statistics as one GEMM)
+                    w0 = w * (rng.uniform(size=n) > 0.1)
+                    Wb = np.stack([w0] + [w0 * (fold != k) for k in range(5)])
+                    out.append((f"{tag}_weighted_folds", x, y, fam, dict(base), Wb))
+                    Y = np.stack([y, eta[::-1] + rng.standard_normal(n),
+                                  x[:, 3] - 2.0 * x[:, 7] + rng.standard_normal(n)], axis=1)
+                    out.append((f"{tag}_responses", x, Y, fam, dict(base), None))
     return out
 
 
 def fit(x, y, fam, kw, Wb, **extra):
+    if Wb is None and np.ndim(y) == 2:
+        return mg.glmnet_batch(x, y, fam, **kw, **extra)             # one problem a response
     if Wb is None:
         return [mg.glmnet(x, y, fam, **kw, **extra)]
     return mg.glmnet_batch(x, y, fam, weights_batch=Wb, **kw, **extra)
@@ -91,9 +102,11 @@ def check():
     ref = np.load(REF)
     worst, failures, npaths = 0.0, [], 0
     for name, x, y, fam, kw, Wb in cases():
-        W = np.ones((1, x.shape[0])) if Wb is None else Wb
+        W = np.ones((np.shape(y)[1] if np.ndim(y) == 2 else 1, x.shape[0])) if Wb is None else Wb
         gfits = fit(x, y, fam, kw, Wb, device="gpu")
+        yall = y
         for b in range(W.shape[0]):
+            y = yall[:, b] if np.ndim(yall) == 2 else yall
             rl = ref[f"{name}/{b}/lam"]
             rb, ra = ref[f"{name}/{b}/beta"], ref[f"{name}/{b}/a0"]
             g = gfits[b]
@@ -285,7 +298,7 @@ def timing():
         c = mx.mean(xd[:1024], axis=0)
         w1 = mx.full((1, n), 1.0 / n, dtype=mx.float32)
         ys = mx.zeros((1, n), dtype=mx.float32)
-        nbp = mx.array([1], dtype=mx.int32)
+        nbp = mx.array([1, 0, 1], dtype=mx.int32)
         k = lambda: G._kernel("stats")(inputs=[xd, c, w1, ys, nbp], template=[("NB", 1)],  # noqa: E731
                                        grid=(1024, C, 1), threadgroup=(128, 1, 1),
                                        output_shapes=[(3, 1, C, p)], output_dtypes=[mx.float32])[0]
@@ -294,7 +307,8 @@ def timing():
             f"x'w GEMV {_median_time(lambda: mx.eval(w1 @ xd), 5) * 1e3:.2f} ms; "
             f"isfinite check {_median_time(lambda: mx.all(mx.isfinite(xd)).item(), 5) * 1e3:.2f} ms")
         S = np.arange(64)
-        cols = G._Columns(xd, c, w1, mx.zeros((1, p)), np.ones(1), True)
+        cols = G._Columns(xd, c, w1, np.ones(1), True)
+        cols.m1s = mx.zeros((1, p))
         say(f"64 Gram columns {_median_time(lambda: mx.eval(cols.compute(S)), 5) * 1e3:.2f} ms; "
             f"16 columns {_median_time(lambda: mx.eval(cols.compute(S[:16])), 5) * 1e3:.2f} ms")
         del xd

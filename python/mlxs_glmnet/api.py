@@ -392,7 +392,7 @@ _JERR_PMAX = ("from mlxs_glmnet engine (error code {jerr}); Number of nonzero co
 
 def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
          trace_it, type_gaussian, unit=False):
-    """unit: Wb is the one all-ones weighting (glmnet() without weights)."""
+    """unit: every row of Wb is all ones (glmnet() without weights, or several responses)."""
     X, Y, n, p = prep["X"], prep["Y"], prep["n"], prep["p"]
     B = Wb.shape[0]
     off = prep["off"]
@@ -421,8 +421,8 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
                            fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any()) else 1e-5,
                            trace_it=trace_it, unit_weights=unit)
     wsums = Wb.sums if isinstance(Wb, engine.FoldBatch) else \
-        (np.array([float(n)]) if unit else Wb.sum(axis=1))
-    if family == "gaussian" and unit and prep["moments"] is not None:
+        (np.full(B, float(n)) if unit else Wb.sum(axis=1))
+    if family == "gaussian" and unit and B == 1 and prep["moments"] is not None:
         ym, ss = prep["moments"]                  # from _prepare's check of y: no pass over n
         nulldevs = np.array([ss if intercept else ss + n * ym * ym])
     elif family == "gaussian" and res.nulldev is not None:
@@ -451,16 +451,14 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         if k == 0:                           # glmnet's words for a path without any solution
             warnings.warn("an empty model has been returned; probably a convergence issue",
                           RuntimeWarning, stacklevel=3)
-        bk = res.beta[b, :k]                       # (L, p), float32 from a GPU
-        # one sequential copy: (p, L) in Fortran order (what R's matrices are), not a transpose
-        beta = bk.T.astype(np.float64, order="K")
+        beta, df = engine.beta_block(res.beta, b, k)
         if family == "gaussian":
             nulldev = float(nulldevs[b])
         else:
             nulldev = float(res.nulldev_int[b] * wsums[b])
         fits.append(GlmnetFit(
             a0=res.a0[b, :k].copy(), beta=beta, lambda_=res.lambda_[b, :k].copy(),
-            df=np.count_nonzero(bk, axis=1).astype(np.int64), dim=np.array([p, k]),
+            df=df, dim=np.array([p, k]),
             dev_ratio=res.dev_ratio[b, :k].copy(), nulldev=nulldev,
             npasses=int(res.npasses[b]), jerr=jerr, nobs=int(nobs_b[b]),
             offset=offset_given, family=family, classnames=prep["classnames"],
@@ -524,7 +522,18 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
                           intercept=intercept, thresh=thresh, maxit=maxit, device=device,
                           dtype=dtype, trace_it=trace_it, type_gaussian=type_gaussian)
     if weights_batch is None:
-        weights_batch = np.ones((yarr.shape[1] if multi else 1, prep["n"]))
+        # one problem a response, all on the same (valid) weights: no checks over B x n, and
+        # the engine told so (several responses of 2e4 rows: ~10 ms of passes on a GPU's host)
+        B = yarr.shape[1] if multi else 1
+        Wb = np.ones((B, prep["n"]))
+        if weights is not None:
+            Wb *= prep["w"][None, :]
+        nobs_b = np.full(B, prep["n"])
+        if family == "binomial":
+            _check_classes(Wb, prep["Y"], "weights")
+        return _run(prep, family, Wb, nobs_b, offset is not None, standardize=standardize,
+                    intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
+                    trace_it=trace_it, type_gaussian=type_gaussian, unit=weights is None)
     Wb = np.asarray(weights_batch, dtype=np.float64).view()
     Wb.flags.writeable = False               # (it may be the caller's array: never written)
     if multi and Wb.ndim == 2 and Wb.shape[0] != yarr.shape[1]:
@@ -543,16 +552,20 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
     if (sums <= 0).any():
         raise ValueError("weights_batch: every problem needs a positive weight")
     if family == "binomial":
-        Y = prep["Y"]
-        pos = (Wb * (np.broadcast_to(Y, Wb.shape) > 0)).sum(axis=1)
-        neg = (Wb * (np.broadcast_to(Y, Wb.shape) == 0)).sum(axis=1)
-        bad = np.flatnonzero((pos <= 0) | (neg <= 0))
-        if bad.size:
-            raise ValueError(f"weights_batch: problem {int(bad[0])} has observations of one "
-                             "class only; binomial needs both")
+        _check_classes(Wb, prep["Y"])
     return _run(prep, family, Wb, nobs_b, offset is not None, standardize=standardize,
                 intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
                 trace_it=trace_it, type_gaussian=type_gaussian)
+
+
+def _check_classes(Wb, Y, name="weights_batch"):
+    """Binomial: every problem needs weight on both classes (name: the argument to blame)."""
+    pos = (Wb * (np.broadcast_to(Y, Wb.shape) > 0)).sum(axis=1)
+    neg = (Wb * (np.broadcast_to(Y, Wb.shape) == 0)).sum(axis=1)
+    bad = np.flatnonzero((pos <= 0) | (neg <= 0))
+    if bad.size:
+        raise ValueError(f"{name}: problem {int(bad[0])} has observations of one "
+                         "class only; binomial needs both")
 
 
 class _Folds:

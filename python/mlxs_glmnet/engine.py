@@ -72,9 +72,46 @@ class FoldBatch:
         return W
 
 
+class CompactBeta:
+    """A batch's coefficients (B, L, p) as each problem's variables that were ever nonzero on its
+    path: cols[b] (sorted indices) and vals[b] (L, len(cols[b])). A GPU's results come back so
+    (gpu.download_beta): 100 paths at p = 2000 are 80 MB dense, ~30 ms to download on an
+    H200 host and ~150 ms more to convert on the host, for a few percent of nonzeros."""
+
+    def __init__(self, shape, cols, vals):
+        self.shape = tuple(shape)
+        self.cols, self.vals = cols, vals
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=np.float32)
+        for b, (c, v) in enumerate(zip(self.cols, self.vals)):
+            out[b][:, c] = v
+        return out
+
+    def dot(self, v) -> np.ndarray:
+        """(B, L): every solution times v (p,), in float64."""
+        return np.stack([vb.astype(np.float64) @ np.asarray(v, dtype=np.float64)[c]
+                         for c, vb in zip(self.cols, self.vals)]) if self.cols else \
+            np.zeros(self.shape[:2])
+
+
+def beta_block(beta, b, k):
+    """Problem b's first k solutions as a fit's beta (p, k) float64, and their df (k,). From a
+    dense (B, L, p) array: one sequential copy in Fortran order (what R's matrices are); from a
+    CompactBeta: zeros with the moved variables' rows filled (C order: only their pages touched,
+    ~0.07 ms a fit at p = 2000 against ~1 ms for Fortran order)."""
+    if isinstance(beta, CompactBeta):
+        c, v = beta.cols[b], beta.vals[b][:k]
+        out = np.zeros((beta.shape[2], k))
+        out[c, :] = v.T
+        return out, np.count_nonzero(v, axis=1).astype(np.int64)
+    bk = beta[b, :k]                                   # (k, p), float32 from a GPU
+    return bk.T.astype(np.float64, order="K"), np.count_nonzero(bk, axis=1).astype(np.int64)
+
+
 @dataclass
 class PathResult:
-    beta: np.ndarray      # (B, L, p) original scale (float32 from a GPU)
+    beta: np.ndarray      # (B, L, p) original scale (float32 from a GPU), or a CompactBeta
     a0: np.ndarray        # (B, L)
     lambda_: np.ndarray   # (B, L)
     dev_ratio: np.ndarray # (B, L)

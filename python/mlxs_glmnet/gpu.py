@@ -54,6 +54,9 @@ def _header(prelude: str) -> str:
 # Columns after a stop: forecast the variables the path will want next (_entry_forecast); 0 turns
 # it off (then: the missing columns and the largest gradients)
 FORECAST = os.environ.get("MLXS_GPU_FORECAST", "1") != "0"
+# Several responses under one weighting: their column statistics use a GEMM over a shifted copy
+# of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
+STATS_GEMM_ELEMENTS = 2.5e8
 # Covariance mode computes the whole Gram up front when it costs at most this many flops.
 FULL_GRAM_FLOPS = float(os.environ.get("MLXS_GPU_FULL_GRAM_FLOPS", "2.5e11"))
 
@@ -63,13 +66,18 @@ OUTPUTS = ["beta_o", "a0_o", "lam_o", "dev_o", "nd_o", "info_o", "wsp", "wsn", "
 
 # Column statistics of the shifted design for every problem, one read of x (row-major n x p):
 # out[k, b, chunk, j] = sum over the chunk's rows of wn_b * v * {1, v, y} with v = x_ij - c_j.
+# nbp = [B, R, s]: R = 0: chunks of ceil(n / C) rows; R > 0: segments of R rows, s chunks each.
 _STATS_SRC = r"""
   const int n = X_shape[0], p = X_shape[1], B = nbp[0], BW = W_shape[0], BY = yv_shape[0];
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
   const int ch = blockIdx.y, C = gridDim.y;
   if (j >= p) return;
-  const int rows = (n + C - 1) / C;
-  const int i0 = ch * rows, i1 = min(n, i0 + rows);
+  // nbp[1] = R > 0: the rows come in segments of R (fold groups' chunks) and every segment is
+  // split into nbp[2] chunks, so that no chunk straddles two segments
+  const int R = nbp[1], sp = R > 0 ? nbp[2] : 1;
+  const int rows = R > 0 ? (R + sp - 1) / sp : (n + C - 1) / C;
+  const int i0 = R > 0 ? (ch / sp) * R + (ch % sp) * rows : ch * rows;
+  const int i1 = min(R > 0 ? (ch / sp + 1) * R : n, i0 + rows);
   const float cj = c[j];
   for (int b0 = 0; b0 < B; b0 += NB) {
     float s1[NB], s2[NB], s3[NB];
@@ -91,6 +99,25 @@ _STATS_SRC = r"""
       out[(size_t)B * C * p + o] = s2[q];
       out[(size_t)2 * B * C * p + o] = s3[q];
     }
+  }
+"""
+
+# Gathers of x on the device: out[r, k] = (X[row_r, col_k] - c[col_k]) * w[r] (HR: rows given,
+# else row r; HS: columns given with their shift c, else every column unshifted; HW: w given).
+# mx.take did the same in several passes (H200, n = 1e6, p = 1e3: 96 columns 3.3 ms, the fold-
+# grouped copy of all rows 7.4 ms) for reads that cost ~0.6 and ~2.5 ms.
+_GATHER_SRC = r"""
+  const int m = nm[0], K = nm[1], p = nm[2], RB = nm[3];
+  const int r0 = blockIdx.x * RB;
+  const int cnt = min(RB, m - r0) * K;
+  for (int t = threadIdx.x; t < cnt; t += blockDim.x) {
+    const int r = r0 + t / K, k = t - (t / K) * K;
+    const size_t i = HR ? (size_t)rows[r] : (size_t)r;
+    const int j = HS ? cols[k] : k;
+    float v = X[i * p + j];
+    if (HS) v -= c[j];
+    if (HW) v *= w[r];
+    out[(size_t)r * K + k] = v;
   }
 """
 
@@ -201,9 +228,13 @@ def _kernel(name):
             _KERNELS[name] = mx.fast.cuda_kernel(
                 name=KERNEL_NAME, input_names=INPUTS, output_names=OUTPUTS,
                 source=(_KDIR / "path.kern").read_text(), header=_header("prelude_cuda.h"))
+        elif name == "gather":
+            _KERNELS[name] = mx.fast.cuda_kernel(
+                name="mlxs_glmnet_gather", input_names=["X", "rows", "cols", "c", "w", "nm"],
+                output_names=["out"], source=_GATHER_SRC)
         else:
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_colstats", input_names=["X", "c", "W", "yv", "nbp"],
+                name="mlxs_glmnet_colstats2", input_names=["X", "c", "W", "yv", "nbp"],
                 output_names=["out"], source=_STATS_SRC)
     return _KERNELS[name]
 
@@ -235,13 +266,47 @@ def _tn(A, X, out=None):
     return total if m == n else total + cast(A[m:].T @ X[m:])
 
 
+def gather(X, rows=None, cols=None, c=None, w=None):
+    """(m, K) float32: X[rows][:, cols] - c[cols], times w[r] by row r (rows: every row when
+    None, m of them; cols: every column, unshifted, when None; w: none when None); all device
+    arrays (rows, cols int32). On CUDA one kernel (one read of what it gathers); elsewhere MLX
+    ops."""
+    if _ACTIVE.get("backend", backend()) == "cuda" and X.dtype == mx.float32:
+        n, p = X.shape
+        m = n if rows is None else rows.shape[0]
+        K = p if cols is None else cols.shape[0]
+        RB = max(1, 4096 // K)
+        d = mx.zeros((1,), mx.float32)
+        di = mx.zeros((1,), mx.int32)
+        return _kernel("gather")(
+            inputs=[X, di if rows is None else rows, di if cols is None else cols,
+                    d if c is None else c, d if w is None else w,
+                    mx.array(np.array([m, K, p, RB], dtype=np.int32))],
+            template=[("HR", int(rows is not None)), ("HS", int(cols is not None)),
+                      ("HW", int(w is not None))],
+            grid=(-(-m // RB) * 256, 1, 1), threadgroup=(256, 1, 1),
+            output_shapes=[(m, K)], output_dtypes=[mx.float32])[0]
+    out = X if rows is None else mx.take(X, rows, axis=0)
+    if cols is not None:
+        out = mx.take(out, cols, axis=1) - mx.take(c, cols)[None, :]
+    return out if w is None else out * w[:, None]
+
+
 def column_stats(X, c, Wn_d, ys_d, B):
     """(3, B, p): sum_i wn_bi v_ij {1, v_ij, y_bi} with v = x - c, for the B weightings of Wn_d
     ((B or 1, n), rows summing to 1) and responses ys_d ((B or 1, n)); one read of x (n, p)."""
     n, p = X.shape
     if _ACTIVE.get("backend", backend()) == "cuda" and X.dtype == mx.float32:
+        if B > 1 and Wn_d.shape[0] == 1 and ys_d.shape[0] == B and n * p <= STATS_GEMM_ELEMENTS:
+            # several responses under one weighting: the kernel's cost grows with B (100
+            # responses at n = 2e4, p = 2e3: 9.3 ms on an H200); their cross-products with x are
+            # one GEMM over the shifted x instead, the sums of 1 and v one kernel pass
+            st1 = column_stats(X, c, Wn_d, ys_d[:1], 1)
+            xy = _tn(mx.transpose(Wn_d * ys_d), X - c[None, :])                 # (B, p)
+            return mx.stack([mx.broadcast_to(st1[0], (B, p)), mx.broadcast_to(st1[1], (B, p)),
+                             xy])
         C = max(1, min(-(-n // 256), max(1, 8192 // B), 65535))
-        part = _kernel("stats")(inputs=[X, c, Wn_d, ys_d, mx.array(np.array([B], dtype=np.int32))],
+        part = _kernel("stats")(inputs=[X, c, Wn_d, ys_d, mx.array(np.array([B, 0, 1], dtype=np.int32))],
                                 template=[("NB", int(min(B, 16)))],
                                 grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
                                 output_shapes=[(3, B, C, p)], output_dtypes=[mx.float32])[0]
@@ -310,7 +375,7 @@ def fold_groups(folds, B, held_d=None):
     valid = (at <= last).astype(mx.float32)
     gof = {int(k): g for g, k in enumerate(keys)}
     return dict(idx=idx.reshape(-1).astype(mx.int32), shape=(len(keys), nc, m // nc), valid=valid,
-                own=[gof.get(b, -1) for b in range(B)])
+                own=[gof.get(b, -1) for b in range(B)], every=every)
 
 
 def _key_type(B):
@@ -337,24 +402,48 @@ def fold_part(full, parts, g):
     return full if g < 0 else full - parts[g]
 
 
+def group_stats(xg, c, wg, ysg, shape):
+    """Column statistics (3, G, p) of fold-grouped rows (fold_groups; xg (G nc r, p), weights
+    wg and responses ysg (G nc r,)): each group's sums of wg v {1, v, y} with v = x - c. One
+    read of xg, one weighting a row (the folds' own sums follow by subtraction, fold_part)."""
+    G, nc, r = shape
+    M, p = xg.shape
+    if _ACTIVE.get("backend", backend()) == "cuda" and xg.dtype == mx.float32:
+        s = max(1, min(r // 256, 4096 // (G * nc)))
+        C = G * nc * s
+        part = _kernel("stats")(inputs=[xg, c, wg.reshape(1, M), ysg.reshape(1, M),
+                                        mx.array(np.array([1, r, s], dtype=np.int32))],
+                                template=[("NB", 1)],
+                                grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
+                                output_shapes=[(3, 1, C, p)], output_dtypes=[mx.float32])[0]
+        return mx.sum(part.reshape(3, G, nc * s, p), axis=2)
+    xs_ = (xg - c[None, :]).reshape(G, nc * r, p)
+    w3 = wg.reshape(G, 1, nc * r)
+    return mx.stack([mx.matmul(w3, xs_)[:, 0], mx.matmul(w3, xs_ * xs_)[:, 0],
+                     mx.matmul(w3 * ysg.reshape(G, 1, nc * r), xs_)[:, 0]])
+
+
 class _Columns:
     """Gram columns of the shifted design for B weightings, computed on demand (one set for all
     problems when they share their weights, e.g. several responses).
 
-    CV folds (fold_structure): the rows are grouped by the problem that holds them out, once;
-    each round is then one batched GEMM over the groups, which costs one full Gram's flops for
-    all problems together: the whole data's columns are the sum of the groups' parts, and each
-    fold's are that sum minus its own group's part."""
+    CV folds (fold_structure): the rows are grouped by the problem that holds them out, once (a
+    copy of x, fold after fold); the column statistics are then one read of it with one weighting
+    a row (fold_stats), and each round of columns one batched GEMM over the groups, which costs one
+    full Gram's flops for all problems together: the whole data's columns are the sum of the
+    groups' parts, and each fold's are that sum minus its own group's part."""
 
-    def __init__(self, X, c, Wn, m1s, rs, shared, folds=None, held_d=None, const_base=False):
-        """rs: the B weightings' sums; shared: every problem has the same weights; held_d: the
-        folds' row -> problem map on the device (fold_groups); const_base: the folds' base
-        weight is one constant."""
-        self.X, self.c, self.Wn, self.m1s = X, c, Wn, m1s
+    def __init__(self, X, c, Wn, rs, shared, folds=None, held_d=None, const_base=False):
+        """Wn: the normalised weightings (B or 1, n) on the device (None for CV folds); rs: the
+        B weightings' sums; shared: every problem has the same weights; held_d: the folds' row
+        -> problem map on the device (fold_groups); const_base: the folds' base weight is one
+        constant. The column means m1s (B, p) are set once the statistics are known."""
+        self.X, self.c, self.Wn = X, c, Wn
+        self.m1s = None
         B = len(rs)
         self.shared = shared
         if self.shared:
-            self.Wn, self.m1s = Wn[:1], m1s[:1]         # Wn: already one row
+            self.Wn = Wn[:1]                             # Wn: already one row
             B = 1
         self.B = B
         self.grp = None
@@ -367,28 +456,46 @@ class _Columns:
             else:
                 wg = fg["valid"] * (mx.take(mx.array((base / sb).astype(np.float32)), fg["idx"])
                                     .reshape(fg["valid"].shape))
-            self.grp = dict(idx=fg["idx"], shape=fg["shape"], w=wg, xg=None, own=fg["own"],
-                            scale=(sb / rs).astype(np.float32))
+            # x's rows grouped, once: the statistics' and every round's operand
+            xg = gather(X, rows=fg["idx"])
+            self.grp = dict(idx=fg["idx"], shape=fg["shape"], w=wg.reshape(-1), xg=xg,
+                            own=fg["own"], scale=(sb / rs).astype(np.float32),
+                            every=fg["every"])
+
+    def fold_stats(self, ys):
+        """CV folds: (3, B, p) column statistics and (B, 2) moments of ys (the shifted response,
+        (n,) on the device) under every problem's normalised weights, from the groups' sums."""
+        gr = self.grp
+        G = gr["shape"][0]
+        ysg = mx.take(ys, gr["idx"])
+        parts = group_stats(gr["xg"], self.c, gr["w"], ysg, gr["shape"])          # (3, G, p)
+        wy = (gr["w"] * ysg).reshape(G, -1)
+        ym = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ysg.reshape(G, -1), axis=1)], axis=1)
+        parts = mx.concatenate([parts, mx.broadcast_to(mx.transpose(ym)[:, :, None],
+                                                       (2, G, parts.shape[2]))], axis=0)
+        full = mx.sum(parts, axis=1)                                               # (5, p)
+        sc = mx.array(gr["scale"])[None, :, None]
+        st = mx.stack([full if g < 0 else full - parts[:, g] for g in gr["own"]], axis=1) * sc
+        return st[:3], mx.transpose(st[3:, :, 0])
 
     def compute(self, S):
         X, c = self.X, self.c
         Sx = mx.array(np.asarray(S, dtype=np.int32))
-        K = len(S)
         if self.grp is None:
-            XS = mx.take(X, Sx, axis=1) - c[Sx][None, :]                   # (n, K)
-            R = self.Wn[:, :, None] * XS[None, :, :]                       # (B, n, K)
-            R = mx.transpose(R, (1, 0, 2)).reshape(XS.shape[0], self.B * K)
-            HT = _tn(R, X).reshape(self.B, K, -1)                          # (B, K, p)
+            if self.B == 1:
+                R = gather(X, cols=Sx, c=c, w=self.Wn[0])                     # (n, K)
+            else:
+                XS = gather(X, cols=Sx, c=c)                                   # (n, K)
+                R = self.Wn[:, :, None] * XS[None, :, :]                       # (B, n, K)
+                R = mx.transpose(R, (1, 0, 2)).reshape(XS.shape[0], -1)
+            HT = _tn(R, X).reshape(self.B, len(S), -1)                         # (B, K, p)
         else:
             gr = self.grp
             G, nc, r = gr["shape"]
             p = X.shape[1]
-            if gr["xg"] is None:                  # x's rows grouped, kept for later rounds
-                gr["xg"] = mx.take(X, gr["idx"], axis=0).reshape(G * nc, r, p)
             xg = gr["xg"]
-            A = (mx.take(xg, Sx, axis=2) - c[Sx][None, None, :]) \
-                * gr["w"].reshape(G * nc, r)[:, :, None]                     # (G nc, r, K)
-            parts, full = fold_products(A, xg, gr["shape"])                 # (G, K, p), (K, p)
+            A = gather(xg, cols=Sx, c=c, w=gr["w"])                            # (G nc r, K)
+            parts, full = fold_products(A, xg, gr["shape"])                   # (G, K, p), (K, p)
             HT = mx.stack([fold_part(full, parts, g) * float(gr["scale"][b])
                            for b, g in enumerate(gr["own"])])
         # back to cross-products of the shifted design: subtract c_k * mean'_j
@@ -450,7 +557,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         prof.mark("upload", inputs)
         outs = _launch(inputs, B, L, p, n)
         prof.mark("path kernel")
-        out = path_result([np.array(o) for o in outs[:6]], mode)
+        out = path_result([download_beta(outs[0])] + [np.array(o) for o in outs[1:6]], mode)
         out.extra = prof.report()
         return out
 
@@ -467,23 +574,17 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     folds = None if shared_w else fold_structure(W)
     held_d = None
     const_base = False                   # CV folds whose base weight is one constant
+    Wn_d = None                          # (CV folds: no (B, n) weights unless needed below)
     if folds is not None:
         const_base = (W.const is not None) if fb else bool(np.all(folds[0] == folds[0][0]))
+        # (uploads cost ~0.6 ms a MB here: the fold numbers go up as bytes when B allows, a
+        # constant base weight not at all)
+        held_d = mx.array(folds[1].astype(_key_type(B)))
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
         Wn_d = arr(W[:1] / W[0].sum())
-    elif folds is not None:              # CV folds: one weighting, each fold's rows masked
-        base, held = folds
-        # (uploads cost ~0.6 ms a MB here: the fold numbers go up as bytes when B allows, a
-        # constant base weight not at all)
-        held_d = mx.array(held.astype(_key_type(B)))
-        keep = held_d[None, :] != mx.arange(B, dtype=held_d.dtype)[:, None]
-        if const_base:
-            Wn_d = keep * arr(base[0] / rs)[:, None]
-        else:
-            Wn_d = keep * arr(base)[None, :] / arr(rs)[:, None]
-    else:
+    elif folds is None:
         Wn_d = arr(W / W.sum(axis=1, keepdims=True))
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
     # without an intercept glmnet does not centre, so neither may the shift
@@ -493,15 +594,37 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         # (one pass: the float64 difference rounded straight into float32)
         ys_d = mx.array(np.subtract(y, cy[0], out=np.empty(n, np.float32),
                                     casting="same_kind")[None, :])
-    else:
-        cy = (W * y).sum(axis=1) / W.sum(axis=1) if intercept else np.zeros(B)
-        ys_d = arr(y - cy[:, None])
+    else:                                # several responses (B, n)
+        if not intercept:
+            cy = np.zeros(B)
+        elif unit_w:
+            cy = y.mean(axis=1)
+        elif shared_w:
+            cy = y @ W[0] / rs[0]
+        else:
+            cy = (W * y).sum(axis=1) / rs
+        ys_d = mx.array(np.subtract(y, cy[:, None], out=np.empty(y.shape, np.float32),
+                                    casting="same_kind"))
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
-    prof.mark("upload", [X, c, Wn_d, ys_d])
-    st3 = column_stats(X, c, Wn_d, ys_d, B)
-    m1s = st3[0]
-    wy = Wn_d * ys_d                                                        # (B or 1, n)
-    ymom = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ys_d, axis=1)], axis=1)
+    prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
+    cols = _Columns(X, c, None if Wn_d is None else
+                    (Wn_d if Wn_d.shape[0] == B or shared_w else mx.broadcast_to(Wn_d, (B, n))),
+                    rs, shared_w, folds, held_d, const_base)
+    if cols.grp is not None:
+        prof.mark("fold grouping", [cols.grp["xg"], cols.grp["w"]])
+    if cols.grp is not None and cols.grp["every"] and ys_d.shape[0] == 1:
+        # CV folds: the statistics of the grouped rows, one weighting a row
+        st3, ymom = cols.fold_stats(ys_d[0])
+    else:
+        if Wn_d is None:                 # CV folds (rows of weight 0, or several responses)
+            base, held = folds
+            keep = held_d[None, :] != mx.arange(B, dtype=held_d.dtype)[:, None]
+            Wn_d = keep * (arr(base[0] / rs)[:, None] if const_base
+                           else arr(base)[None, :] / arr(rs)[:, None])
+        st3 = column_stats(X, c, Wn_d, ys_d, B)
+        wy = Wn_d * ys_d                                                    # (B or 1, n)
+        ymom = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ys_d, axis=1)], axis=1)
+    cols.m1s = st3[0][:1] if cols.shared else st3[0]
     gst = mx.concatenate([st3[0], st3[2], mx.broadcast_to(ymom, (B, 2)), st3[1]], axis=1)
     mx.eval(gst)                                                            # (B, 3p + 2)
     prof.mark("statistics")
@@ -519,9 +642,6 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     score = score.max(axis=0)
     order = np.argsort(-score, kind="stable")
     prof.mark("column ranking")
-    cols = _Columns(X, c, Wn_d if Wn_d.shape[0] == B else mx.broadcast_to(Wn_d, (B, n)), m1s, rs,
-                    shared_w, folds, held_d, const_base)
-    prof.mark("fold grouping", [] if cols.grp is None else [cols.grp["idx"], cols.grp["w"]])
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
     whole = p <= 2 * ROUND_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS
@@ -550,12 +670,13 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
                   *small, arr(ipk, mx.int32), arr(dp[idx]), arr(gsl, mx.int32),
                   *(state if state is not None else (dummy, idummy, dummy, dummy))]
         outs = _launch(inputs, idx.size, L, p, 1)
-        r = [np.array(o) for o in outs[:6]]
+        r = [None] + [np.array(o) for o in outs[1:6]]          # (the solutions stay up there)
         if res is None:
-            res = r
+            res, beta_d = r, outs[0]
         else:
-            for k in range(6):
+            for k in range(1, 6):
                 res[k][idx] = r[k]
+            beta_d[sub] = outs[0]
         prof.mark("path kernel")
         stopped = np.flatnonzero(r[5][:, 2] == NEEDCOL)
         if stopped.size == 0:
@@ -571,8 +692,17 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         need = r[5][stopped, 3]
         free = ~have & usable
         cand = np.isin(np.arange(p), need) & free
-        fc = _entry_forecast(r, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, cols.shared) \
-            if FORECAST else np.full(p, np.inf)
+        if FORECAST:
+            # the stopped problems' last solutions (m - 1 and m - 3 of m stored), fetched alone
+            m_ = r[5][stopped, 0].astype(np.int64)
+            at = np.stack([stopped * L + np.maximum(m_ - 1, 0),
+                           stopped * L + np.maximum(m_ - 3, 0)], axis=1).reshape(-1)
+            bsol = np.array(mx.take(outs[0].reshape(-1, p), mx.array(at.astype(np.int32)), axis=0)
+                            ).reshape(stopped.size, 2, p)
+            fc = _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf,
+                                 cols.shared)
+        else:
+            fc = np.full(p, np.inf)
         # the missing columns, then the forecast entries (earliest first), then the largest
         # gradients; a round reads all of x once (~1.5 ms at 4 GB) whatever its width: 64 columns a
         # round at least (growing by a quarter: a path that keeps asking costs O(log p) rounds, not
@@ -596,10 +726,10 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         idx = idx[stopped]
         mx.eval(gram, *state)
         prof.mark("Gram columns")
+    res[0] = download_beta(beta_d)
     out = path_result(res, mode)
     if intercept:                                     # undo the shift in the intercepts
-        cn = np.array(c, dtype=np.float64)
-        out.a0 = out.a0 + cy[:, None] - np.einsum("blp,p->bl", out.beta, cn, dtype=np.float64)
+        out.a0 = out.a0 + cy[:, None] - out.beta.dot(np.array(c, dtype=np.float64))
     # the null deviances from the statistics' response moments (sums of w y and w y^2 with y
     # shifted by cy, under each problem's normalised weights): a CV batch's are then no host pass
     ybar, yy = g[:, 2 * p], g[:, 2 * p + 1]
@@ -609,20 +739,44 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     return out
 
 
-def _entry_forecast(r, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):
+def download_beta(beta_d):
+    """The kernel's coefficients (B, L, p) on the device as an engine.CompactBeta: which
+    variables each problem ever moved (a (B, p) mask down), then only their values (one gather
+    down). 100 paths at p = 2000 are 80 MB dense: ~30 ms to download on an H200 host. Where
+    most variables moved, the dense array (numpy) instead."""
+    from .engine import CompactBeta
+    B, L, p = beta_d.shape
+    mask = np.array(mx.any(beta_d != 0, axis=1))                             # (B, p)
+    if mask.mean() > 0.5:              # most variables moved: the dense array is as small
+        return np.array(beta_d)
+    rows = np.flatnonzero(mask.reshape(-1))                                  # b p + j
+    cnt = mask.sum(axis=1)
+    if rows.size:
+        vals = np.array(mx.take(mx.transpose(beta_d, (0, 2, 1)).reshape(B * p, L),
+                                mx.array(rows.astype(np.int32)), axis=0))    # (nnz, L)
+    else:
+        vals = np.zeros((0, L), dtype=np.float32)
+    off = np.concatenate([[0], np.cumsum(cnt)])
+    return CompactBeta((B, L, p), [np.flatnonzero(mask[b]) for b in range(B)],
+                       [vals[off[b]:off[b + 1]].T for b in range(B)])
+
+
+def _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):
     """Which variables without a Gram column the stopped problems will want next: each stopped
     problem's gradient, taken at its last solutions (from the columns of their active variables)
     and extrapolated linearly in lambda over the lambdas still to come, against glmnet's KKT bound
     alpha lambda pf. Returns, per variable, the earliest lambda index at which some problem's
     forecast crosses the bound (inf: none). The lasso's gradients are piecewise linear in lambda,
     so the variables a common factor masks at the start of the path (their marginal correlation
-    offset by the others') are forecast lambdas before they ask, and come in the same round."""
+    offset by the others') are forecast lambdas before they ask, and come in the same round.
+    r: the launch's outputs as numpy (r[0], the solutions, unused: they stay on the device);
+    bsol (len(stopped), 2, p): each stopped problem's solutions m - 1 and m - 3 of the m stored."""
     p = pf.shape[0]
-    L = r[0].shape[1]
+    L = r[2].shape[1]
     first = np.full(p, np.inf)
     intr = bool(ip[6])
     todo = []
-    for i in stopped:
+    for q, i in enumerate(stopped):
         m = int(r[5][i, 0])                           # solutions stored so far
         if m < 2:
             continue
@@ -631,7 +785,7 @@ def _entry_forecast(r, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):
         ybar, yy = g[b, 2 * p], g[b, 2 * p + 1]
         ysc = float(np.sqrt(max(yy - ybar * ybar, 0.0) if intr else yy))
         xm, xs, cc = wsp[i, 1], wsp[i, 2], wsp[i, 8]
-        bi = r[0][i][ms].astype(np.float64) * xs[None, :] / ysc        # internal scale (2, p)
+        bi = bsol[q].astype(np.float64) * xs[None, :] / ysc             # internal scale (2, p)
         lam = r[2][i][ms].astype(np.float64) / ysc
         A = np.flatnonzero((bi != 0).any(axis=0))
         if not ysc > 0 or lam[0] >= lam[1] or A.size == 0 or (gsl[A] < 0).any():
@@ -639,28 +793,55 @@ def _entry_forecast(r, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):
         todo.append((i, m, b, ysc, xm, xs, cc, bi, lam, A))
     if not todo:
         return first
-    # every problem's rows of the Gram in one gather (one device round trip, not one a problem)
+    # every problem at once over the union of their active sets (a variable another problem's
+    # path moved has coefficient 0 here and adds nothing): one gather of Gram rows (one device
+    # round trip), then arrays (T, |A|, p); a loop over 11 CV problems took ~10 ms at p = 1e3
+    Au = np.unique(np.concatenate([t[9] for t in todo]))
     K = gram.shape[1]
-    rows = np.concatenate([(0 if shared else t[2]) * K + gsl[t[9]] for t in todo])
-    allraw = np.array(mx.take(gram.reshape(-1, p), mx.array(rows.astype(np.int32)), axis=0),
-                      dtype=np.float64)
-    at = 0
-    for i, m, b, ysc, xm, xs, cc, bi, lam, A in todo:
-        raw = allraw[at:at + A.size]                                       # (|A|, p)
-        at += A.size
-        gt = (raw - xm[A][:, None] * xm[None, :]) / (xs[A][:, None] * xs[None, :])
-        gr = cc[None, :] - bi[:, A] @ gt                                    # (2, p)
-        slope = (gr[0] - gr[1]) / (lam[0] - lam[1])
+    T = len(todo)
+    if shared:
+        rows = gsl[Au]
+    else:
+        rows = (np.array([t[2] for t in todo])[:, None] * K + gsl[Au][None, :]).reshape(-1)
+    raw = np.array(mx.take(gram.reshape(-1, p), mx.array(rows.astype(np.int32)), axis=0),
+                   dtype=np.float64).reshape(1 if shared else T, Au.size, p)
+    xm = np.stack([t[4] for t in todo]).astype(np.float64)                 # (T, p)
+    xs = np.stack([t[5] for t in todo]).astype(np.float64)
+    cc = np.stack([t[6] for t in todo]).astype(np.float64)
+    bi = np.stack([t[7] for t in todo])[:, :, Au]                           # (T, 2, |A|)
+    lam = np.stack([t[8] for t in todo])                                    # (T, 2)
+    den = xs[:, Au][:, :, None] * xs[:, None, :]
+    num = raw - xm[:, Au][:, :, None] * xm[:, None, :]
+    gt = np.divide(num, den, out=np.zeros_like(num), where=den != 0)        # (T, |A|, p)
+    gr = cc[:, None, :] - np.einsum("tka,tap->tkp", bi, gt)                 # (T, 2, p)
+    slope = (gr[:, 0] - gr[:, 1]) / (lam[:, 0] - lam[:, 1])[:, None]
+    # the earliest future lambda at which |g0 + s (lambda - lambda0)| > l1 pf lambda, solved for
+    # per variable rather than tried at every lambda (an array (T, L, p) cost ~10 ms for 11
+    # problems): with a = g0 - s lambda0 and c = l1 pf that is a + (s - c) lambda > 0 or
+    # -a - (s + c) lambda > 0, two half-lines in lambda, and the lambdas still to come decrease
+    for k, (i, m, b, ysc) in enumerate(t[:4] for t in todo):
         if ip[5]:
             lf = np.asarray(ul[m:L], dtype=np.float64) / ysc
         else:
             lf = float(r[2][i][0]) / ysc * float(dp[b, 1]) ** (np.arange(m, L) / (L - 1))
         if lf.size == 0:
             continue
-        viol = np.abs(gr[0][None, :] + slope[None, :] * (lf[:, None] - lam[0])) \
-            > float(dp[b, 0]) * lf[:, None] * pf[None, :]
-        first = np.minimum(first, np.where(viol.any(axis=0), np.argmax(viol, axis=0) + m, np.inf))
+        a = gr[k, 0] - slope[k] * lam[k, 0]
+        cpf = float(dp[b, 0]) * pf
+        at = np.minimum(_first_positive(a, slope[k] - cpf, lf),
+                        _first_positive(-a, -(slope[k] + cpf), lf))
+        first = np.minimum(first, at + m)
     return first
+
+
+def _first_positive(alpha, beta, lf):
+    """Per element: the first index k with alpha + beta lf[k] > 0 for decreasing lf (inf: none)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        now = alpha + beta * lf[0] > 0                   # beta >= 0: at the first lambda or never
+        tau = -alpha / beta                              # beta < 0: once lf[k] < tau
+        later = np.searchsorted(-lf, -tau, side="right").astype(np.float64)
+    later[~(beta < 0) | (later >= lf.size)] = np.inf
+    return np.where(now, 0.0, later)
 
 
 class _Profile:

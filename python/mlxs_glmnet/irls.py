@@ -147,7 +147,7 @@ def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progr
 
 def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     from .engine import PathResult
-    from .gpu import _Profile, column_stats
+    from .gpu import _Profile, column_stats, gather
     be = _Backend(backend)
     prof = _Profile()                     # MLXS_GPU_PROFILE=1: seconds per stage in fit.info
     ul, ip, dp, cl = params
@@ -240,7 +240,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         if not new:
             return
         nd = be.arr(new, integer=True)
-        cols = mx.take(X, nd, axis=1) - c[nd][None, :]
+        cols = gather(X, cols=nd, c=c)                                 # (n, new) of x - c
         XS = cols if XS is None else mx.concatenate([XS, cols], axis=1)
         m0 = len(S)
         S.extend(new)
@@ -304,13 +304,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         serve &= ~solo
         if not serve[np.arange(B) != f].any():
             return                         # no fold to serve: f refreshes alone, as usual
-        xg = mx.take(XS, grp["idx"], axis=0)                                   # (G nc r, m)
-        wg = mx.take(vf, grp["idx"]) * grp["valid"]
+        wg = mx.take(vf, grp["idx"]) * grp["valid"].reshape(-1)
         lowp = be.bf16(n, len(S))
-        if lowp:
-            zg = (mx.sqrt(wg)[:, None] * xg).astype(mx.bfloat16)
+        if lowp:                            # the rows of XS by fold, each times sqrt(w)
+            zg = gather(XS, rows=grp["idx"], w=mx.sqrt(wg)).astype(mx.bfloat16)
             parts, full = fold_products(zg, zg, grp["shape"])               # (G, m, m), (m, m)
         else:
+            xg = gather(XS, rows=grp["idx"])                                 # (G nc r, m)
             parts, full = fold_products(wg[:, None] * xg, xg, grp["shape"])
         for bb in np.flatnonzero(serve):
             Hs[bb] = fold_part(full, parts, grp["own"][bb]) * float(grp["scale"][bb])

@@ -281,7 +281,7 @@ def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
     assert _gap(x, y, "gaussian", {}, ref, fits[True]) < 1e-4
     forecast = gpu._entry_forecast          # and the forecast itself: nothing before 2 solutions
     r = [np.zeros((1, 5, p)), None, np.ones((1, 5)), None, None, np.array([[1, 0, 0, 0]])]
-    assert np.isinf(forecast(r, np.zeros((1, 10, p)), np.array([0]), np.array([0]), None,
+    assert np.isinf(forecast(r, np.zeros((1, 2, p)), np.zeros((1, 10, p)), np.array([0]), np.array([0]), None,
                              np.full(p, -1), np.ones((1, 3 * p + 2)), np.ones((1, 4)),
                              np.ones(15, dtype=int), None, np.ones(p), True)).all()
 
@@ -313,3 +313,49 @@ def test_bfloat16_grams(gpu_on_cpu, monkeypatch, fam, batch):
             assert _gap(x, y, fam, dict(weights=Wb[b]), ref[b], got[b]) < 1e-4
     # a rounded Gram is still a good curvature: about as many IRLS steps
     assert steps[True] <= 1.25 * steps[False] + 3, steps
+
+
+def test_forecast_crossing_solved_per_variable():
+    """_entry_forecast's crossing (the first of the decreasing lambdas still to come at which
+    alpha + beta lambda > 0) solved per variable equals trying every lambda, including the
+    boundary cases: beta 0, beta > 0 (now or never), crossings after the last lambda, NaN."""
+    rng = np.random.default_rng(3)
+    lf = np.sort(rng.uniform(0.01, 1.0, 40))[::-1]
+    alpha = np.concatenate([rng.normal(size=400), [1.0, -1.0, 0.5, np.nan, 2.0]])
+    beta = np.concatenate([rng.normal(scale=3.0, size=400), [0.0, 0.0, 1.0, -1.0, -0.5]])
+    alpha[:50] = -beta[:50] * rng.choice(lf, 50) + 1e-9          # crossings just past a lambda
+    got = gpu._first_positive(alpha, beta, lf)
+    viol = alpha[None, :] + beta[None, :] * lf[:, None] > 0
+    want = np.where(viol.any(axis=0), np.argmax(viol, axis=0), np.inf)
+    np.testing.assert_array_equal(got, want)
+    assert np.isfinite(want).sum() > 100 and np.isinf(want).sum() > 50
+
+
+def test_compact_beta_download():
+    """gpu.download_beta: the solutions of a batch come down as the variables each problem ever
+    moved (a problem with none among them) and make the same fits' beta and df as the dense
+    array, and the same intercept shift."""
+    rng = np.random.default_rng(5)
+    B, L, p = 4, 7, 30
+    dense = np.zeros((B, L, p), dtype=np.float32)
+    for b in range(3):
+        cols = rng.choice(p, 3 + 2 * b, replace=False)
+        dense[b][:, cols] = rng.standard_normal((L, cols.size))
+        dense[b][: b + 1] = 0.0                       # the path's first solutions are empty
+    cb = gpu.download_beta(mx.array(dense))
+    assert isinstance(cb, engine.CompactBeta) and cb.cols[3].size == 0
+    np.testing.assert_array_equal(cb.dense(), dense)
+    for b in range(B):
+        for k in (0, 3, L):
+            got, df = engine.beta_block(cb, b, k)
+            want, dfw = engine.beta_block(dense, b, k)
+            assert got.shape == (p, k) and got.dtype == np.float64
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(df, dfw)
+    c = rng.standard_normal(p)
+    np.testing.assert_allclose(cb.dot(c), np.einsum("blp,p->bl", dense.astype(np.float64), c),
+                               rtol=1e-12, atol=1e-12)
+    full = np.random.default_rng(6).standard_normal((2, 3, 8)).astype(np.float32)
+    got = gpu.download_beta(mx.array(full))          # most variables moved: dense, as it was
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_array_equal(got, full)
