@@ -396,11 +396,11 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     X, Y, n, p = prep["X"], prep["Y"], prep["n"], prep["p"]
     B = Wb.shape[0]
     off = prep["off"]
-    O = np.zeros((B, n)) if off is None else np.broadcast_to(off, (B, n))
+    O = None if off is None else np.broadcast_to(off, (B, n))      # (None: zeros, see run_paths)
     y_in = Y
     if family == "gaussian" and off is not None:
         y_in = Y - off
-        O = np.zeros((B, n))
+        O = None
     if prep["lmr"] is None:
         flmin = np.where(nobs_b < p, 0.01, 1e-4)
     else:
@@ -411,7 +411,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
     mode = memory.plan(mode, n, p, B, prep["nlam"], forced=type_gaussian == "covariance",
                        real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4)
-    res = engine.run_paths(X, y_in, Wb, np.ascontiguousarray(O), family=family, alpha=prep["alpha"],
+    res = engine.run_paths(X, y_in, Wb, None if O is None else np.ascontiguousarray(O), family=family, alpha=prep["alpha"],
                            nlam=prep["nlam"], flmin=flmin, ulam=prep["lam"],
                            standardize=bool(standardize), intercept=bool(intercept),
                            thresh=float(thresh), maxit=int(maxit), dfmax=prep["dfmax"],

@@ -550,7 +550,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     if mode != 1:
         if isinstance(x, mx.array) and not mx.all(mx.isfinite(X)).item():
             raise ValueError("x contains NaN or infinite values")
-        inputs = [X, arr(np.broadcast_to(y, (B, n))), arr(W), arr(O), mx.zeros((1,), f32),
+        inputs = [X, arr(np.broadcast_to(y, (B, n))), arr(W),
+                  mx.zeros((B, n), f32) if O is None else arr(O), mx.zeros((1,), f32),
                   mx.zeros((1,), f32), *small, arr(ip, mx.int32), arr(dp),
                   mx.zeros((1,), mx.int32), mx.zeros((1,), f32), mx.zeros((1,), mx.int32),
                   mx.zeros((1,), f32), mx.zeros((1,), f32)]

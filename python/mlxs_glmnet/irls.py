@@ -135,7 +135,8 @@ def _deviance(eta, Y, Wn, fam):
 
 
 def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progress=None):
-    """B binomial/poisson paths sharing x (n, p); y (n,) or (B, n); weights W and offsets O (B, n);
+    """B binomial/poisson paths sharing x (n, p); y (n,) or (B, n); weights W and offsets O (B, n)
+    or None;
     params: engine.kernel_params(). Returns an engine.PathResult (naive-mode layout)."""
     if backend == "cpu":
         with mx.stream(mx.cpu):
@@ -162,8 +163,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     X = be.x(x)                                                   # (n, p) row-major
     sw = W.sum(axis=1)
     Wn = be.arr(W / sw[:, None])                                  # (B, n)
-    Yd = be.arr(np.broadcast_to(np.asarray(y, dtype=np.float64), (B, n)))
-    Od = be.arr(O)
+    ya = np.asarray(y, dtype=np.float64)
+    # (one response for every problem, a CV batch's: uploaded once, broadcast on the device)
+    Yd = mx.broadcast_to(be.arr(ya), (B, n)) if ya.ndim == 1 else be.arr(ya)
+    Od = mx.zeros((B, n), dtype=be.dt) if O is None else be.arr(O)   # (None: no offsets)
     c = mx.mean(X[: min(n, 1024)], axis=0)
     st3 = column_stats(X, c, Wn, mx.zeros((1, n), be.dt), B)
     ybar_d = mx.sum(Wn * Yd, axis=1)
