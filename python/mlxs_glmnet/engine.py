@@ -78,8 +78,17 @@ class CompactBeta:
     (gpu.download_beta): 100 paths at p = 2000 are 80 MB dense, ~30 ms to download on an
     H200 host and ~150 ms more to convert on the host, for a few percent of nonzeros."""
 
-    def __init__(self, shape, cols, vals):
+    def __init__(self, shape, cols, vals, df, block=None):
+        """df (B, L): nonzeros of every solution. block: every variable (a deep path's), as one
+        float64 (B, p, L) array whose views are the fits' beta (one conversion: 100 fits of
+        2000 x 83 cost ~130 ms one by one on a VM, ~22 ms at once); cols and vals then None."""
         self.shape = tuple(shape)
+        self.df = df
+        self.block = block
+        self.full = block is not None
+        if self.full:
+            cols = [np.arange(shape[2])] * shape[0]
+            vals = [block[b].T for b in range(shape[0])]
         self.cols, self.vals = cols, vals
 
     def dense(self) -> np.ndarray:
@@ -90,7 +99,10 @@ class CompactBeta:
 
     def dot(self, v) -> np.ndarray:
         """(B, L): every solution times v (p,), in float64."""
-        return np.stack([vb.astype(np.float64) @ np.asarray(v, dtype=np.float64)[c]
+        v = np.asarray(v, dtype=np.float64)
+        if self.full:
+            return np.einsum("bpl,p->bl", self.block, v)
+        return np.stack([np.einsum("lk,k->l", vb, v[c], dtype=np.float64)
                          for c, vb in zip(self.cols, self.vals)]) if self.cols else \
             np.zeros(self.shape[:2])
 
@@ -99,12 +111,15 @@ def beta_block(beta, b, k):
     """Problem b's first k solutions as a fit's beta (p, k) float64, and their df (k,). From a
     dense (B, L, p) array: one sequential copy in Fortran order (what R's matrices are); from a
     CompactBeta: zeros with the moved variables' rows filled (C order: only their pages touched,
-    ~0.07 ms a fit at p = 2000 against ~1 ms for Fortran order)."""
+    ~0.07 ms a fit at p = 2000 against ~1 ms for Fortran order), or (full) a view of the block."""
     if isinstance(beta, CompactBeta):
+        df = beta.df[b, :k].astype(np.int64)
+        if beta.full:
+            return beta.block[b][:, :k], df
         c, v = beta.cols[b], beta.vals[b][:k]
         out = np.zeros((beta.shape[2], k))
         out[c, :] = v.T
-        return out, np.count_nonzero(v, axis=1).astype(np.int64)
+        return out, df
     bk = beta[b, :k]                                   # (k, p), float32 from a GPU
     return bk.T.astype(np.float64, order="K"), np.count_nonzero(bk, axis=1).astype(np.int64)
 

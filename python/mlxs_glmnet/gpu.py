@@ -43,13 +43,19 @@ FIRST_COLUMNS = int(os.environ.get("MLXS_GPU_FIRST_COLUMNS", "32"))
 ROUND_COLUMNS = int(os.environ.get("MLXS_GPU_ROUND_COLUMNS", "64"))
 NEEDCOL = 90000          # path.kern's K_NEEDCOL
 # Covariance mode's inner passes run on one warp up to this many active variables (the preludes'
-# K_ICAP; 0: every pass on the whole block). Set only to measure; the preludes hold the default.
+# K_ICAP; 0: every pass on the whole block), and the largest p whose covariance-mode gradients
+# stay in shared memory (MLXS_GPU_GSH: K_GSH; 0: in the scratch). Set only to measure; the
+# preludes hold the defaults.
 _ICAP = os.environ.get("MLXS_GPU_ICAP")
-KERNEL_NAME = "mlxs_glmnet_path_v12" + (f"_icap{int(_ICAP)}" if _ICAP else "")
+_GSH = os.environ.get("MLXS_GPU_GSH")
+KERNEL_NAME = "mlxs_glmnet_path_v13" + (f"_icap{int(_ICAP)}" if _ICAP else "") \
+    + (f"_gsh{int(_GSH)}" if _GSH else "")
 
 
 def _header(prelude: str) -> str:
     text = (_KDIR / prelude).read_text()
+    if _GSH:
+        text = f"#define K_GSH {int(_GSH)}\n" + text
     return (f"#define K_ICAP {int(_ICAP)}\n" + text) if _ICAP else text
 # Columns after a stop: forecast the variables the path will want next (_entry_forecast); 0 turns
 # it off (then: the missing columns and the largest gradients)
@@ -744,12 +750,17 @@ def download_beta(beta_d):
     """The kernel's coefficients (B, L, p) on the device as an engine.CompactBeta: which
     variables each problem ever moved (a (B, p) mask down), then only their values (one gather
     down). 100 paths at p = 2000 are 80 MB dense: ~30 ms to download on an H200 host. Where
-    most variables moved, the dense array (numpy) instead."""
+    most variables moved, all of them (a full CompactBeta)."""
     from .engine import CompactBeta
     B, L, p = beta_d.shape
-    mask = np.array(mx.any(beta_d != 0, axis=1))                             # (B, p)
-    if mask.mean() > 0.5:              # most variables moved: the dense array is as small
-        return np.array(beta_d)
+    nz = beta_d != 0
+    mask_d, df_d = mx.any(nz, axis=1), mx.sum(nz, axis=2)
+    mx.eval(mask_d, df_d)
+    mask, df = np.array(mask_d), np.array(df_d)                              # (B, p), (B, L)
+    if mask.mean() > 0.5:              # most variables moved: the whole array, as (B, p, L)
+        # (transposed on the device: each fit's beta is then a view of one float64 block)
+        T = np.array(mx.transpose(beta_d, (0, 2, 1)))
+        return CompactBeta((B, L, p), None, None, df, block=T.astype(np.float64))
     rows = np.flatnonzero(mask.reshape(-1))                                  # b p + j
     cnt = mask.sum(axis=1)
     if rows.size:
@@ -759,7 +770,7 @@ def download_beta(beta_d):
         vals = np.zeros((0, L), dtype=np.float32)
     off = np.concatenate([[0], np.cumsum(cnt)])
     return CompactBeta((B, L, p), [np.flatnonzero(mask[b]) for b in range(B)],
-                       [vals[off[b]:off[b + 1]].T for b in range(B)])
+                       [vals[off[b]:off[b + 1]].T for b in range(B)], df)
 
 
 def _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):

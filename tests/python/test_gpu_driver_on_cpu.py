@@ -356,6 +356,13 @@ def test_compact_beta_download():
     np.testing.assert_allclose(cb.dot(c), np.einsum("blp,p->bl", dense.astype(np.float64), c),
                                rtol=1e-12, atol=1e-12)
     full = np.random.default_rng(6).standard_normal((2, 3, 8)).astype(np.float32)
-    got = gpu.download_beta(mx.array(full))          # most variables moved: dense, as it was
-    assert isinstance(got, np.ndarray)
-    np.testing.assert_array_equal(got, full)
+    got = gpu.download_beta(mx.array(full))          # most variables moved: all of them
+    assert got.full
+    np.testing.assert_array_equal(got.dense(), full)
+    for k in (0, 2, 3):
+        for b in range(2):
+            bb, df = engine.beta_block(got, b, k)
+            np.testing.assert_array_equal(bb, full[b, :k].T)
+            np.testing.assert_array_equal(df, np.count_nonzero(full[b, :k], axis=1))
+    np.testing.assert_allclose(got.dot(c[:8]), np.einsum("blp,p->bl", full.astype(np.float64),
+                                                           c[:8]), rtol=1e-12)

@@ -192,6 +192,9 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
 #define K_LSYNC() ((void)0)
 #define K_SHARED(T, name, size) T name[size]
 #define K_LANES_OK (K_NT == 1)
+// The gradients of covariance mode in a local array of the one-thread block up to p = K_GSH (as
+// a GPU keeps them in shared memory; 32 KB of the thread's stack), so CI runs that code too.
+#define K_GSH 4096
 #define K_SERIAL_APPEND 1       /* path.kern's K_APPEND: see there (no K_SCAN, K_CHUNK needed) */
 #define K_FOR(i, n) \
   for (int i = ::mlxs_glmnet::k_lo(kctx, (n)), i##_end_ = ::mlxs_glmnet::k_hi(kctx, (n)); i < i##_end_; ++i)

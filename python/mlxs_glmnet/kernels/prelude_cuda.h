@@ -20,6 +20,11 @@ typedef float real_t;
 #define K_LANES 32
 #define K_LSYNC() __syncwarp()
 #define K_SHARED(T, name, size) __shared__ T name[size]
+// Covariance mode's gradients in shared memory up to p = K_GSH (16 KB of the 48 KB static
+// shared memory; a generic pointer into it, so the code that updates them is the same).
+#ifndef K_GSH
+#define K_GSH 4096
+#endif
 // Block-wide sum: warp shuffles, one shared slot per warp, three barriers.
 __device__ inline float k_block_sum(float v) {
   __shared__ float wsum[32];

@@ -17,6 +17,9 @@ typedef float real_t;
 #define K_LANES 32
 #define K_LSYNC() simdgroup_barrier(mem_flags::mem_threadgroup)
 #define K_SHARED(T, name, size) threadgroup T name[size]
+// (no K_GSH: a pointer is either device or threadgroup in Metal, so the gradients stay in the
+// problem's scratch)
+#define K_GSH 0
 #define K_RED(v) k_block_sum((v), k_tg, K_TID, K_NT)
 #define K_SCAN(v, total) k_block_scan_((v), (total), k_tg, K_TID, K_NT)
 #define K_CHUNK(lo, hi, n) do { const int c_ = ((n) + K_NT - 1) / K_NT; \
