@@ -101,7 +101,7 @@ class CompactBeta:
         """(B, L): every solution times v (p,), in float64."""
         v = np.asarray(v, dtype=np.float64)
         if self.full:
-            return np.einsum("bpl,p->bl", self.block, v)
+            return np.matmul(v, self.block)       # (BLAS: einsum took 6x as long here)
         return np.stack([np.einsum("lk,k->l", vb, v[c], dtype=np.float64)
                          for c, vb in zip(self.cols, self.vals)]) if self.cols else \
             np.zeros(self.shape[:2])
