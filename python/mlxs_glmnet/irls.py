@@ -248,18 +248,46 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         m0 = len(S)
         S.extend(new)
         Sset.update(new)
+        ext: dict = {}
         for bb in range(B):
             if Hs[bb] is None:
                 continue
-            # (in the Gram's own precision: a bfloat16 Gram extended in float32 would no longer
-            # be one product, nor surely positive semidefinite)
-            C = be.wtn(vH[bb], cols, XS, bf16=bool(hb[bb]))           # (new, m0 + new)
+            # (in the Gram's own precision and from its own rounding: a bfloat16 Gram extended
+            # in float32, or from differently scaled rows, would no longer be one product, nor
+            # surely positive semidefinite)
+            g = gsrc[bb]
+            if g >= 0:
+                # formed by a shared fold refresh: extended the same way, by one grouped
+                # product for every problem it served (not one product over n a problem)
+                if g not in ext:
+                    ext[g] = group_columns(gforms[g], cols)
+                    fold_ext[0] += 1
+                parts, full = ext[g]
+                C = fold_part(full, parts, grp["own"][bb]) * float(grp["scale"][bb])
+            else:
+                C = be.wtn(vH[bb], cols, XS, bf16=bool(hb[bb]))       # (new, m0 + new)
             Hs[bb] = mx.concatenate([mx.concatenate([Hs[bb], C[:, :m0].T], axis=1), C], axis=0)
             aH[bb] = mx.concatenate([aH[bb], vH[bb] @ cols])
         mx.eval(XS, *[h for h in Hs if h is not None])
         prof.mark("strong-set columns")
 
+    def group_columns(form, cols):
+        """The grouped products of new columns with XS under a shared fold refresh's weights
+        and rounding (group_refresh): (parts, full) as fold_products."""
+        wg = mx.take(form["vf"], grp["idx"]) * grp["valid"]
+        if form["lowp"]:
+            sq = mx.sqrt(wg)
+            za = gather(cols, rows=grp["idx"], w=sq).astype(mx.bfloat16)
+            zb = gather(XS, rows=grp["idx"], w=sq).astype(mx.bfloat16)
+        else:
+            za = gather(cols, rows=grp["idx"], w=wg)
+            zb = gather(XS, rows=grp["idx"])
+        return fold_products(za, zb, grp["shape"])
+
     # each problem's kept Gram of S: raw cross-products of x - c under the weights vH
+    gsrc = np.full(B, -1)                 # the shared fold refresh that formed it (-1: its own)
+    gforms: dict = {}                     # those refreshes' weights and precision
+    fold_ext = [0]                        # grouped extensions of such Grams by new columns
     Hs: list = [None] * B
     aH: list = [None] * B
     vH: list = [None] * B
@@ -315,14 +343,19 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         else:
             xg = gather(XS, rows=grp["idx"])                                 # (G nc r, m)
             parts, full = fold_products(wg[:, None] * xg, xg, grp["shape"])
+        gid = grp["count"]
+        gforms[gid] = dict(vf=vf, lowp=lowp)
         for bb in np.flatnonzero(serve):
             Hs[bb] = fold_part(full, parts, grp["own"][bb]) * float(grp["scale"][bb])
+            gsrc[bb] = gid
             hb[bb] = lowp
             lowp_count[0] += int(lowp)
             vH[bb] = vf if bb == f else Wn[bb] * hf
             aH[bb] = vH[bb] @ XS
             svH_d[bb] = mx.sum(vH[bb])
         fresh[serve] = False
+        for g in [g for g in gforms if g not in gsrc]:   # (refreshes no Gram comes from now)
+            del gforms[g]
         mx.eval(*[a for a in (*Hs, *aH, *svH_d) if a is not None])
         refreshes[0] += 1
         grp["last"] = steps_total[0]
@@ -365,6 +398,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 hb[bb] = be.bf16(n, m)
                 lowp_count[0] += int(hb[bb])
                 Hs[bb] = be.wtn(vi, XS, bf16=hb[bb])
+                gsrc[bb] = -1
                 aH[bb] = vi @ XS
                 vH[bb] = vi
                 svH_d[bb] = mx.sum(vi)
@@ -567,4 +601,5 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                              "gram_refreshes": refreshes[0], "irls_steps": steps_total[0],
                              "bf16_grams": lowp_count[0],
                              "fold_gram_refreshes": grp["count"] if grp is not None else 0,
+                             "fold_gram_extensions": fold_ext[0],
                              **prof.report()})

@@ -292,7 +292,8 @@ def test_bfloat16_grams(gpu_on_cpu, monkeypatch, fam, batch):
     """Kept IRLS Grams from bfloat16 products (irls.GRAM_BF16; on a GPU only where n |S|^2 is
     large, forced here): the fixed point has the exact gradient, so every lambda's solution is
     the float64 engine's; extensions by new columns and shared fold refreshes keep the Gram's
-    precision. Off, no Gram is bfloat16."""
+    precision (a Gram a shared fold refresh formed grows by the same grouped product under the
+    same weights and rounding). Off, no Gram is bfloat16."""
     rng, x, y = _data(fam, n=400, seed=11)
     n = len(y)
     fold = rng.integers(0, 4, n)
@@ -307,6 +308,7 @@ def test_bfloat16_grams(gpu_on_cpu, monkeypatch, fam, batch):
         got = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="gpu", lambda_=lam,
                               thresh=1e-10)
         assert (got[0].info["bf16_grams"] > 0) == on
+        assert (got[0].info["fold_gram_extensions"] > 0) == (batch == "folds")
         steps[on] = got[0].info["irls_steps"]
         for b in range(Wb.shape[0]):
             assert len(got[b].lambda_) == len(lam)
