@@ -411,7 +411,8 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
     mode = memory.plan(mode, n, p, B, prep["nlam"], forced=type_gaussian == "covariance",
                        real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4)
-    res = engine.run_paths(X, y_in, Wb, None if O is None else np.ascontiguousarray(O), family=family, alpha=prep["alpha"],
+    res = engine.run_paths(X, y_in, Wb, None if O is None else np.ascontiguousarray(O),
+                           family=family, alpha=prep["alpha"],
                            nlam=prep["nlam"], flmin=flmin, ulam=prep["lam"],
                            standardize=bool(standardize), intercept=bool(intercept),
                            thresh=float(thresh), maxit=int(maxit), dfmax=prep["dfmax"],
