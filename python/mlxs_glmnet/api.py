@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional
@@ -10,6 +12,8 @@ import numpy as np
 
 from . import engine, frames
 from . import memory
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 __all__ = ["GlmnetFit", "glmnet", "glmnet_batch", "lambda_interp"]
 
@@ -142,6 +146,15 @@ def lambda_interp(lam: np.ndarray, s: np.ndarray):
 
 
 # ----------------------------------------------------------------------------- validation
+def _warn(msg, category=UserWarning):
+    """A warning attributed to the user's line: the first caller outside this package (the
+    API's entry points reach their checks through a varying number of internal calls)."""
+    f, level = sys._getframe(0), 1
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f, level = f.f_back, level + 1
+    warnings.warn(msg, category, stacklevel=level)
+
+
 def _as_matrix(x, name: str) -> np.ndarray:
     if isinstance(x, engine.mx.array):
         # an MLX array stays where it is (on a GPU: no host copy); checked on its device
@@ -239,7 +252,7 @@ def _response(y, family, n):
         if counts.min() <= 1:
             raise ValueError("y: one binomial class has 1 or 0 observations; not allowed")
         if counts.min() < 8:
-            warnings.warn("y: one binomial class has fewer than 8 observations; dangerous ground")
+            _warn("y: one binomial class has fewer than 8 observations; dangerous ground")
         return yy, classnames
     if a.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric for family={family!r}, got dtype {a.dtype}")
@@ -282,10 +295,10 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
             or math.isnan(alpha):
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     if alpha > 1:                            # glmnet warns and clamps (its own wording)
-        warnings.warn("alpha >1; set to 1", stacklevel=3)
+        _warn("alpha >1; set to 1")
         alpha = 1.0
     elif alpha < 0:
-        warnings.warn("alpha<0; set to 0", stacklevel=3)
+        _warn("alpha<0; set to 0")
         alpha = 0.0
     w = _vector(weights, "weights", n)
     if w is None:
@@ -448,10 +461,10 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
                 msg = _JERR_PMAX.format(jerr=jerr, pmax=prep["pmax"], k=-jerr - 10000)
             else:
                 msg = _JERR_MAXIT.format(jerr=jerr, maxit=int(maxit), k=-jerr)
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            _warn(msg, RuntimeWarning)
         if k == 0:                           # glmnet's words for a path without any solution
-            warnings.warn("an empty model has been returned; probably a convergence issue",
-                          RuntimeWarning, stacklevel=3)
+            _warn("an empty model has been returned; probably a convergence issue",
+                  RuntimeWarning)
         beta, df = engine.beta_block(res.beta, b, k)
         if family == "gaussian":
             nulldev = float(nulldevs[b])
@@ -501,11 +514,29 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
     foldid (fold numbers 1..K, one per row; instead of weights_batch): the K + 1 problems of a
     cross-validation, problem 0 on every row and problem k on the rows outside fold k, without
     forming their (K + 1) x n weights (cv_glmnet's call)."""
+    args = dict(locals())                     # (first: exactly the parameters)
+    return _batch(_prepare_batch(args), args)
+
+
+def _batch_args(x, y, family="gaussian", **kw):
+    """glmnet_batch's arguments with its defaults filled in: cv_glmnet checks the data once
+    (_prepare_batch), uses them, then fits (_batch). An unknown keyword is a TypeError, as in a
+    call."""
+    import inspect
+    ba = inspect.signature(glmnet_batch).bind(x, y, family, **kw)
+    ba.apply_defaults()
+    return dict(ba.arguments)
+
+
+def _prepare_batch(a):
+    """glmnet_batch's checks of x, y and the options (a: its arguments): (prep, y, several)."""
+    y, family = a["y"], a["family"]
     yarr = y.to_numpy() if hasattr(y, "to_numpy") and hasattr(y, "columns") else y
     multi = isinstance(yarr, np.ndarray) and yarr.ndim == 2 and yarr.shape[1] > 1
-    prep = _prepare(x, yarr[:, 0] if multi else y, family, weights, offset, alpha, nlambda,
-                    lambda_min_ratio, lambda_, standardize, intercept, thresh, dfmax, pmax,
-                    exclude, penalty_factor, lower_limits, upper_limits, maxit, type_gaussian)
+    prep = _prepare(a["x"], yarr[:, 0] if multi else y, family, *(a[k] for k in (
+        "weights", "offset", "alpha", "nlambda", "lambda_min_ratio", "lambda_", "standardize",
+        "intercept", "thresh", "dfmax", "pmax", "exclude", "penalty_factor", "lower_limits",
+        "upper_limits", "maxit", "type_gaussian")))
     if multi:
         cols = [_response(yarr[:, k], family, prep["n"]) for k in range(yarr.shape[1])]
         if any(c[1] != prep["classnames"] for c in cols):
@@ -516,6 +547,16 @@ def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=
             bad = np.flatnonzero(yk.max(axis=1) == yk.min(axis=1))
             if bad.size:
                 raise ValueError(f"y: response column {int(bad[0])} is constant")
+    return prep, yarr, multi
+
+
+def _batch(prepared, a):
+    """glmnet_batch after _prepare_batch: the problems' weights checked, then the engine."""
+    prep, yarr, multi = prepared
+    family, weights_batch, weights = a["family"], a["weights_batch"], a["weights"]
+    offset, foldid = a["offset"], a["foldid"]
+    standardize, intercept, thresh, maxit = a["standardize"], a["intercept"], a["thresh"], a["maxit"]
+    device, dtype, trace_it, type_gaussian = a["device"], a["dtype"], a["trace_it"], a["type_gaussian"]
     if foldid is not None:
         if weights_batch is not None or multi:
             raise ValueError("foldid: give either foldid or weights_batch / several responses")

@@ -268,11 +268,14 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
 
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if trace_it else (lambda msg: None)
-    with warnings.catch_warnings():          # the engine repeats any warning about y
-        warnings.simplefilter("ignore")
-        yv, _ = api._response(y, family, n)  # validated; binomial as 0/1 for the second class
-    w = api._vector(kwargs.get("weights"), "weights", n)
-    w = np.ones(n) if w is None else w
+    # x, y and the options checked once, as glmnet_batch checks them; the fit below uses them
+    args = api._batch_args(x, y, family, trace_it=trace_it, **kwargs)
+    prepared = api._prepare_batch(args)
+    prep = prepared[0]
+    if prepared[2]:
+        raise ValueError(f"y must be a vector (got shape {np.shape(prepared[1])})")
+    yv = prep["Y"]                           # binomial: 0/1 for the second class
+    w = prep["w"]
 
     # One engine call for everything: problem 0 is the full data (glmnet's fit on all rows),
     # problem k gives the rows of fold k weight 0, i.e. fits the training rows of fold k
@@ -291,11 +294,11 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
                              f"(use fewer folds or stratify foldid)")
     say("Training")
     say(f"Fold: 1-{nfolds}/{nfolds} (full data and {nfolds} folds as {nfolds + 1} problems of one engine call)")
-    fits = api.glmnet_batch(x, y, family, foldid=api._Folds(foldid, nfolds, sizes),
-                            trace_it=trace_it, **kwargs)
+    args["foldid"] = api._Folds(foldid, nfolds, sizes)
+    fits = api._batch(prepared, args)
     fit, fold_fits = fits[0], fits[1:]
     say(f"Fitted ({time.perf_counter() - t0:.3f}s)")
-    X = api._as_matrix(x, "x")
+    X = prep["X"]
     lam = np.asarray(fit.lambda_, dtype=np.float64)
     L = lam.shape[0]
     if L == 0:

@@ -516,3 +516,44 @@ def test_cv_checks_foldid_once(monkeypatch):
     assert checked == [90, 90]
     np.testing.assert_allclose(a.glmnet_fit.beta, ref[0].beta)
     assert len(b.lambda_) > 0
+
+
+def test_cv_checks_data_once(monkeypatch):
+    """cv_glmnet checks x, y and the weights once (glmnet_batch's checks, whose results it then
+    uses), not once for itself and again inside the fit; the fit is glmnet_batch's, warnings
+    about y come once and point at the caller's line, and bad input still names the argument."""
+    import warnings
+    from mlxs_glmnet import api
+    calls = {"x": 0, "y": 0}
+    real_x, real_y = api._as_matrix, api._response
+
+    def spy_x(x, name):
+        calls["x"] += 1
+        return real_x(x, name)
+
+    def spy_y(y, family, n):
+        calls["y"] += 1
+        return real_y(y, family, n)
+
+    monkeypatch.setattr(api, "_as_matrix", spy_x)
+    monkeypatch.setattr(api, "_response", spy_y)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((120, 5))
+    yb = (x[:, 0] + rng.logistic(size=120) > 0).astype(float)
+    w = rng.uniform(0.5, 2.0, 120)
+    f = np.resize(np.arange(1, 5), 120)
+    a = mg.cv_glmnet(x, yb, "binomial", foldid=f, weights=w)
+    assert calls == {"x": 1, "y": 1}
+    ref = mg.glmnet_batch(x, yb, "binomial", foldid=f, weights=w)
+    np.testing.assert_allclose(a.glmnet_fit.beta, ref[0].beta)
+    few = np.zeros(120)
+    few[:7] = 1.0                                  # 7 of one class: glmnet's warning, once
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        mg.cv_glmnet(x, few, "binomial", nfolds=3, seed=0)
+    msgs = [r for r in rec if "fewer than 8" in str(r.message)]
+    assert len(msgs) == 1 and msgs[0].filename == __file__
+    with pytest.raises(ValueError, match="weights"):
+        mg.cv_glmnet(x, yb, "binomial", weights=-w)
+    with pytest.raises(ValueError, match="y must be a vector"):
+        mg.cv_glmnet(x, np.stack([yb, yb], axis=1), "binomial")
