@@ -414,7 +414,9 @@ def group_stats(xg, c, wg, ysg, shape):
     read of xg, one weighting a row (the folds' own sums follow by subtraction, fold_part)."""
     G, nc, r = shape
     M, p = xg.shape
-    if _ACTIVE.get("backend", backend()) == "cuda" and xg.dtype == mx.float32:
+    # (the kernel's chunks are its grid's y: at most 65535, so not for tens of thousands of folds)
+    if _ACTIVE.get("backend", backend()) == "cuda" and xg.dtype == mx.float32 \
+            and G * nc <= 65535:
         s = max(1, min(r // 256, 4096 // (G * nc)))
         C = G * nc * s
         part = _kernel("stats")(inputs=[xg, c, wg.reshape(1, M), ysg.reshape(1, M),
