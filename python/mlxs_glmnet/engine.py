@@ -91,12 +91,6 @@ class CompactBeta:
             vals = [block[b].T for b in range(shape[0])]
         self.cols, self.vals = cols, vals
 
-    def dense(self) -> np.ndarray:
-        out = np.zeros(self.shape, dtype=np.float32)
-        for b, (c, v) in enumerate(zip(self.cols, self.vals)):
-            out[b][:, c] = v
-        return out
-
     def dot(self, v) -> np.ndarray:
         """(B, L): every solution times v (p,), in float64."""
         v = np.asarray(v, dtype=np.float64)

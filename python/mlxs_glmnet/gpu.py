@@ -479,11 +479,11 @@ class _Columns:
         parts = group_stats(gr["xg"], self.c, gr["w"], ysg, gr["shape"])          # (3, G, p)
         wy = (gr["w"] * ysg).reshape(G, -1)
         ym = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ysg.reshape(G, -1), axis=1)], axis=1)
-        parts = mx.concatenate([parts, mx.broadcast_to(mx.transpose(ym)[:, :, None],
-                                                       (2, G, parts.shape[2]))], axis=0)
-        full = mx.sum(parts, axis=1)                                               # (5, p)
+        parts = mx.concatenate([mx.transpose(parts, (1, 0, 2)),
+                                mx.broadcast_to(ym[:, :, None], (G, 2, parts.shape[2]))], axis=1)
+        full = mx.sum(parts, axis=0)                                               # (5, p)
         sc = mx.array(gr["scale"])[None, :, None]
-        st = mx.stack([full if g < 0 else full - parts[:, g] for g in gr["own"]], axis=1) * sc
+        st = mx.stack([fold_part(full, parts, g) for g in gr["own"]], axis=1) * sc  # (5, B, p)
         return st[:3], mx.transpose(st[3:, :, 0])
 
     def compute(self, S):
@@ -499,8 +499,6 @@ class _Columns:
             HT = _tn(R, X).reshape(self.B, len(S), -1)                         # (B, K, p)
         else:
             gr = self.grp
-            G, nc, r = gr["shape"]
-            p = X.shape[1]
             xg = gr["xg"]
             A = gather(xg, cols=Sx, c=c, w=gr["w"])                            # (G nc r, K)
             parts, full = fold_products(A, xg, gr["shape"])                   # (G, K, p), (K, p)

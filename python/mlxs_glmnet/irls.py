@@ -260,7 +260,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 # formed by a shared fold refresh: extended the same way, by one grouped
                 # product for every problem it served (not one product over n a problem)
                 if g not in ext:
-                    ext[g] = group_columns(gforms[g], cols)
+                    ext[g] = group_products(gforms[g]["vf"], gforms[g]["lowp"], cols)
                     fold_ext[0] += 1
                 parts, full = ext[g]
                 C = fold_part(full, parts, grp["own"][bb]) * float(grp["scale"][bb])
@@ -271,17 +271,18 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         mx.eval(XS, *[h for h in Hs if h is not None])
         prof.mark("strong-set columns")
 
-    def group_columns(form, cols):
-        """The grouped products of new columns with XS under a shared fold refresh's weights
-        and rounding (group_refresh): (parts, full) as fold_products."""
-        wg = mx.take(form["vf"], grp["idx"]) * grp["valid"]
-        if form["lowp"]:
+    def group_products(vf, lowp, A):
+        """A' XS weighted by vf over the rows grouped by fold, (parts, full) as fold_products:
+        a shared fold refresh's Grams (A = XS) and, under the same weights and rounding, their
+        extension by new columns A. lowp: from sqrt(vf) x rounded to bfloat16 on both sides."""
+        wg = mx.take(vf, grp["idx"]) * grp["valid"]
+        if lowp:
             sq = mx.sqrt(wg)
-            za = gather(cols, rows=grp["idx"], w=sq).astype(mx.bfloat16)
             zb = gather(XS, rows=grp["idx"], w=sq).astype(mx.bfloat16)
+            za = zb if A is XS else gather(A, rows=grp["idx"], w=sq).astype(mx.bfloat16)
         else:
-            za = gather(cols, rows=grp["idx"], w=wg)
             zb = gather(XS, rows=grp["idx"])
+            za = wg[:, None] * zb if A is XS else gather(A, rows=grp["idx"], w=wg)
         return fold_products(za, zb, grp["shape"])
 
     # each problem's kept Gram of S: raw cross-products of x - c under the weights vH
@@ -335,14 +336,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         serve &= ~solo
         if not serve[np.arange(B) != f].any():
             return                         # no fold to serve: f refreshes alone, as usual
-        wg = mx.take(vf, grp["idx"]) * grp["valid"].reshape(-1)
         lowp = be.bf16(n, len(S))
-        if lowp:                            # the rows of XS by fold, each times sqrt(w)
-            zg = gather(XS, rows=grp["idx"], w=mx.sqrt(wg)).astype(mx.bfloat16)
-            parts, full = fold_products(zg, zg, grp["shape"])               # (G, m, m), (m, m)
-        else:
-            xg = gather(XS, rows=grp["idx"])                                 # (G nc r, m)
-            parts, full = fold_products(wg[:, None] * xg, xg, grp["shape"])
+        parts, full = group_products(vf, lowp, XS)                          # (G, m, m), (m, m)
         gid = grp["count"]
         gforms[gid] = dict(vf=vf, lowp=lowp)
         for bb in np.flatnonzero(serve):
