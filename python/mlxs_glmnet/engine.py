@@ -46,8 +46,10 @@ class FoldBatch:
         self.ndim = 2
         # a constant base weight (cv_glmnet without weights): the sums are the fold sizes'
         self.const = float(base[0]) if self.n and bool(np.all(base == base[0])) else None
+        self.counts = None
         if self.const is not None:
             c = np.bincount(fold, minlength=self.K + 1)[1:] if counts is None else counts
+            self.counts = np.asarray(c, dtype=np.int64)
             self.sums = self.const * np.concatenate([[self.n], self.n - c]).astype(np.float64)
         else:
             self.sums = self.per_problem(None)
@@ -63,6 +65,11 @@ class FoldBatch:
         """gpu.fold_structure's row -> problem map: the problem holding row i out (-1: none)."""
         return self.fold if self.const is not None and self.const > 0 else \
             np.where(self.base > 0, self.fold, -1)
+
+    def key_counts(self) -> np.ndarray:
+        """A constant positive base weight: the rows of each gpu.fold_groups key -2 .. K (-2: weight
+        0 everywhere, -1: held out by none, 0: by the full fit, k: by fold k), without a pass."""
+        return np.concatenate([[0, 0, 0], self.counts])
 
     def dense(self) -> np.ndarray:
         W = np.empty(self.shape)

@@ -48,7 +48,7 @@ NEEDCOL = 90000          # path.kern's K_NEEDCOL
 # preludes hold the defaults.
 _ICAP = os.environ.get("MLXS_GPU_ICAP")
 _GSH = os.environ.get("MLXS_GPU_GSH")
-KERNEL_NAME = "mlxs_glmnet_path_v13" + (f"_icap{int(_ICAP)}" if _ICAP else "") \
+KERNEL_NAME = "mlxs_glmnet_path_v14" + (f"_icap{int(_ICAP)}" if _ICAP else "") \
     + (f"_gsh{int(_GSH)}" if _GSH else "")
 
 
@@ -73,24 +73,29 @@ OUTPUTS = ["beta_o", "a0_o", "lam_o", "dev_o", "nd_o", "info_o", "wsp", "wsn", "
 # Column statistics of the shifted design for every problem, one read of x (row-major n x p):
 # out[k, b, chunk, j] = sum over the chunk's rows of wn_b * v * {1, v, y} with v = x_ij - c_j.
 # nbp = [B, R, s]: R = 0: chunks of ceil(n / C) rows; R > 0: segments of R rows, s chunks each.
+# HR: row i is x's row rows[i] (n = len(rows)); HO: the rows read are also written to xo (n, p),
+# so that a CV batch's fold-grouped copy of x and its statistics are one pass.
 _STATS_SRC = r"""
-  const int n = X_shape[0], p = X_shape[1], B = nbp[0], BW = W_shape[0], BY = yv_shape[0];
+  const int n = HR ? rows_shape[0] : X_shape[0], p = X_shape[1], B = nbp[0];
+  const int BW = W_shape[0], BY = yv_shape[0];
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
   const int ch = blockIdx.y, C = gridDim.y;
   if (j >= p) return;
   // nbp[1] = R > 0: the rows come in segments of R (fold groups' chunks) and every segment is
   // split into nbp[2] chunks, so that no chunk straddles two segments
   const int R = nbp[1], sp = R > 0 ? nbp[2] : 1;
-  const int rows = R > 0 ? (R + sp - 1) / sp : (n + C - 1) / C;
-  const int i0 = R > 0 ? (ch / sp) * R + (ch % sp) * rows : ch * rows;
-  const int i1 = min(R > 0 ? (ch / sp + 1) * R : n, i0 + rows);
+  const int rows_ = R > 0 ? (R + sp - 1) / sp : (n + C - 1) / C;
+  const int i0 = R > 0 ? (ch / sp) * R + (ch % sp) * rows_ : ch * rows_;
+  const int i1 = min(R > 0 ? (ch / sp + 1) * R : n, i0 + rows_);
   const float cj = c[j];
   for (int b0 = 0; b0 < B; b0 += NB) {
     float s1[NB], s2[NB], s3[NB];
     for (int q = 0; q < NB; ++q) { s1[q] = 0.f; s2[q] = 0.f; s3[q] = 0.f; }
 #pragma unroll 4
     for (int i = i0; i < i1; ++i) {
-      const float v = X[(size_t)i * p + j] - cj;
+      const float xv = X[(HR ? (size_t)rows[i] : (size_t)i) * p + j];
+      if (HO && b0 == 0) xo[(size_t)i * p + j] = xv;
+      const float v = xv - cj;
 #pragma unroll
       for (int q = 0; q < NB; ++q) {
         if (b0 + q < B) {
@@ -240,8 +245,8 @@ def _kernel(name):
                 output_names=["out"], source=_GATHER_SRC)
         else:
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_colstats2", input_names=["X", "c", "W", "yv", "nbp"],
-                output_names=["out"], source=_STATS_SRC)
+                name="mlxs_glmnet_colstats3", input_names=["X", "rows", "c", "W", "yv", "nbp"],
+                output_names=["out", "xo"], source=_STATS_SRC)
     return _KERNELS[name]
 
 
@@ -312,10 +317,12 @@ def column_stats(X, c, Wn_d, ys_d, B):
             return mx.stack([mx.broadcast_to(st1[0], (B, p)), mx.broadcast_to(st1[1], (B, p)),
                              xy])
         C = max(1, min(-(-n // 256), max(1, 8192 // B), 65535))
-        part = _kernel("stats")(inputs=[X, c, Wn_d, ys_d, mx.array(np.array([B, 0, 1], dtype=np.int32))],
-                                template=[("NB", int(min(B, 16)))],
+        part = _kernel("stats")(inputs=[X, mx.zeros((1,), mx.int32), c, Wn_d, ys_d,
+                                        mx.array(np.array([B, 0, 1], dtype=np.int32))],
+                                template=[("NB", int(min(B, 16))), ("HR", 0), ("HO", 0)],
                                 grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
-                                output_shapes=[(3, B, C, p)], output_dtypes=[mx.float32])[0]
+                                output_shapes=[(3, B, C, p), (1,)],
+                                output_dtypes=[mx.float32, mx.float32])[0]
         return mx.sum(part, axis=2)
     # Metal, or the float64 CPU check of the GLM driver: MLX ops (a temporary of x)
     xs_ = X - c[None, :]
@@ -350,7 +357,7 @@ def fold_structure(W):
     return base, held
 
 
-def fold_groups(folds, B, held_d=None):
+def fold_groups(folds, B, held_d=None, counts=None):
     """The rows grouped by the problem that holds them out (fold_structure), for one batched
     GEMM over the groups: idx (G m,) row indices (a device array), group after group, each group
     padded to m rows (a multiple of the nc row chunks a group is split into, so that a thin
@@ -358,7 +365,9 @@ def fold_groups(folds, B, held_d=None):
     the group problem b holds out (-1: none). Rows of weight 0 everywhere are left out.
     The grouping is a sort of the rows' group keys on the device (bytes up, when B allows): on
     the host, the sort and the padded index took 18-28 ms at n = 1e6 (H200 host, this VM).
-    held_d: held already on the device (any integer type), when every base weight is positive."""
+    held_d: held already on the device (any integer type), when every base weight is positive;
+    counts: the rows of each key -2 .. B - 1, when the caller knows them (a FoldBatch of one
+    constant weight: its fold sizes), else counted on the device (one round trip)."""
     base, held = folds
     every = bool(base.min() > 0)
     if held_d is None or not every:
@@ -366,7 +375,8 @@ def fold_groups(folds, B, held_d=None):
         held_d = mx.array(np.asarray(hk).astype(_key_type(B)))
     kd = held_d.astype(mx.int32)
     # the groups' sizes: one comparison per row and key on the device, not a host pass
-    counts = np.array(mx.sum(kd[None, :] == mx.arange(-2, B, dtype=mx.int32)[:, None], axis=1))
+    if counts is None:
+        counts = np.array(mx.sum(kd[None, :] == mx.arange(-2, B, dtype=mx.int32)[:, None], axis=1))
     keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]     # -1 (held by none), problems
     order = mx.argsort(kd)                                       # the rows, by group key
     starts = np.concatenate([[0], np.cumsum(counts)])[[k + 2 for k in keys]]
@@ -408,27 +418,32 @@ def fold_part(full, parts, g):
     return full if g < 0 else full - parts[g]
 
 
-def group_stats(xg, c, wg, ysg, shape):
-    """Column statistics (3, G, p) of fold-grouped rows (fold_groups; xg (G nc r, p), weights
-    wg and responses ysg (G nc r,)): each group's sums of wg v {1, v, y} with v = x - c. One
-    read of xg, one weighting a row (the folds' own sums follow by subtraction, fold_part)."""
+def group_stats(X, rows, c, wg, ysg, shape):
+    """Column statistics (3, G, p) of fold-grouped rows (fold_groups: rows, (G nc r,) indices of
+    x's rows; weights wg and responses ysg (G nc r,) in that order): each group's sums of
+    wg v {1, v, y} with v = x - c, one weighting a row (the folds' own sums follow by
+    subtraction, fold_part). Returns them and xg = x[rows], the grouped copy every round's Gram
+    columns read: on CUDA both come from one pass over x (the copy written as the statistics
+    read it; a separate copy and statistics pass read x twice)."""
     G, nc, r = shape
-    M, p = xg.shape
+    M, p = rows.shape[0], X.shape[1]
     # (the kernel's chunks are its grid's y: at most 65535, so not for tens of thousands of folds)
-    if _ACTIVE.get("backend", backend()) == "cuda" and xg.dtype == mx.float32 \
+    if _ACTIVE.get("backend", backend()) == "cuda" and X.dtype == mx.float32 \
             and G * nc <= 65535:
         s = max(1, min(r // 256, 4096 // (G * nc)))
         C = G * nc * s
-        part = _kernel("stats")(inputs=[xg, c, wg.reshape(1, M), ysg.reshape(1, M),
-                                        mx.array(np.array([1, r, s], dtype=np.int32))],
-                                template=[("NB", 1)],
-                                grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
-                                output_shapes=[(3, 1, C, p)], output_dtypes=[mx.float32])[0]
-        return mx.sum(part.reshape(3, G, nc * s, p), axis=2)
+        part, xg = _kernel("stats")(inputs=[X, rows, c, wg.reshape(1, M), ysg.reshape(1, M),
+                                            mx.array(np.array([1, r, s], dtype=np.int32))],
+                                    template=[("NB", 1), ("HR", 1), ("HO", 1)],
+                                    grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
+                                    output_shapes=[(3, 1, C, p), (M, p)],
+                                    output_dtypes=[mx.float32, mx.float32])
+        return mx.sum(part.reshape(3, G, nc * s, p), axis=2), xg
+    xg = gather(X, rows=rows)
     xs_ = (xg - c[None, :]).reshape(G, nc * r, p)
     w3 = wg.reshape(G, 1, nc * r)
     return mx.stack([mx.matmul(w3, xs_)[:, 0], mx.matmul(w3, xs_ * xs_)[:, 0],
-                     mx.matmul(w3 * ysg.reshape(G, 1, nc * r), xs_)[:, 0]])
+                     mx.matmul(w3 * ysg.reshape(G, 1, nc * r), xs_)[:, 0]]), xg
 
 
 class _Columns:
@@ -441,11 +456,13 @@ class _Columns:
     full Gram's flops for all problems together: the whole data's columns are the sum of the
     groups' parts, and each fold's are that sum minus its own group's part."""
 
-    def __init__(self, X, c, Wn, rs, shared, folds=None, held_d=None, const_base=False):
+    def __init__(self, X, c, Wn, rs, shared, folds=None, held_d=None, const_base=False,
+                 counts=None):
         """Wn: the normalised weightings (B or 1, n) on the device (None for CV folds); rs: the
         B weightings' sums; shared: every problem has the same weights; held_d: the folds' row
         -> problem map on the device (fold_groups); const_base: the folds' base weight is one
-        constant. The column means m1s (B, p) are set once the statistics are known."""
+        constant; counts: fold_groups'. The column means m1s (B, p) are set once the
+        statistics are known."""
         self.X, self.c, self.Wn = X, c, Wn
         self.m1s = None
         B = len(rs)
@@ -457,16 +474,16 @@ class _Columns:
         self.grp = None
         if not self.shared and folds is not None:
             base = folds[0]
-            fg = fold_groups(folds, B, held_d)
+            fg = fold_groups(folds, B, held_d, counts)
             sb = float(base.sum())
             if const_base:                               # cv_glmnet without weights: no upload
                 wg = fg["valid"] * float(base[0] / sb)
             else:
                 wg = fg["valid"] * (mx.take(mx.array((base / sb).astype(np.float32)), fg["idx"])
                                     .reshape(fg["valid"].shape))
-            # x's rows grouped, once: the statistics' and every round's operand
-            xg = gather(X, rows=fg["idx"])
-            self.grp = dict(idx=fg["idx"], shape=fg["shape"], w=wg.reshape(-1), xg=xg,
+            # x's rows grouped (xg: every round's operand) are copied with the statistics
+            # (fold_stats) or, where those come from the (B, n) weights, on first use (compute)
+            self.grp = dict(idx=fg["idx"], shape=fg["shape"], w=wg.reshape(-1), xg=None,
                             own=fg["own"], scale=(sb / rs).astype(np.float32),
                             every=fg["every"])
 
@@ -476,7 +493,7 @@ class _Columns:
         gr = self.grp
         G = gr["shape"][0]
         ysg = mx.take(ys, gr["idx"])
-        parts = group_stats(gr["xg"], self.c, gr["w"], ysg, gr["shape"])          # (3, G, p)
+        parts, gr["xg"] = group_stats(self.X, gr["idx"], self.c, gr["w"], ysg, gr["shape"])
         wy = (gr["w"] * ysg).reshape(G, -1)
         ym = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ysg.reshape(G, -1), axis=1)], axis=1)
         parts = mx.concatenate([mx.transpose(parts, (1, 0, 2)),
@@ -499,6 +516,8 @@ class _Columns:
             HT = _tn(R, X).reshape(self.B, len(S), -1)                         # (B, K, p)
         else:
             gr = self.grp
+            if gr["xg"] is None:
+                gr["xg"] = gather(X, rows=gr["idx"])
             xg = gr["xg"]
             A = gather(xg, cols=Sx, c=c, w=gr["w"])                            # (G nc r, K)
             parts, full = fold_products(A, xg, gr["shape"])                   # (G, K, p), (K, p)
@@ -616,9 +635,10 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
     cols = _Columns(X, c, None if Wn_d is None else
                     (Wn_d if Wn_d.shape[0] == B or shared_w else mx.broadcast_to(Wn_d, (B, n))),
-                    rs, shared_w, folds, held_d, const_base)
+                    rs, shared_w, folds, held_d, const_base,
+                    W.key_counts() if fb and const_base else None)
     if cols.grp is not None:
-        prof.mark("fold grouping", [cols.grp["xg"], cols.grp["w"]])
+        prof.mark("fold grouping", [cols.grp["idx"], cols.grp["w"]])
     if cols.grp is not None and cols.grp["every"] and ys_d.shape[0] == 1:
         # CV folds: the statistics of the grouped rows, one weighting a row
         st3, ymom = cols.fold_stats(ys_d[0])
@@ -651,7 +671,9 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     prof.mark("column ranking")
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
-    whole = p <= 2 * ROUND_COLUMNS or 2.0 * n * p * p * cols.B <= FULL_GRAM_FLOPS
+    # (CV folds' columns are one product over the grouped rows for all problems: one Gram's flops)
+    whole = p <= 2 * ROUND_COLUMNS or \
+        2.0 * n * p * p * (1 if cols.grp is not None else cols.B) <= FULL_GRAM_FLOPS
     K0 = p if whole else max(FIRST_COLUMNS, int((pf == 0).sum()))
     S = [int(j) for j in order[:K0]]
     gsl = np.full(p, -1, dtype=np.int32)
@@ -692,7 +714,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         # next to move); the kernel resumes where it stopped, so a round costs one GEMM and a
         # launch, not a new path
         wsp = np.array(outs[6])[:, :10 * p].reshape(idx.size, 10, p)
-        usable = (np.array(outs[8]).reshape(idx.size, 6, p)[stopped, 0] > 0).any(axis=0)
+        wip = np.array(outs[8]).reshape(idx.size, 6, p)
+        usable = (wip[stopped, 0] > 0).any(axis=0)
         have = gsl >= 0
         with np.errstate(divide="ignore", invalid="ignore"):
             gr = np.abs(wsp[stopped, 4]) / np.where(pf > 0, pf, 1.0)[None, :]   # (s, p)
@@ -700,14 +723,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         free = ~have & usable
         cand = np.isin(np.arange(p), need) & free
         if FORECAST:
-            # the stopped problems' last solutions (m - 1 and m - 3 of m stored), fetched alone
-            m_ = r[5][stopped, 0].astype(np.int64)
-            at = np.stack([stopped * L + np.maximum(m_ - 1, 0),
-                           stopped * L + np.maximum(m_ - 3, 0)], axis=1).reshape(-1)
-            bsol = np.array(mx.take(outs[0].reshape(-1, p), mx.array(at.astype(np.int32)), axis=0)
-                            ).reshape(stopped.size, 2, p)
-            fc = _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf,
-                                 cols.shared)
+            fc = _entry_forecast(r, outs[0], wsp, wip, stopped, idx, gram, gsl, g, dp, ip, ul,
+                                 pf, cols.shared)
         else:
             fc = np.full(p, np.inf)
         # the missing columns, then the forecast entries (earliest first), then the largest
@@ -773,7 +790,7 @@ def download_beta(beta_d):
                        [vals[off[b]:off[b + 1]].T for b in range(B)], df)
 
 
-def _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):
+def _entry_forecast(r, beta_d, wsp, wip, stopped, idx, gram, gsl, g, dp, ip, ul, pf, shared):
     """Which variables without a Gram column the stopped problems will want next: each stopped
     problem's gradient, taken at its last solutions (from the columns of their active variables)
     and extrapolated linearly in lambda over the lambdas still to come, against glmnet's KKT bound
@@ -781,14 +798,14 @@ def _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, sh
     forecast crosses the bound (inf: none). The lasso's gradients are piecewise linear in lambda,
     so the variables a common factor masks at the start of the path (their marginal correlation
     offset by the others') are forecast lambdas before they ask, and come in the same round.
-    r: the launch's outputs as numpy (r[0], the solutions, unused: they stay on the device);
-    bsol (len(stopped), 2, p): each stopped problem's solutions m - 1 and m - 3 of the m stored."""
+    r: the launch's outputs as numpy (r[0], the solutions, unused: they stay on the device as
+    beta_d (B, L, p)); wsp (B, 10, p), wip (B, 6, p): its scratch (wip[:, 2]: ever active)."""
     p = pf.shape[0]
     L = r[2].shape[1]
     first = np.full(p, np.inf)
     intr = bool(ip[6])
     todo = []
-    for q, i in enumerate(stopped):
+    for i in stopped:
         m = int(r[5][i, 0])                           # solutions stored so far
         if m < 2:
             continue
@@ -796,18 +813,20 @@ def _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, sh
         ms = [m - 1, max(0, m - 3)]
         ybar, yy = g[b, 2 * p], g[b, 2 * p + 1]
         ysc = float(np.sqrt(max(yy - ybar * ybar, 0.0) if intr else yy))
-        xm, xs, cc = wsp[i, 1], wsp[i, 2], wsp[i, 8]
-        bi = bsol[q].astype(np.float64) * xs[None, :] / ysc             # internal scale (2, p)
-        lam = r[2][i][ms].astype(np.float64) / ysc
-        A = np.flatnonzero((bi != 0).any(axis=0))
+        lam = r[2][i][ms].astype(np.float64) / max(ysc, 1e-300)
+        # the variables ever active (a superset of those non-zero at the two solutions; the
+        # others' coefficients are 0 there and add nothing): known before anything comes down
+        A = np.flatnonzero(wip[i, 2])
         if not ysc > 0 or lam[0] >= lam[1] or A.size == 0 or (gsl[A] < 0).any():
             continue
-        todo.append((i, m, b, ysc, xm, xs, cc, bi, lam, A))
+        todo.append((i, m, b, ysc, wsp[i, 1], wsp[i, 2], wsp[i, 8], ms, lam, A))
     if not todo:
         return first
-    # every problem at once over the union of their active sets (a variable another problem's
-    # path moved has coefficient 0 here and adds nothing): one gather of Gram rows (one device
-    # round trip), then arrays (T, |A|, p); a loop over 11 CV problems took ~10 ms at p = 1e3
+    # every problem at once over the union of their active sets (T problems, |A| variables):
+    # the gradients at their two solutions are cc - (b' G_A - (b' xm_A) xm) / xs with b the
+    # solutions over ysc and G_A their Gram rows; the products b' G_A on the device and one
+    # round trip for them and b (a host product over (T, |A|, p) arrays took hundreds of ms
+    # a round for 11 problems whose active sets had grown to hundreds)
     Au = np.unique(np.concatenate([t[9] for t in todo]))
     K = gram.shape[1]
     T = len(todo)
@@ -815,17 +834,23 @@ def _entry_forecast(r, bsol, wsp, stopped, idx, gram, gsl, g, dp, ip, ul, pf, sh
         rows = gsl[Au]
     else:
         rows = (np.array([t[2] for t in todo])[:, None] * K + gsl[Au][None, :]).reshape(-1)
-    raw = np.array(mx.take(gram.reshape(-1, p), mx.array(rows.astype(np.int32)), axis=0),
-                   dtype=np.float64).reshape(1 if shared else T, Au.size, p)
+    at = np.array([[t[0] * L + k for k in t[7]] for t in todo]).reshape(-1)
+    bA_d = mx.take(mx.take(beta_d.reshape(-1, p), mx.array(at.astype(np.int32)), axis=0),
+                   mx.array(Au.astype(np.int32)), axis=1).reshape(T, 2, Au.size)
+    GA = mx.take(gram.reshape(-1, p), mx.array(rows.astype(np.int32)), axis=0)
+    P_d = mx.matmul(bA_d, GA.reshape(1 if shared else T, Au.size, p))       # (T, 2, p)
+    mx.eval(bA_d, P_d)
+    ysc = np.array([t[3] for t in todo])[:, None, None]
+    bA = np.array(bA_d, dtype=np.float64) / ysc                             # (T, 2, |A|)
+    P = np.array(P_d, dtype=np.float64) / ysc
     xm = np.stack([t[4] for t in todo]).astype(np.float64)                 # (T, p)
     xs = np.stack([t[5] for t in todo]).astype(np.float64)
     cc = np.stack([t[6] for t in todo]).astype(np.float64)
-    bi = np.stack([t[7] for t in todo])[:, :, Au]                           # (T, 2, |A|)
     lam = np.stack([t[8] for t in todo])                                    # (T, 2)
-    den = xs[:, Au][:, :, None] * xs[:, None, :]
-    num = raw - xm[:, Au][:, :, None] * xm[:, None, :]
-    gt = np.divide(num, den, out=np.zeros_like(num), where=den != 0)        # (T, |A|, p)
-    gr = cc[:, None, :] - np.einsum("tka,tap->tkp", bi, gt)                 # (T, 2, p)
+    bm = np.einsum("tka,ta->tk", bA, xm[:, Au])                             # (T, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gr = cc[:, None, :] - np.where(xs[:, None, :] > 0, (P - bm[:, :, None] * xm[:, None, :])
+                                       / xs[:, None, :], 0.0)              # (T, 2, p)
     slope = (gr[:, 0] - gr[:, 1]) / (lam[:, 0] - lam[:, 1])[:, None]
     # the earliest future lambda at which |g0 + s (lambda - lambda0)| > l1 pf lambda, solved for
     # per variable rather than tried at every lambda (an array (T, L, p) cost ~10 ms for 11

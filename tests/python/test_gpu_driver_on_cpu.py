@@ -188,6 +188,25 @@ def test_fold_groups(zero_rows):
                 assert fg["own"][k] == g
 
 
+def test_fold_groups_known_counts():
+    """cv_glmnet's batch without weights (an engine.FoldBatch of one constant weight) knows its
+    fold sizes: the groups built from them equal those counted on the device."""
+    rng = np.random.default_rng(4)
+    n, K = 30000, 7
+    fold = rng.integers(1, K + 1, n)
+    fold[fold == 3] = 4                                  # an empty fold
+    fb = engine.FoldBatch(np.full(n, 2.0), fold, K)
+    kc = fb.key_counts()
+    assert kc.shape == (K + 3,) and kc[:3].sum() == 0 and kc[3 + 2] == 0 and kc.sum() == n
+    held = fb.held()
+    held_d = mx.array(held.astype(np.int8))
+    a = gpu.fold_groups((fb.base, held), K + 1, held_d)
+    b = gpu.fold_groups((fb.base, held), K + 1, held_d, counts=kc)
+    assert a["shape"] == b["shape"] and a["own"] == b["own"]
+    np.testing.assert_array_equal(np.array(a["idx"]), np.array(b["idx"]))
+    np.testing.assert_array_equal(np.array(a["valid"]), np.array(b["valid"]))
+
+
 def test_float32_gpu_driver_several_responses(gpu_on_cpu):
     rng, x, _ = _data("gaussian", seed=9)
     Y = x[:, :3] @ rng.standard_normal((3, 4)) + rng.standard_normal((x.shape[0], 4))
@@ -281,9 +300,12 @@ def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
     assert _gap(x, y, "gaussian", {}, ref, fits[True]) < 1e-4
     forecast = gpu._entry_forecast          # and the forecast itself: nothing before 2 solutions
     r = [np.zeros((1, 5, p)), None, np.ones((1, 5)), None, None, np.array([[1, 0, 0, 0]])]
-    assert np.isinf(forecast(r, np.zeros((1, 2, p)), np.zeros((1, 10, p)), np.array([0]), np.array([0]), None,
-                             np.full(p, -1), np.ones((1, 3 * p + 2)), np.ones((1, 4)),
-                             np.ones(15, dtype=int), None, np.ones(p), True)).all()
+    wip = np.zeros((1, 6, p), dtype=np.int32)
+    wip[0, 2, 3] = 1                        # one variable ever active, one solution stored
+    assert np.isinf(forecast(r, mx.zeros((1, 5, p)), np.zeros((1, 10, p)), wip, np.array([0]),
+                             np.array([0]), None, np.full(p, -1), np.ones((1, 3 * p + 2)),
+                             np.ones((1, 4)), np.ones(15, dtype=int), None, np.ones(p),
+                             True)).all()
 
 
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
