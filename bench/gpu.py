@@ -5,6 +5,10 @@
                                   # exit status 1 on any failure
     python bench/gpu.py --time    # on the CUDA machine: timings, against glmnet's Fortran
                                   # (python-glmnet) on the same host, markdown to $OUT/gpu.md
+    python bench/gpu.py --auto    # on the CUDA machine: x in host memory (numpy), device="gpu"
+                                  # against device="cpu" over a grid of shapes: the evidence for
+                                  # device="auto"'s rule (engine.AUTO_GPU_GLM_ELEMENTS);
+                                  # AUTO_SET=small|medium|large picks one part of the grid
 
 The check compares float32 GPU solutions with the float64 CPU engine on glmnet's objective at
 every lambda (same lambdas: the GPU fit gets the reference path as user lambdas) and checks that
@@ -158,6 +162,18 @@ def check():
         except ValueError as e:
             if "x contains NaN" not in str(e):
                 failures.append(f"device x with Inf ({tg}): {e}")
+    # device="cpu" on a machine whose default MLX device is the GPU (float64 lives on the CPU
+    # only): the float64 engine, a device x included, and cv_glmnet, against the reference
+    name, x, y, fam, kw, _ = cases()[0]
+    for xin in (x, mx.array(x.astype(np.float32))):
+        try:
+            c = fit(xin, y, fam, kw, None, device="cpu", thresh=1e-12)[0]
+            rb = ref[f"{name}/0/beta"]
+            if xin is x and (c.beta.shape != rb.shape or np.abs(c.beta - rb).max() > 1e-9):
+                failures.append("device='cpu' differs from the reference")
+            mg.cv_glmnet(xin, y, fam, device="cpu", nfolds=3, seed=1)
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            failures.append(f"device='cpu' on a GPU machine: {type(e).__name__}: {e}")
     print(f"{npaths} GPU paths checked; worst relative objective gap {worst:.2e} (limit {TOL_OBJ:g}); "
           f"{len(failures)} failure(s) {failures}; {mg.gpu.THREADS} threads per block", flush=True)
     return 1 if failures else 0
@@ -367,6 +383,47 @@ def _write(lines):
                  f"{time.strftime('%Y-%m-%d')}, {_threads()} threads per block\n\n" + "\n".join(lines) + "\n")
 
 
+def auto_grid():
+    """Host x (numpy float64), one default path: device="gpu" and device="cpu" (the CPU engine on
+    every core of the host) and glmnet's Fortran (not for poisson: python-glmnet has no fishnet
+    wrapper), medians of 3 (1 for the large set, after a warm-up call each)."""
+    F = _fortran()
+    sets = {
+        "small": [("gaussian", 100, 10), ("gaussian", 500, 50), ("gaussian", 2000, 200),
+                  ("gaussian", 200, 2000), ("gaussian", 200, 20000), ("gaussian", 1000, 5000),
+                  ("gaussian", 5000, 500), ("gaussian", 20000, 100), ("binomial", 500, 50),
+                  ("binomial", 5000, 200), ("binomial", 1000, 1000), ("binomial", 200, 5000),
+                  ("binomial", 20000, 50)],
+        "medium": [("poisson", 500, 50), ("poisson", 2000, 500), ("poisson", 20000, 50),
+                   ("gaussian", 100000, 100), ("gaussian", 20000, 500), ("gaussian", 50000, 1000),
+                   ("gaussian", 200000, 200), ("gaussian", 2000, 5000), ("binomial", 40000, 100),
+                   ("binomial", 100000, 20), ("binomial", 100000, 200), ("binomial", 30000, 500),
+                   ("poisson", 50000, 100), ("poisson", 100000, 200)],
+        "large": [("gaussian", 200000, 1000), ("binomial", 200000, 500),
+                  ("gaussian", 1000000, 1000)]}
+    pick = os.environ.get("AUTO_SET")
+    for name, cases_ in sets.items():
+        if pick and name != pick:
+            continue
+        reps = 1 if name == "large" else 3
+        for fam, n, p in cases_:
+            rng = np.random.default_rng([n, p])
+            x = rng.standard_normal((n, p))
+            eta = x[:, :min(p, 10)] @ rng.standard_normal(min(p, 10)) * 0.5
+            y = {"gaussian": eta + rng.standard_normal(n),
+                 "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
+                 "poisson": rng.poisson(np.exp(0.3 * eta)).astype(float)}[fam]
+            tg = _median_time(lambda: mg.glmnet(x, y, fam, device="gpu"), reps)
+            res = {}
+            tc = _median_time(lambda: res.__setitem__("f", mg.glmnet(x, y, fam, device="cpu")),
+                              reps)
+            tf = _median_time(lambda: fortran_path(F, x, y, fam), 1) \
+                if F is not None and fam != "poisson" and name != "large" else float("nan")
+            f = res["f"]
+            print(f"| {fam} | {n} | {p} | {tg * 1e3:.1f} | {tc * 1e3:.1f} | {tf * 1e3:.1f} | "
+                  f"{tg / tc:.2f} | {len(f.lambda_)} lambdas, df {int(f.df[-1])} |", flush=True)
+
+
 if __name__ == "__main__":
     arg = sys.argv[1] if len(sys.argv) > 1 else "--check"
     if arg == "ref":
@@ -375,5 +432,7 @@ if __name__ == "__main__":
         sys.exit(check())
     elif arg == "--time":
         timing()
+    elif arg == "--auto":
+        auto_grid()
     else:
         sys.exit(__doc__)

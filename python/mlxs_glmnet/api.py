@@ -419,7 +419,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     else:
         flmin = np.full(B, float(prep["lmr"]))
     flmin = np.maximum(flmin, 1e-6)   # glmnet.control()$eps: the smallest lambda.min.ratio used
-    dev = engine.resolve_device(device)
+    dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
     mode = engine.choose_mode(family, n, p, type_gaussian)
     # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
     mode = memory.plan(mode, n, p, B, prep["nlam"], forced=type_gaussian == "covariance",
@@ -487,7 +487,11 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
            intercept: bool = True, thresh: float = 1e-7, dfmax=None, pmax=None, exclude=None,
            penalty_factor=None, lower_limits=-_INF, upper_limits=_INF, maxit: int = 100000,
            device=None, dtype=None, trace_it: int = 0, type_gaussian=None) -> GlmnetFit:
-    """Fit an elastic-net regularisation path with glmnet's semantics (one kernel launch)."""
+    """Fit an elastic-net regularisation path with glmnet's semantics (one kernel launch).
+
+    device: "cpu", "gpu", or "auto"/None: a GPU where it was measured to win (x already an
+    mx.array on it, or a binomial/poisson fit with n p >= engine.AUTO_GPU_GLM_ELEMENTS), else
+    the CPU (engine.resolve_device)."""
     prep = _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
                     standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor,
                     lower_limits, upper_limits, maxit, type_gaussian)

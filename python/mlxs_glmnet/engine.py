@@ -272,10 +272,30 @@ def _is_float32(dtype) -> bool:
     raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
 
 
-def resolve_device(device) -> str:
+# device="auto" with x in host memory (numpy, pandas, an R matrix): the GPU only for binomial and
+# poisson fits of at least this many elements n p. Measured on the H200 machine (16 cores), host
+# x, device="gpu" against device="cpu" (bench/RESULTS.md, "auto"): the CPU engine was faster for
+# every gaussian fit up to n p = 1e9 (at 1e6 x 1e3: 8.6 s against 4.0 s, the float32 copy and
+# upload of 8 GB of x and a deep path's rounds of columns) and for every GLM up to n p = 5e7
+# (binomial 1e5 x 200: 0.92 against 0.57 s); binomial 2e5 x 500 took 1.39 s against 2.68 s.
+# x already on the device (an mx.array) goes to the GPU whatever its size.
+AUTO_GPU_GLM_ELEMENTS = 1e8
+
+
+def resolve_device(device, *, x=None, family="gaussian", shape=None, dtype=None) -> str:
+    """'cpu' or 'gpu'. device "auto" (or None): the GPU when MLX has a usable one and the fit is
+    one it wins (see AUTO_GPU_GLM_ELEMENTS): x an mx.array, or a large binomial/poisson fit;
+    float64 (dtype) exists on the CPU only. Without x (and shape), any usable GPU."""
     if device is None or device == "auto":
         from .gpu import gpu_available
-        return "gpu" if gpu_available() else "cpu"
+        if dtype is not None and not _is_float32(dtype):
+            return "cpu"
+        if not gpu_available():
+            return "cpu"
+        if x is None or isinstance(x, mx.array):
+            return "gpu"
+        n, p = shape if shape is not None else np.shape(x)
+        return "gpu" if family != "gaussian" and float(n) * p >= AUTO_GPU_GLM_ELEMENTS else "cpu"
     if isinstance(device, str) and device.lower() in ("cpu", "gpu"):
         if device.lower() == "gpu":
             from . import gpu
@@ -356,6 +376,14 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
                                     unit_weights=unit_weights)
             prog.finish(int(res.lmu.sum()))
         return res
+    # the CPU engine's arrays on the CPU whatever MLX's default device is: float64 exists there
+    # only (with a CUDA or Metal GPU as the default, mx.zeros(..., float64) raises)
+    with mx.stream(mx.cpu):
+        return _run_paths_cpu(x, y, W, O, params, n=n, p=p, B=B, L=L, pf=pf, excluded=excluded,
+                              mode=mode, dtype=dtype, trace_it=trace_it)
+
+
+def _run_paths_cpu(x, y, W, O, params, *, n, p, B, L, pf, excluded, mode, dtype, trace_it):
     if isinstance(x, mx.array):          # a device array meets the CPU engine: one host copy
         x = np.asarray(np.array(x), dtype=np.float64)   # (float64 exists on the CPU only)
         if not np.isfinite(x).all():

@@ -40,7 +40,10 @@
 #' @param lower.limits,upper.limits Bounds on the coefficients (scalars or vectors).
 #' @param maxit Maximum number of passes over the data.
 #' @param trace.it If 1, the engine shows a progress bar.
-#' @param device \code{"auto"} (the default MLX device), \code{"cpu"} or \code{"gpu"}. On a
+#' @param device \code{"auto"}, \code{"cpu"} or \code{"gpu"}. \code{"auto"} uses a GPU (CUDA, or
+#'   Metal once it passed its self-check) only where it was measured to win over the CPU engine
+#'   with x in host memory, as an R matrix is: binomial and poisson fits with n p of at least 1e8;
+#'   other fits run on the CPU (float64). On a
 #'   GPU the engine computes in float32 (objective within 1e-4 of the float64 CPU path at every
 #'   lambda, checked by \code{bench/gpu.py --check}); binomial and poisson fits with 30000 or more
 #'   rows run glmnet's IRLS in covariance form, driven from the host.

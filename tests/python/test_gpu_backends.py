@@ -163,3 +163,28 @@ def test_cuda_check():
     r = subprocess.run([sys.executable, os.path.join(root, "bench", "gpu.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_auto_device_follows_the_measured_rule(monkeypatch):
+    """device='auto' with a usable GPU: x on the device goes there; x in host memory stays on the
+    CPU except for binomial/poisson fits of at least AUTO_GPU_GLM_ELEMENTS (measured on the H200
+    machine: the CPU engine won every host-x gaussian fit and the GLMs below that size); float64
+    only on the CPU."""
+    monkeypatch.setattr(gpu, "gpu_available", lambda: True)
+    big = int(engine.AUTO_GPU_GLM_ELEMENTS // 200)
+    host = np.zeros((4, 3))
+    assert engine.resolve_device("auto") == "gpu"
+    assert engine.resolve_device(None, x=mx.zeros((4, 3))) == "gpu"
+    assert engine.resolve_device("auto", x=mx.zeros((4, 3)), dtype="float64") == "cpu"
+    assert engine.resolve_device("auto", x=host) == "cpu"
+    assert engine.resolve_device("auto", x=host, family="gaussian", shape=(10 * big, 200)) == "cpu"
+    for fam in ("binomial", "poisson"):
+        assert engine.resolve_device("auto", x=host, family=fam, shape=(big, 200)) == "gpu"
+        assert engine.resolve_device("auto", x=host, family=fam, shape=(big - 1, 200)) == "cpu"
+    assert engine.resolve_device("gpu", x=host) == "gpu"            # asked for: the GPU
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((60, 5))
+    f = mg.glmnet(x, x[:, 0] + rng.standard_normal(60))             # (never reaches a GPU)
+    assert f.info["device"] == "cpu"
+    cvf = mg.cv_glmnet(x, (x[:, 0] > 0).astype(float), "binomial", nfolds=3, seed=0)
+    assert cvf.glmnet_fit.info["device"] == "cpu"
