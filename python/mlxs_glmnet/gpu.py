@@ -451,8 +451,9 @@ class _Columns:
     problems when they share their weights, e.g. several responses).
 
     CV folds (fold_structure): the rows are grouped by the problem that holds them out, once (a
-    copy of x, fold after fold); the column statistics are then one read of it with one weighting
-    a row (fold_stats), and each round of columns one batched GEMM over the groups, which costs one
+    copy of x, fold after fold, written by the pass that reads x for the column statistics, with
+    one weighting a row: fold_stats), and each round of columns is one batched GEMM over the
+    groups, which costs one
     full Gram's flops for all problems together: the whole data's columns are the sum of the
     groups' parts, and each fold's are that sum minus its own group's part."""
 
