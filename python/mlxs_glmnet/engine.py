@@ -278,7 +278,10 @@ def _is_float32(dtype) -> bool:
 # every gaussian fit up to n p = 1e9 (at 1e6 x 1e3: 8.6 s against 4.0 s, the float32 copy and
 # upload of 8 GB of x and a deep path's rounds of columns) and for every GLM up to n p = 5e7
 # (binomial 1e5 x 200: 0.92 against 0.57 s); binomial 2e5 x 500 took 1.39 s against 2.68 s.
-# x already on the device (an mx.array) goes to the GPU whatever its size.
+# x already on the device (an mx.array) goes to the GPU whatever its size. (That grid's numpy x was
+# C-ordered, and the GPU's copy of it then included a host transpose since removed: ~5.6 ns an
+# element; estimated without it, the GPU would win gaussian fits from n p ~ 4e7 with large n.
+# The rule stays as measured until bench/gpu.py --auto is re-run.)
 AUTO_GPU_GLM_ELEMENTS = 1e8
 
 

@@ -390,3 +390,20 @@ def test_compact_beta_download():
             np.testing.assert_array_equal(df, np.count_nonzero(full[b, :k], axis=1))
     np.testing.assert_allclose(got.dot(c[:8]), np.einsum("blp,p->bl", full.astype(np.float64),
                                                            c[:8]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("tg", ["covariance", "naive"])
+def test_device_copy_keeps_the_host_layout(gpu_on_cpu, tg):
+    """gpu._device_x copies x in its own layout (numpy's row-major or R's column-major) and lets
+    the device transpose: both layouts give the device the same float32 matrix, and the same
+    path, in both modes."""
+    rng, x, y = _data("gaussian", n=200, p=12, seed=5)
+    xc, xf = np.ascontiguousarray(x), np.asfortranarray(x)
+    mode = 1 if tg == "covariance" else 0
+    for a in (xc, xf, xc[:, ::2], xf[::3]):             # (and strided views of each)
+        want = (a if mode == 1 else a.T).astype(np.float32)
+        np.testing.assert_array_equal(np.array(gpu._device_x(a, mode)), want)
+    fc = mg.glmnet(xc, y, device="gpu", type_gaussian=tg)
+    ff = mg.glmnet(xf, y, device="gpu", type_gaussian=tg)
+    np.testing.assert_array_equal(fc.beta, ff.beta)
+    np.testing.assert_array_equal(fc.a0, ff.a0)
