@@ -220,14 +220,12 @@ def fortran_path(F, x, y, family, nlam=100):
 
 def timing():
     import mlx.core as mx
-    rows = []
     lines = []
     def say(s):                         # printed, kept, and written as it goes ($OUT/gpu.md)
         print(s, flush=True)
         lines.append(s)
         _write(lines)
     F = _fortran()
-    rng = np.random.default_rng(1)
 
     def data(n, p, family, k=20, nresp=1):
         # the same data for a row whichever rows run (GPU_BENCH_ONLY)

@@ -535,7 +535,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         ratio = np.where(ju & pos[None, :], np.abs(g) / np.where(pos, pf, 1.0)[None, :], 0.0)
     lammax = ratio.max(axis=1) / np.maximum(alpha, 1e-3)
     lamprev = lammax.copy()
-    devs = {}
 
     def store(idx, m, lam):
         devr = 1 - dev_now[idx] / nulld[idx]
@@ -570,7 +569,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         solo[:] = False
         solve_stage(alive, lam, s, mj)
         ok = jerr[alive] == 0
-        done = alive[~ok]
         alive, lam = alive[ok], lam[ok]
         if not alive.size:
             break
@@ -587,7 +585,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 stop |= (devr - dev_o[alive, m - mnl + 1]) / devr < 10 * fdev[alive]
             stop |= devr > 0.999
         alive = alive[~stop]
-        del done
         s += 1
     info = np.stack([lmu, npass, jerr, (W > 0).sum(axis=1)], axis=1)
     return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o, nulldev_int=nulld,
