@@ -8,7 +8,8 @@
     python bench/gpu.py --auto    # on the CUDA machine: x in host memory (numpy), device="gpu"
                                   # against device="cpu" over a grid of shapes: the evidence for
                                   # device="auto"'s rule (engine.AUTO_GPU_GLM_ELEMENTS);
-                                  # AUTO_SET=small|medium|large picks one part of the grid
+                                  # AUTO_SET=small|medium|large picks one part of the grid,
+                                  # AUTO_ORDER=C|F|C,F x's layout (numpy's, R's, or both)
 
 The check compares float32 GPU solutions with the float64 CPU engine on glmnet's objective at
 every lambda (same lambdas: the GPU fit gets the reference path as user lambdas) and checks that
@@ -400,26 +401,32 @@ def auto_grid():
         "large": [("gaussian", 200000, 1000), ("binomial", 200000, 500),
                   ("gaussian", 1000000, 1000)]}
     pick = os.environ.get("AUTO_SET")
+    # x's layout: "C" (numpy's default), "F" (an R matrix's, as R hands it over), or both
+    orders = os.environ.get("AUTO_ORDER", "C").split(",")
     for name, cases_ in sets.items():
         if pick and name != pick:
             continue
         reps = 1 if name == "large" else 3
         for fam, n, p in cases_:
             rng = np.random.default_rng([n, p])
-            x = rng.standard_normal((n, p))
-            eta = x[:, :min(p, 10)] @ rng.standard_normal(min(p, 10)) * 0.5
+            x0 = rng.standard_normal((n, p))
+            eta = x0[:, :min(p, 10)] @ rng.standard_normal(min(p, 10)) * 0.5
             y = {"gaussian": eta + rng.standard_normal(n),
                  "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
                  "poisson": rng.poisson(np.exp(0.3 * eta)).astype(float)}[fam]
-            tg = _median_time(lambda: mg.glmnet(x, y, fam, device="gpu"), reps)
-            res = {}
-            tc = _median_time(lambda: res.__setitem__("f", mg.glmnet(x, y, fam, device="cpu")),
-                              reps)
-            tf = _median_time(lambda: fortran_path(F, x, y, fam), 1) \
-                if F is not None and fam != "poisson" and name != "large" else float("nan")
-            f = res["f"]
-            print(f"| {fam} | {n} | {p} | {tg * 1e3:.1f} | {tc * 1e3:.1f} | {tf * 1e3:.1f} | "
-                  f"{tg / tc:.2f} | {len(f.lambda_)} lambdas, df {int(f.df[-1])} |", flush=True)
+            for order in orders:
+                x = np.asfortranarray(x0) if order == "F" else x0
+                tg = _median_time(lambda: mg.glmnet(x, y, fam, device="gpu"), reps)
+                res = {}
+                tc = _median_time(lambda: res.__setitem__("f", mg.glmnet(x, y, fam,
+                                                                         device="cpu")), reps)
+                tf = _median_time(lambda: fortran_path(F, x, y, fam), 1) \
+                    if F is not None and fam != "poisson" and name != "large" and \
+                    order == orders[0] else float("nan")
+                f = res["f"]
+                print(f"| {fam} | {n} | {p} | {order} | {tg * 1e3:.1f} | {tc * 1e3:.1f} | "
+                      f"{tf * 1e3:.1f} | {tg / tc:.2f} | {len(f.lambda_)} lambdas, "
+                      f"df {int(f.df[-1])} |", flush=True)
 
 
 if __name__ == "__main__":

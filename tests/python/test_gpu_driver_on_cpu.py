@@ -393,16 +393,28 @@ def test_compact_beta_download():
 
 
 @pytest.mark.parametrize("tg", ["covariance", "naive"])
-def test_device_copy_keeps_the_host_layout(gpu_on_cpu, tg):
+@pytest.mark.parametrize("threads", [False, True])
+def test_device_copy_keeps_the_host_layout(gpu_on_cpu, monkeypatch, tg, threads):
     """gpu._device_x copies x in its own layout (numpy's row-major or R's column-major) and lets
     the device transpose: both layouts give the device the same float32 matrix, and the same
-    path, in both modes."""
+    path, in both modes; likewise when the copy is written by several threads into the device
+    array (large x; here forced on small ones, down to fewer rows than threads), and x, read-only
+    as R hands it over, stays as it was."""
+    if threads:
+        monkeypatch.setattr(gpu, "PARALLEL_COPY_ELEMENTS", 0)
+        monkeypatch.setattr(engine, "_cpu_threads", lambda: 4)
     rng, x, y = _data("gaussian", n=200, p=12, seed=5)
     xc, xf = np.ascontiguousarray(x), np.asfortranarray(x)
     mode = 1 if tg == "covariance" else 0
-    for a in (xc, xf, xc[:, ::2], xf[::3]):             # (and strided views of each)
+    for a in (xc, xf, xc[:, ::2], xf[::3], xc[:3]):     # (strided views of each; 3 rows)
+        a = a.view()
+        a.flags.writeable = False
+        before = a.copy()
         want = (a if mode == 1 else a.T).astype(np.float32)
-        np.testing.assert_array_equal(np.array(gpu._device_x(a, mode)), want)
+        got = gpu._device_x(a, mode)
+        assert got.dtype == mx.float32
+        np.testing.assert_array_equal(np.array(got), want)
+        np.testing.assert_array_equal(a, before)
     fc = mg.glmnet(xc, y, device="gpu", type_gaussian=tg)
     ff = mg.glmnet(xf, y, device="gpu", type_gaussian=tg)
     np.testing.assert_array_equal(fc.beta, ff.beta)
