@@ -8,8 +8,9 @@
     python bench/gpu.py --auto    # on the CUDA machine: x in host memory (numpy), device="gpu"
                                   # against device="cpu" over a grid of shapes: the evidence for
                                   # device="auto"'s rule (engine.AUTO_GPU_GLM_ELEMENTS);
-                                  # AUTO_SET=small|medium|large picks one part of the grid,
-                                  # AUTO_ORDER=C|F|C,F x's layout (numpy's, R's, or both)
+                                  # AUTO_SET=small|medium|large|edge picks one part of the grid,
+                                  # AUTO_ORDER=C|F|C,F x's layout (numpy's, R's, or both),
+                                  # AUTO_MIN_ELEMENTS=m only the shapes with n p >= m
 
 The check compares float32 GPU solutions with the float64 CPU engine on glmnet's objective at
 every lambda (same lambdas: the GPU fit gets the reference path as user lambdas) and checks that
@@ -399,7 +400,10 @@ def auto_grid():
                    ("binomial", 100000, 20), ("binomial", 100000, 200), ("binomial", 30000, 500),
                    ("poisson", 50000, 100), ("poisson", 100000, 200)],
         "large": [("gaussian", 200000, 1000), ("binomial", 200000, 500),
-                  ("gaussian", 1000000, 1000)]}
+                  ("gaussian", 1000000, 1000)],
+        # n p = 5e7, the crossover the medium and large sets bracket
+        "edge": [("gaussian", 100000, 500), ("gaussian", 1000000, 50), ("binomial", 100000, 500),
+                 ("binomial", 50000, 1000), ("binomial", 1000000, 50), ("poisson", 200000, 250)]}
     pick = os.environ.get("AUTO_SET")
     # x's layout: "C" (numpy's default), "F" (an R matrix's, as R hands it over), or both
     orders = os.environ.get("AUTO_ORDER", "C").split(",")
@@ -407,7 +411,11 @@ def auto_grid():
         if pick and name != pick:
             continue
         reps = 1 if name == "large" else 3
+        if name == "edge" and pick != "edge":
+            continue
         for fam, n, p in cases_:
+            if n * p < float(os.environ.get("AUTO_MIN_ELEMENTS", "0")):
+                continue
             rng = np.random.default_rng([n, p])
             x0 = rng.standard_normal((n, p))
             eta = x0[:, :min(p, 10)] @ rng.standard_normal(min(p, 10)) * 0.5

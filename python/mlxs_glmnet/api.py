@@ -490,8 +490,8 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
     """Fit an elastic-net regularisation path with glmnet's semantics (one kernel launch).
 
     device: "cpu", "gpu", or "auto"/None: a GPU where it was measured to win (x already an
-    mx.array on it, or a binomial/poisson fit with n p >= engine.AUTO_GPU_GLM_ELEMENTS), else
-    the CPU (engine.resolve_device)."""
+    mx.array on it, or n p of at least engine.AUTO_GPU_GLM_ELEMENTS for binomial/poisson and
+    engine.AUTO_GPU_GAUSSIAN_ELEMENTS for gaussian), else the CPU (engine.resolve_device)."""
     prep = _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
                     standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor,
                     lower_limits, upper_limits, maxit, type_gaussian)

@@ -272,22 +272,24 @@ def _is_float32(dtype) -> bool:
     raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
 
 
-# device="auto" with x in host memory (numpy, pandas, an R matrix): the GPU only for binomial and
-# poisson fits of at least this many elements n p. Measured on the H200 machine (16 cores), host
-# x, device="gpu" against device="cpu" (bench/RESULTS.md, "auto"): the CPU engine was faster for
-# every gaussian fit up to n p = 1e9 (at 1e6 x 1e3: 8.6 s against 4.0 s, the float32 copy and
-# upload of 8 GB of x and a deep path's rounds of columns) and for every GLM up to n p = 5e7
-# (binomial 1e5 x 200: 0.92 against 0.57 s); binomial 2e5 x 500 took 1.39 s against 2.68 s.
-# x already on the device (an mx.array) goes to the GPU whatever its size. (That grid's numpy x was
-# C-ordered, and the GPU's copy of it then included a host transpose since removed: ~5.6 ns an
-# element; estimated without it, the GPU would win gaussian fits from n p ~ 4e7 with large n.
-# The rule stays as measured until bench/gpu.py --auto is re-run.)
-AUTO_GPU_GLM_ELEMENTS = 1e8
+# device="auto" with x in host memory (numpy, pandas, an R matrix): the GPU for fits of at least
+# this many elements n p (binomial and poisson: GLM; gaussian: GAUSSIAN), else the CPU engine.
+# Measured with bench/gpu.py --auto (bench/RESULTS.md, "auto") on the device machine (H100,
+# 16-core host), host x in numpy's and R's layouts, device="gpu" against device="cpu", after the
+# GPU's host copy became a parallel float32 cast into the device array:
+#   GLMs: n p = 1.5e7 and 2e7 the CPU by 1.14-1.21x; every GLM at n p >= 5e7 (six shapes, from
+#     1e6 x 50 to 5e4 x 1e3) the GPU by 0.42-0.53 of the CPU's time; 2e5 x 500 0.32-0.51.
+#   gaussian: below 1e8 either side by shape (1e5 x 500 1.18, 2e5 x 200 1.11; 5e4 x 1e3 0.83,
+#     1e6 x 50 0.72); from 1e8 the GPU (2e5 x 1e3 0.57-0.64, 1e6 x 1e3 0.37-0.47).
+# With fewer host cores than 16 the CPU engine is slower and the crossovers lower; x already on
+# the device (an mx.array) goes to the GPU whatever its size.
+AUTO_GPU_GLM_ELEMENTS = 5e7
+AUTO_GPU_GAUSSIAN_ELEMENTS = 1e8
 
 
 def resolve_device(device, *, x=None, family="gaussian", shape=None, dtype=None) -> str:
     """'cpu' or 'gpu'. device "auto" (or None): the GPU when MLX has a usable one and the fit is
-    one it wins (see AUTO_GPU_GLM_ELEMENTS): x an mx.array, or a large binomial/poisson fit;
+    one it wins (see AUTO_GPU_GLM_ELEMENTS): x an mx.array, or a fit of many elements n p;
     float64 (dtype) exists on the CPU only. Without x (and shape), any usable GPU."""
     if device is None or device == "auto":
         from .gpu import gpu_available
@@ -298,7 +300,8 @@ def resolve_device(device, *, x=None, family="gaussian", shape=None, dtype=None)
         if x is None or isinstance(x, mx.array):
             return "gpu"
         n, p = shape if shape is not None else np.shape(x)
-        return "gpu" if family != "gaussian" and float(n) * p >= AUTO_GPU_GLM_ELEMENTS else "cpu"
+        least = AUTO_GPU_GAUSSIAN_ELEMENTS if family == "gaussian" else AUTO_GPU_GLM_ELEMENTS
+        return "gpu" if float(n) * p >= least else "cpu"
     if isinstance(device, str) and device.lower() in ("cpu", "gpu"):
         if device.lower() == "gpu":
             from . import gpu

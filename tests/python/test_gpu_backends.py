@@ -167,17 +167,23 @@ def test_cuda_check():
 
 def test_auto_device_follows_the_measured_rule(monkeypatch):
     """device='auto' with a usable GPU: x on the device goes there; x in host memory stays on the
-    CPU except for binomial/poisson fits of at least AUTO_GPU_GLM_ELEMENTS (measured on the H200
-    machine: the CPU engine won every host-x gaussian fit and the GLMs below that size); float64
-    only on the CPU."""
+    CPU except for binomial/poisson fits of at least AUTO_GPU_GLM_ELEMENTS and gaussian fits of
+    at least AUTO_GPU_GAUSSIAN_ELEMENTS (measured on the device machine: below those the CPU
+    engine won or split by shape); float64 only on the CPU."""
     monkeypatch.setattr(gpu, "gpu_available", lambda: True)
     big = int(engine.AUTO_GPU_GLM_ELEMENTS // 200)
+    gbig = int(engine.AUTO_GPU_GAUSSIAN_ELEMENTS // 200)
+    assert gbig > big                    # (the GLM sizes below test the gaussian rule too)
     host = np.zeros((4, 3))
     assert engine.resolve_device("auto") == "gpu"
     assert engine.resolve_device(None, x=mx.zeros((4, 3))) == "gpu"
     assert engine.resolve_device("auto", x=mx.zeros((4, 3)), dtype="float64") == "cpu"
     assert engine.resolve_device("auto", x=host) == "cpu"
-    assert engine.resolve_device("auto", x=host, family="gaussian", shape=(10 * big, 200)) == "cpu"
+    assert engine.resolve_device("auto", x=host, family="gaussian", shape=(big, 200)) == "cpu"
+    assert engine.resolve_device("auto", x=host, family="gaussian", shape=(gbig - 1, 200)) == "cpu"
+    assert engine.resolve_device("auto", x=host, family="gaussian", shape=(gbig, 200)) == "gpu"
+    assert engine.resolve_device("auto", x=host, family="gaussian", shape=(gbig, 200),
+                                 dtype="float64") == "cpu"
     for fam in ("binomial", "poisson"):
         assert engine.resolve_device("auto", x=host, family=fam, shape=(big, 200)) == "gpu"
         assert engine.resolve_device("auto", x=host, family=fam, shape=(big - 1, 200)) == "cpu"
