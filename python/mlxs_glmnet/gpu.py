@@ -254,28 +254,37 @@ def _kernel(name):
 # device array's memory (MLX's documented writable numpy view of an array): measured on the
 # device machine (16 cores, H100), n = 1e6, p = 1e3 float64: numpy's one-thread cast 1143 ms,
 # then mx.array's copy 294 ms; the same cast on 16 threads into the array 237 ms. Below this
-# many elements, one thread (a pool costs more than it saves).
+# many elements, one thread (a pool costs more than it saves); likewise a batch's coefficients
+# coming back as float64 (download_beta).
 PARALLEL_COPY_ELEMENTS = 1 << 22
 
 
-def _f32_upload(a):
-    """The 2-d C-contiguous-or-not numpy a as a float32 mx.array of the same shape (row-major),
-    converted in row blocks on every core into the array's own memory (numpy's casts release the
-    GIL). a itself is only read."""
+def _copy_rows(dst, src):
+    """np.copyto(dst, src) with a cast, in blocks of rows on every core for large arrays (numpy's
+    casts release the GIL; a fresh destination's page faults spread over the threads too)."""
     from .engine import _cpu_threads
-    nt = min(_cpu_threads(), 32, a.shape[0])
-    if a.size < PARALLEL_COPY_ELEMENTS or nt < 2:
+    nt = min(_cpu_threads(), 32, src.shape[0])
+    if src.size < PARALLEL_COPY_ELEMENTS or nt < 2:
+        np.copyto(dst, src, casting="same_kind")
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    cuts = np.linspace(0, src.shape[0], nt + 1).astype(int)
+    with ThreadPoolExecutor(nt) as pool:
+        list(pool.map(lambda k: np.copyto(dst[cuts[k]:cuts[k + 1]], src[cuts[k]:cuts[k + 1]],
+                                          casting="same_kind"), range(nt)))
+
+
+def _f32_upload(a):
+    """The 2-d numpy a (any layout) as a float32 mx.array of the same shape (row-major),
+    converted on every core straight into the array's own memory (_copy_rows). a is only read."""
+    if a.size < PARALLEL_COPY_ELEMENTS:
         return mx.array(np.ascontiguousarray(a, dtype=np.float32))
     out = mx.zeros(a.shape, dtype=mx.float32)
     mx.eval(out)
     v = np.array(out, copy=False)
     if not (v.flags.writeable and v.flags.c_contiguous and v.shape == a.shape):
         return mx.array(np.ascontiguousarray(a, dtype=np.float32))   # (not a view: plain copy)
-    from concurrent.futures import ThreadPoolExecutor
-    cuts = np.linspace(0, a.shape[0], nt + 1).astype(int)
-    with ThreadPoolExecutor(nt) as pool:
-        list(pool.map(lambda k: np.copyto(v[cuts[k]:cuts[k + 1]], a[cuts[k]:cuts[k + 1]],
-                                          casting="same_kind"), range(nt)))
+    _copy_rows(v, a)
     return out
 
 
@@ -812,8 +821,11 @@ def download_beta(beta_d):
     mask, df = np.array(mask_d), np.array(df_d)                              # (B, p), (B, L)
     if mask.mean() > 0.5:              # most variables moved: the whole array, as (B, p, L)
         # (transposed on the device: each fit's beta is then a view of one float64 block)
+        # (the float64 copy on every core: 100 x 2000 x 83 values are 133 MB of fresh pages)
         T = np.array(mx.transpose(beta_d, (0, 2, 1)))
-        return CompactBeta((B, L, p), None, None, df, block=T.astype(np.float64))
+        block = np.empty(T.shape, dtype=np.float64)
+        _copy_rows(block, T)
+        return CompactBeta((B, L, p), None, None, df, block=block)
     rows = np.flatnonzero(mask.reshape(-1))                                  # b p + j
     cnt = mask.sum(axis=1)
     if rows.size:

@@ -355,10 +355,15 @@ def test_forecast_crossing_solved_per_variable():
     assert np.isfinite(want).sum() > 100 and np.isinf(want).sum() > 50
 
 
-def test_compact_beta_download():
+@pytest.mark.parametrize("threads", [False, True])
+def test_compact_beta_download(monkeypatch, threads):
     """gpu.download_beta: the solutions of a batch come down as the variables each problem ever
     moved (a problem with none among them) and make the same fits' beta and df as the dense
-    array, and the same intercept shift."""
+    array, and the same intercept shift; a whole block (most variables moved) likewise, also when
+    its float64 copy is made on several threads (large batches; here forced)."""
+    if threads:
+        monkeypatch.setattr(gpu, "PARALLEL_COPY_ELEMENTS", 0)
+        monkeypatch.setattr(engine, "_cpu_threads", lambda: 3)
     rng = np.random.default_rng(5)
     B, L, p = 4, 7, 30
     dense = np.zeros((B, L, p), dtype=np.float32)
@@ -380,11 +385,11 @@ def test_compact_beta_download():
     c = rng.standard_normal(p)
     np.testing.assert_allclose(cb.dot(c), np.einsum("blp,p->bl", dense.astype(np.float64), c),
                                rtol=1e-12, atol=1e-12)
-    full = np.random.default_rng(6).standard_normal((2, 3, 8)).astype(np.float32)
+    full = np.random.default_rng(6).standard_normal((5, 3, 8)).astype(np.float32)
     got = gpu.download_beta(mx.array(full))          # most variables moved: all of them
-    assert got.full
+    assert got.full and got.block.dtype == np.float64
     for k in (0, 2, 3):
-        for b in range(2):
+        for b in range(5):
             bb, df = engine.beta_block(got, b, k)
             np.testing.assert_array_equal(bb, full[b, :k].T)
             np.testing.assert_array_equal(df, np.count_nonzero(full[b, :k], axis=1))
