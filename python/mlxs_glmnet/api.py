@@ -542,12 +542,23 @@ def _prepare_batch(a):
         "intercept", "thresh", "dfmax", "pmax", "exclude", "penalty_factor", "lower_limits",
         "upper_limits", "maxit", "type_gaussian")))
     if multi:
-        cols = [_response(yarr[:, k], family, prep["n"]) for k in range(yarr.shape[1])]
-        if any(c[1] != prep["classnames"] for c in cols):
-            raise ValueError("y: every response column needs the same classes")
-        prep["Y"] = np.stack([c[0] for c in cols])
+        if family != "binomial" and yarr.dtype.kind in "biuf" and yarr.shape[0] == prep["n"]:
+            # numeric responses: _response's checks on the whole (B, n) copy at once (100
+            # columns of 2e4 one by one, strided, then stacked: ~10 ms on the GPU machine's host)
+            Yt = np.ascontiguousarray(yarr.T, dtype=np.float64)
+            if not np.isfinite(Yt).all():
+                raise ValueError("y contains NaN or infinite values")
+            if family == "poisson" and (Yt < 0).any():
+                raise ValueError("y must be non-negative for family='poisson'")
+            prep["Y"] = Yt
+        else:
+            cols = [_response(yarr[:, k], family, prep["n"]) for k in range(yarr.shape[1])]
+            if any(c[1] != prep["classnames"] for c in cols):
+                raise ValueError("y: every response column needs the same classes")
+            prep["Y"] = np.stack([c[0] for c in cols])
         if family == "gaussian":
-            yk = prep["Y"][:, prep["w"] > 0]
+            pos = prep["w"] > 0
+            yk = prep["Y"] if pos.all() else prep["Y"][:, pos]
             bad = np.flatnonzero(yk.max(axis=1) == yk.min(axis=1))
             if bad.size:
                 raise ValueError(f"y: response column {int(bad[0])} is constant")

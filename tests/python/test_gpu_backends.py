@@ -154,6 +154,28 @@ def test_several_responses_in_one_call(family):
         assert f.nulldev == pytest.approx(g.nulldev)
     with pytest.raises(ValueError, match="weights_batch must have one row per column of y"):
         mg.glmnet_batch(x, Y, family, weights_batch=np.ones((2, 250)))
+    # the responses' checks hold for every column, not only the first; the caller's Y is only
+    # read, in either layout
+    Yf = np.asfortranarray(Y)
+    Yf.flags.writeable = False
+    fits_f = mg.glmnet_batch(x, Yf, family)
+    assert all(np.array_equal(a.beta, b.beta) for a, b in zip(fits, fits_f))
+    bad = Y.copy()
+    bad[7, 3] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        mg.glmnet_batch(x, bad, family)
+    if family == "poisson":
+        bad = Y.copy()
+        bad[7, 3] = -1.0
+        with pytest.raises(ValueError, match="non-negative"):
+            mg.glmnet_batch(x, bad, family)
+        fi = mg.glmnet_batch(x, Y.astype(np.int64), family)      # integer counts
+        assert all(np.array_equal(a.beta, b.beta) for a, b in zip(fits, fi))
+    if family == "gaussian":
+        bad = Y.copy()
+        bad[:, 2] = 1.5
+        with pytest.raises(ValueError, match="response column 2 is constant"):
+            mg.glmnet_batch(x, bad, family)
 
 
 @pytest.mark.skipif(gpu.backend() != "cuda", reason="no CUDA GPU here (CI); bench/gpu.py --check "
