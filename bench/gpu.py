@@ -176,6 +176,26 @@ def check():
             mg.cv_glmnet(xin, y, fam, device="cpu", nfolds=3, seed=1)
         except Exception as e:  # noqa: BLE001 - reported as a failure
             failures.append(f"device='cpu' on a GPU machine: {type(e).__name__}: {e}")
+    # the GPU memory plan: the device's budget as MLX reports it, and a fit beyond a small budget
+    # (auto: the CPU engine; device="gpu": MemoryError before anything reaches the device)
+    from mlxs_glmnet import memory
+    budget = memory.gpu_budget_bytes()
+    print(f"GPU memory budget {budget} bytes; device_info {mx.device_info(mx.gpu)}", flush=True)
+    if budget is None or budget < (1 << 30):
+        failures.append(f"GPU memory budget {budget}")
+    os.environ[memory.GPU_ENV] = "1K"
+    try:
+        xd = mx.array(x.astype(np.float32))
+        if mg.glmnet(xd, y, fam, **kw).info["device"] != "cpu":
+            failures.append("auto did not take the CPU beyond the GPU budget")
+        try:
+            mg.glmnet(xd, y, fam, device="gpu", **kw)
+            failures.append("device='gpu' beyond the GPU budget accepted")
+        except MemoryError as e:
+            if "GPU memory" not in str(e):
+                failures.append(f"GPU budget: message {e}")
+    finally:
+        del os.environ[memory.GPU_ENV]
     print(f"{npaths} GPU paths checked; worst relative objective gap {worst:.2e} (limit {TOL_OBJ:g}); "
           f"{len(failures)} failure(s) {failures}; {mg.gpu.THREADS} threads per block", flush=True)
     return 1 if failures else 0

@@ -421,6 +421,13 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     flmin = np.maximum(flmin, 1e-6)   # glmnet.control()$eps: the smallest lambda.min.ratio used
     dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
     mode = engine.choose_mode(family, n, p, type_gaussian)
+    if dev == "gpu":                # the GPU's own memory: auto takes the CPU where it would not fit
+        from .gpu import _glm_driver
+        auto = device is None or (isinstance(device, str) and device == "auto")
+        resident = isinstance(X, engine.mx.array) and X.dtype == engine.mx.float32
+        dev = memory.plan_gpu(mode, n, p, B, prep["nlam"], asked=not auto, x_resident=resident,
+                              irls=family != "gaussian" and _glm_driver(n) == "irls",
+                              folds=B > 1 and not unit)
     # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
     mode = memory.plan(mode, n, p, B, prep["nlam"], forced=type_gaussian == "covariance",
                        real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4)

@@ -15,6 +15,16 @@ as available (``MemAvailable`` on Linux, physical memory elsewhere); no check wh
 known. When covariance mode would not fit but naive mode would, the engine switches to naive mode
 (unless the caller forced ``type_gaussian="covariance"``, which then is an error); when even naive
 mode would not fit, a ``MemoryError`` says how much is needed and how much the budget allows.
+
+A GPU fit (float32) is planned against the GPU's memory as well (``plan_gpu``): x's float32 copy
+on the device (none for a device x in covariance mode; its transpose in naive mode), the fold-grouped
+copy of x of a CV batch in covariance mode, the Gram columns, and for the host-driven IRLS
+driver (binomial/poisson at n >= 30000) its strong columns of x (up to every column) with the
+bfloat16 weighted copies its Gram refreshes make, and its kept Grams; plus the results and the
+kernel's scratch. The budget is ``MLXS_GLMNET_GPU_MEMORY_BUDGET`` if set, else the free memory MLX
+reports for the GPU (plus what MLX holds in its cache), else its total memory less what MLX has in
+use; no check when none is known. ``device="auto"`` then takes the CPU; an explicit
+``device="gpu"`` raises ``MemoryError`` before anything reaches the device.
 """
 from __future__ import annotations
 
@@ -22,20 +32,21 @@ import os
 import re
 
 ENV = "MLXS_GLMNET_MEMORY_BUDGET"
+GPU_ENV = "MLXS_GLMNET_GPU_MEMORY_BUDGET"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 SMALL = 256 << 20   # below this estimate the available memory is not looked up (no env budget)
 
 
-def parse_bytes(text: str) -> int:
-    """'123', '512M', '1.5G', '2 GiB' -> bytes."""
+def parse_bytes(text: str, name: str = ENV) -> int:
+    """'123', '512M', '1.5G', '2 GiB' -> bytes (name: the variable it came from, for errors)."""
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*", str(text),
                      flags=re.IGNORECASE)
     if m is None:
-        raise ValueError(f"{ENV} must be a number of bytes, optionally with a suffix K, M, G or T "
+        raise ValueError(f"{name} must be a number of bytes, optionally with a suffix K, M, G or T "
                          f"(e.g. '512M'), got {text!r}")
     value = float(m.group(1)) * _UNITS[m.group(2).upper()]
     if not value > 0:
-        raise ValueError(f"{ENV} must be positive, got {text!r}")
+        raise ValueError(f"{name} must be positive, got {text!r}")
     return int(value)
 
 
@@ -100,3 +111,57 @@ def plan(mode: int, n: int, p: int, B: int, L: int, *, forced: bool = False,
         need = lean
     raise MemoryError(f"the fit needs about {_fmt(need)} of working memory {where}; "
                       "fit fewer lambdas (nlambda) or problems at once, or use fewer columns")
+
+
+def gpu_budget_bytes():
+    """Bytes of GPU memory a fit may use (None: unknown, no check); see the module doc."""
+    env = os.environ.get(GPU_ENV, "").strip()
+    if env:
+        return parse_bytes(env, GPU_ENV)
+    import mlx.core as mx
+    try:
+        info = mx.device_info(mx.gpu)
+    except Exception:                  # (no GPU device, or an MLX without device_info)
+        return None
+    free = info.get("free_memory")                                   # CUDA (system-wide)
+    if isinstance(free, int) and free > 0:
+        return free + mx.get_cache_memory()
+    total = info.get("max_recommended_working_set_size") or info.get("total_memory") \
+        or info.get("memory_size")                                   # Metal; CUDA without free
+    if isinstance(total, int) and total > 0:
+        return max(total - mx.get_active_memory(), 0)
+    return None
+
+
+def estimate_gpu_bytes(mode: int, n: int, p: int, B: int, L: int, *, x_resident: bool = False,
+                       irls: bool = False, folds: bool = False) -> int:
+    """float32 bytes a GPU fit allocates on the device (see the module doc). x_resident: x is a
+    float32 device array already; folds: a batch whose problems weigh rows differently (CV)."""
+    npf = float(n) * p
+    x = 0.0 if (x_resident and mode == 1 and not irls) else npf
+    if irls:
+        work = 2.0 * npf + B * float(p) * p
+    elif mode == 1:
+        work = (npf if folds else 0.0) + (B if folds else 1) * float(p) * p
+    else:
+        work = 0.0
+    common = 2.0 * B * L * (p + 4) + B * (10.0 * p + 16 + 4 * n) + 6.0 * B * p + 4.0 * B * n
+    return int(4 * (x + work + common))
+
+
+def plan_gpu(mode: int, n: int, p: int, B: int, L: int, *, asked: bool, x_resident: bool = False,
+             irls: bool = False, folds: bool = False) -> str:
+    """'gpu' when the fit fits the GPU's budget (or nothing is known), else 'cpu' when the device
+    was chosen automatically, else (asked: device="gpu") MemoryError."""
+    need = estimate_gpu_bytes(mode, n, p, B, L, x_resident=x_resident, irls=irls, folds=folds)
+    if need < SMALL and not os.environ.get(GPU_ENV, "").strip():
+        return "gpu"
+    budget = gpu_budget_bytes()
+    if budget is None or need <= budget:
+        return "gpu"
+    if not asked:
+        return "cpu"
+    raise MemoryError(
+        f"device='gpu': the fit needs about {_fmt(need)} of GPU memory (n={n}, p={p}, {B} "
+        f"problem(s), {L} lambdas; budget {_fmt(budget)}: {GPU_ENV} or the GPU's free memory); "
+        "use device='cpu' or 'auto', or fit fewer problems or columns at once")

@@ -43,7 +43,9 @@
 #' @param device \code{"auto"}, \code{"cpu"} or \code{"gpu"}. \code{"auto"} uses a GPU (CUDA, or
 #'   Metal once it passed its self-check) only where it was measured to win over the CPU engine
 #'   with x in host memory, as an R matrix is: binomial and poisson fits with n p of at least 5e7,
-#'   gaussian fits with n p of at least 1e8; other fits run on the CPU (float64). On a
+#'   gaussian fits with n p of at least 1e8, when the fit fits the GPU's free memory (else
+#'   the CPU; \code{"gpu"} then stops with an error saying so); other fits run on the CPU
+#'   (float64). On a
 #'   GPU the engine computes in float32 (objective within 1e-4 of the float64 CPU path at every
 #'   lambda, checked by \code{bench/gpu.py --check}); binomial and poisson fits with 30000 or more
 #'   rows run glmnet's IRLS in covariance form, driven from the host.

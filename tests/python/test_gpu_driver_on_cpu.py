@@ -14,7 +14,7 @@ import pytest
 
 import mlx.core as mx
 import mlxs_glmnet as mg
-from mlxs_glmnet import _core, engine, gpu, irls
+from mlxs_glmnet import _core, engine, gpu, irls, memory
 from objective import Problem
 
 
@@ -424,3 +424,65 @@ def test_device_copy_keeps_the_host_layout(gpu_on_cpu, monkeypatch, tg, threads)
     ff = mg.glmnet(xf, y, device="gpu", type_gaussian=tg)
     np.testing.assert_array_equal(fc.beta, ff.beta)
     np.testing.assert_array_equal(fc.a0, ff.a0)
+
+
+def test_gpu_memory_plan(gpu_on_cpu, monkeypatch):
+    """The GPU's own memory is planned before anything reaches it (memory.plan_gpu): with a GPU
+    budget too small for the fit, device='auto' takes the CPU engine (the float64 path) and an
+    explicit device='gpu' raises MemoryError naming the GPU memory; within the budget the GPU."""
+    monkeypatch.setattr(gpu, "gpu_available", lambda: True)
+    rng, x, y = _data("gaussian", n=300, p=24, seed=2)
+    X = mx.array(x.astype(np.float32))                  # a device x: auto means the GPU
+    ref = mg.glmnet(x, y, device="cpu")
+    monkeypatch.setenv(memory.GPU_ENV, "64M")
+    assert mg.glmnet(X, y).info["device"] == "gpu"
+    monkeypatch.setenv(memory.GPU_ENV, "1K")
+    f = mg.glmnet(X, y)
+    assert f.info["device"] == "cpu"
+    np.testing.assert_allclose(f.beta, ref.beta, rtol=0, atol=1e-5)   # (x rounded to float32)
+    assert mg.cv_glmnet(X, y, nfolds=3, seed=1).glmnet_fit.info["device"] == "cpu"
+    with pytest.raises(MemoryError, match=r"device='gpu': the fit needs about .* of GPU memory"):
+        mg.glmnet(X, y, device="gpu")
+    with pytest.raises(MemoryError, match="GPU memory"):
+        mg.glmnet(x, (y > np.median(y)).astype(float), "binomial", device="gpu")
+    monkeypatch.setenv(memory.GPU_ENV, "lots")
+    with pytest.raises(ValueError, match=memory.GPU_ENV):
+        mg.glmnet(X, y, device="gpu")
+
+
+def test_gpu_memory_estimate_and_budget(monkeypatch):
+    """What a GPU fit is charged (x's float32 copy unless it is on the device already, the CV
+    batch's grouped copy, the IRLS driver's strong columns and their bfloat16 copies) and where
+    the budget comes from (MLX's report of the device: CUDA's free memory plus MLX's cache,
+    Metal's recommended working set; unknown: no check)."""
+    est = memory.estimate_gpu_bytes
+    n, p = 10**6, 1000
+    host = est(1, n, p, 1, 100)
+    assert 4 * n * p < host < 4.2 * n * p                      # x's copy and a little
+    assert est(1, n, p, 1, 100, x_resident=True) < 0.1 * host  # nothing of x's size
+    assert est(0, n, p, 1, 100, x_resident=True) >= 4 * n * p  # naive mode: its transpose
+    assert est(1, n, p, 11, 100, folds=True) >= 8 * n * p      # + the fold-grouped copy
+    assert est(0, n, p, 1, 100, irls=True) >= 12 * n * p       # + strong columns, bf16 copies
+    monkeypatch.delenv(memory.GPU_ENV, raising=False)
+    infos = [({"free_memory": 10 << 30, "total_memory": 80 << 30}, 10 << 30),
+             ({"total_memory": 80 << 30}, 80 << 30),
+             ({"memory_size": 64 << 30, "max_recommended_working_set_size": 48 << 30}, 48 << 30),
+             ({"device_name": "x"}, None)]
+    monkeypatch.setattr(mx, "get_cache_memory", lambda: 0)
+    monkeypatch.setattr(mx, "get_active_memory", lambda: 0)
+    for info, want in infos:
+        monkeypatch.setattr(mx, "device_info", lambda d=None, info=info: dict(info))
+        assert memory.gpu_budget_bytes() == want
+        big = dict(mode=1, n=10**7, p=10**4, B=1, L=100)
+        if want is None:
+            assert memory.plan_gpu(**big, asked=True) == "gpu"       # unknown: no check
+        else:
+            assert memory.plan_gpu(**big, asked=False) == "cpu"
+            with pytest.raises(MemoryError, match="GPU memory"):
+                memory.plan_gpu(**big, asked=True)
+        assert memory.plan_gpu(1, 1000, 50, 1, 100, asked=True) == "gpu"   # small: no lookup
+
+    def broken(d=None):
+        raise RuntimeError("no GPU")
+    monkeypatch.setattr(mx, "device_info", broken)
+    assert memory.gpu_budget_bytes() is None
