@@ -7,7 +7,8 @@
                                   # (python-glmnet) on the same host, markdown to $OUT/gpu.md
     python bench/gpu.py --auto    # on the CUDA machine: x in host memory (numpy), device="gpu"
                                   # against device="cpu" over a grid of shapes: the evidence for
-                                  # device="auto"'s rule (engine.AUTO_GPU_GLM_ELEMENTS);
+                                  # device="auto"'s rule (engine.AUTO_GPU_GLM_ELEMENTS,
+                                  # AUTO_GPU_GAUSSIAN_ELEMENTS);
                                   # AUTO_SET=small|medium|large|edge picks one part of the grid,
                                   # AUTO_ORDER=C|F|C,F x's layout (numpy's, R's, or both),
                                   # AUTO_MIN_ELEMENTS=m only the shapes with n p >= m
@@ -180,7 +181,11 @@ def check():
     # (auto: the CPU engine; device="gpu": MemoryError before anything reaches the device)
     from mlxs_glmnet import memory
     budget = memory.gpu_budget_bytes()
-    print(f"GPU memory budget {budget} bytes; device_info {mx.device_info(mx.gpu)}", flush=True)
+    try:
+        info = mx.device_info(mx.gpu)
+    except Exception as e:  # noqa: BLE001 - reported below (the budget is then unknown)
+        info = f"{type(e).__name__}: {e}"
+    print(f"GPU memory budget {budget} bytes; device_info {info}", flush=True)
     if budget is None or budget < (1 << 30):
         failures.append(f"GPU memory budget {budget}")
     os.environ[memory.GPU_ENV] = "1K"

@@ -17,8 +17,8 @@ known. When covariance mode would not fit but naive mode would, the engine switc
 mode would not fit, a ``MemoryError`` says how much is needed and how much the budget allows.
 
 A GPU fit (float32) is planned against the GPU's memory as well (``plan_gpu``): x's float32 copy
-on the device (none for a device x in covariance mode; its transpose in naive mode), the fold-grouped
-copy of x of a CV batch in covariance mode, the Gram columns, and for the host-driven IRLS
+on the device (none for a device x in covariance mode or IRLS; its transpose in naive mode), the
+fold-grouped copy of x of a CV batch in covariance mode, the Gram columns, and for the IRLS
 driver (binomial/poisson at n >= 30000) its strong columns of x (up to every column) with the
 bfloat16 weighted copies its Gram refreshes make, and its kept Grams; plus the results and the
 kernel's scratch. The budget is ``MLXS_GLMNET_GPU_MEMORY_BUDGET`` if set, else the free memory MLX
@@ -138,7 +138,9 @@ def estimate_gpu_bytes(mode: int, n: int, p: int, B: int, L: int, *, x_resident:
     """float32 bytes a GPU fit allocates on the device (see the module doc). x_resident: x is a
     float32 device array already; folds: a batch whose problems weigh rows differently (CV)."""
     npf = float(n) * p
-    x = 0.0 if (x_resident and mode == 1 and not irls) else npf
+    # (a device x is used as it is in covariance mode and by the IRLS driver; naive mode's kernel
+    # reads its transpose)
+    x = 0.0 if (x_resident and (mode == 1 or irls)) else npf
     if irls:
         work = 2.0 * npf + B * float(p) * p
     elif mode == 1:

@@ -463,6 +463,7 @@ def test_gpu_memory_estimate_and_budget(monkeypatch):
     assert est(0, n, p, 1, 100, x_resident=True) >= 4 * n * p  # naive mode: its transpose
     assert est(1, n, p, 11, 100, folds=True) >= 8 * n * p      # + the fold-grouped copy
     assert est(0, n, p, 1, 100, irls=True) >= 12 * n * p       # + strong columns, bf16 copies
+    assert est(0, n, p, 1, 100, irls=True, x_resident=True) < 8.2 * n * p   # (x used in place)
     monkeypatch.delenv(memory.GPU_ENV, raising=False)
     infos = [({"free_memory": 10 << 30, "total_memory": 80 << 30}, 10 << 30),
              ({"total_memory": 80 << 30}, 80 << 30),
