@@ -48,7 +48,7 @@ NEEDCOL = 90000          # path.kern's K_NEEDCOL
 # preludes hold the defaults.
 _ICAP = os.environ.get("MLXS_GPU_ICAP")
 _GSH = os.environ.get("MLXS_GPU_GSH")
-KERNEL_NAME = "mlxs_glmnet_path_v15" + (f"_icap{int(_ICAP)}" if _ICAP else "") \
+KERNEL_NAME = "mlxs_glmnet_path_v16" + (f"_icap{int(_ICAP)}" if _ICAP else "") \
     + (f"_gsh{int(_GSH)}" if _GSH else "")
 
 
