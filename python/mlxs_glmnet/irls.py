@@ -456,6 +456,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             cur = todo
             steps = 0
             while cur.size:                                          # IRLS
+                # maxit is tested before every weighted least-squares step, as glmnet does (a
+                # lambda's first and the one after a failed KKT check included)
+                over = npass[cur] > maxit
+                jerr[cur[over & (jerr[cur] == 0)]] = -mj
+                cur = cur[~over]
+                if not cur.size:
+                    break
                 steps += 1
                 bts, b0s = bt[np.ix_(cur, S)].copy(), b0[cur].copy()
                 svh, svg, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mj)
@@ -477,8 +484,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 if steps >= irls_cap and not conv.all():
                     floor_hits[0] += int((~conv).sum())
                     conv[:] = True
-                late = ~conv & (npass[cur] > maxit) & (jerr[cur] == 0)
-                jerr[cur[late]] = -mj
                 cur = cur[~conv & (jerr[cur] == 0)]
             ok = todo[jerr[todo] == 0]
             if not ok.size:
@@ -512,12 +517,17 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     thrg = np.asarray(thresh, dtype=np.float64).copy()          # before the null deviance is known
     thresh_g = thrg
     if intr:
+        # (glmnet fits the null model without counting passes, as path.kern does: its Newton
+        # steps are bounded by maxit on their own)
         cur = np.arange(B)
+        newton = 0
         while cur.size:
             b0s = b0[cur].copy()
             svh, _, _ = wls(cur, np.full(cur.size, BIG), -1)
+            npass[cur] -= 1
+            newton += 1
             conv = svh * (b0[cur] - b0s) ** 2 < thrg[cur]
-            late = ~conv & (npass[cur] > maxit)
+            late = ~conv & (newton > maxit)
             jerr[cur[late]] = -1
             cur = cur[~conv & ~late]
     all_idx = np.arange(B)
