@@ -216,7 +216,11 @@ def test_float32_gpu_driver_several_responses(gpu_on_cpu):
         g1 = mg.glmnet(x, Y[:, k], device="gpu", lambda_=ref.lambda_, thresh=1e-10,
                        type_gaussian="covariance")
         assert _gap(x, Y[:, k], "gaussian", {}, ref, g1) < 1e-4
-        np.testing.assert_allclose(got[k].lambda_, ref.lambda_[:len(got[k].lambda_)], rtol=1e-4)
+        # (glmnet's early stop compares deviance changes with 1e-5: at thresh 1e-7 in float32 a
+        # path can end a lambda or two away from the float64 one at 1e-12, as bench/gpu.py allows)
+        m = min(len(got[k].lambda_), len(ref.lambda_))
+        assert abs(len(got[k].lambda_) - len(ref.lambda_)) <= 2
+        np.testing.assert_allclose(got[k].lambda_[:m], ref.lambda_[:m], rtol=1e-4)
 
 
 def test_float32_gpu_driver_folds_p_gt_n(gpu_on_cpu, monkeypatch):
