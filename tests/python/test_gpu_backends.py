@@ -1,6 +1,7 @@
-"""GPU backends without a GPU: the Metal source generated from path.kern, the Metal self-check
-guard (with the one Metal seam, gpu.metal_kernel_call, replaced by the CPU primitive), device
-arrays as x, several responses per call; and the CUDA check when a CUDA GPU is present."""
+"""GPU backends without a GPU: the Metal source generated from path.kern and the CUDA kernel, both
+checked as C++ by g++; the Metal self-check guard (with the one Metal seam,
+gpu.metal_kernel_call, replaced by the CPU primitive), device arrays as x, several responses per
+call; and the CUDA check when a CUDA GPU is present."""
 import os
 import shutil
 import subprocess
@@ -64,6 +65,51 @@ def test_metal_source_compiles_as_cpp(tmp_path):
     r = subprocess.run(["g++", "-std=c++17", "-fsyntax-only", "-Wall", "-Wno-unused-variable",
                         "-Wno-unused-but-set-variable", str(f)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
+
+
+# CUDA built-ins as host stand-ins, so that g++ checks the CUDA kernel (prelude_cuda.h + path.kern,
+# as gpu._kernel hands them to mx.fast.cuda_kernel) as C++ where no CUDA compiler is.
+_CUDA_STUBS = r"""
+#include <cmath>
+#include <cstddef>
+using namespace std;
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+struct k_u3 { unsigned x, y, z; };
+static k_u3 threadIdx, blockDim, blockIdx;
+template <class T> T __shfl_up_sync(unsigned, T v, int) { return v; }
+template <class T> T __shfl_down_sync(unsigned, T v, int) { return v; }
+template <class T> T __shfl_xor_sync(unsigned, T v, int) { return v; }
+template <class T> T __shfl_sync(unsigned, T v, int) { return v; }
+inline void __syncthreads() {}
+inline void __syncwarp(unsigned = 0xffffffffu) {}
+"""
+
+
+def _cuda_as_cpp(tmp_path, body):
+    ints = {"jx", "ip", "gsl", "rip", "info_o", "wip"}
+    params = [f"const {'int' if n in ints else 'float'}* {n}" for n in gpu.INPUTS]
+    params += [f"{'int' if n in ints else 'float'}* {n}" for n in gpu.OUTPUTS]
+    f = tmp_path / "cuda_as_cpp.cpp"
+    f.write_text(_CUDA_STUBS + gpu._header("prelude_cuda.h") + "\nvoid path_kernel(" +
+                 ", ".join(params) + ") {\n" + body + "\n}\n")
+    return subprocess.run(["g++", "-std=c++17", "-fsyntax-only", "-Wall", "-Wno-unused-variable",
+                           "-Wno-unused-but-set-variable", str(f)], capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_cuda_source_compiles_as_cpp(tmp_path):
+    """The CUDA variant of the kernel (the CUDA prelude's macros, not the CPU's: its block scans,
+    ordered appends and warp passes) is valid C++ with CUDA's built-ins stubbed, so a kernel edit
+    that breaks only the GPU build fails here, in CI, not first on a device. The check is live: an
+    undeclared name in the body fails it."""
+    body = (gpu._KDIR / "path.kern").read_text()
+    r = _cuda_as_cpp(tmp_path, body)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = _cuda_as_cpp(tmp_path, body.replace("K_APPEND(sl, nsl, sf[j])",
+                                            "K_APPEND(sl, nsl, sf_undeclared[j])"))
+    assert r.returncode != 0 and "sf_undeclared" in r.stderr
 
 
 def _cpu_as_metal(perturb=0.0):
