@@ -433,11 +433,9 @@ def auto_grid():
     # x's layout: "C" (numpy's default), "F" (an R matrix's, as R hands it over), or both
     orders = os.environ.get("AUTO_ORDER", "C").split(",")
     for name, cases_ in sets.items():
-        if pick and name != pick:
-            continue
+        if (pick and name != pick) or (name == "edge" and pick != "edge"):
+            continue                       # (the edge set only when asked for)
         reps = 1 if name == "large" else 3
-        if name == "edge" and pick != "edge":
-            continue
         for fam, n, p in cases_:
             if n * p < float(os.environ.get("AUTO_MIN_ELEMENTS", "0")):
                 continue

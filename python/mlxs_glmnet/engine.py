@@ -289,7 +289,8 @@ AUTO_GPU_GAUSSIAN_ELEMENTS = 1e8
 
 def resolve_device(device, *, x=None, family="gaussian", shape=None, dtype=None) -> str:
     """'cpu' or 'gpu'. device "auto" (or None): the GPU when MLX has a usable one and the fit is
-    one it wins (see AUTO_GPU_GLM_ELEMENTS): x an mx.array, or a fit of many elements n p;
+    one it wins (see AUTO_GPU_GLM_ELEMENTS and AUTO_GPU_GAUSSIAN_ELEMENTS): x an mx.array, or a
+    fit of at least that many elements n p;
     float64 (dtype) exists on the CPU only. Without x (and shape), any usable GPU."""
     if device is None or device == "auto":
         from .gpu import gpu_available

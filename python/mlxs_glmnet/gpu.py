@@ -277,15 +277,14 @@ def _copy_rows(dst, src):
 def _f32_upload(a):
     """The 2-d numpy a (any layout) as a float32 mx.array of the same shape (row-major),
     converted on every core straight into the array's own memory (_copy_rows). a is only read."""
-    if a.size < PARALLEL_COPY_ELEMENTS:
-        return mx.array(np.ascontiguousarray(a, dtype=np.float32))
-    out = mx.zeros(a.shape, dtype=mx.float32)
-    mx.eval(out)
-    v = np.array(out, copy=False)
-    if not (v.flags.writeable and v.flags.c_contiguous and v.shape == a.shape):
-        return mx.array(np.ascontiguousarray(a, dtype=np.float32))   # (not a view: plain copy)
-    _copy_rows(v, a)
-    return out
+    if a.size >= PARALLEL_COPY_ELEMENTS:
+        out = mx.zeros(a.shape, dtype=mx.float32)
+        mx.eval(out)
+        v = np.array(out, copy=False)
+        if v.flags.writeable and v.flags.c_contiguous and v.shape == a.shape:
+            _copy_rows(v, a)
+            return out
+    return mx.array(np.ascontiguousarray(a, dtype=np.float32))      # (small, or not a view)
 
 
 def _device_x(x, mode):

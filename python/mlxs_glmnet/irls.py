@@ -356,13 +356,14 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         grp["last"] = steps_total[0]
         grp["count"] += 1
 
-    def wls(idx, lam, jerr_at):
+    def wls(idx, lam, jerr_at, count=True):
         """One IRLS step for the problems idx: the exact gradient x~' r at the current eta, the
         curvature from each problem's kept weighted Gram (refreshed with the current weights when
         the last steps converged slowly), the penalised quadratic solved by the kernel from the
         current coefficients. A stale curvature changes how fast IRLS converges, never where: the
         fixed point has the exact gradient. Returns (current sum of IRLS weights, the Gram
-        weights' sum, the curvatures of S) for the IRLS test."""
+        weights' sum, the curvatures of S) for the IRLS test. count: whether an intercept-only
+        step (empty S) counts as a pass; the null model's do not, as in glmnet."""
         k = idx.size
         steps_total[0] += 1
         ix = idx_d(idx)
@@ -375,7 +376,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             svh = np.array(sv_d, dtype=np.float64)
             if intr:
                 b0[idx] += np.array(sr_d, dtype=np.float64) / svh
-            npass[idx] += 1
+            npass[idx] += int(count)
             return svh, svh, np.zeros((k, 0))
         m = len(S)
         prof.mark("IRLS statistics", [v, r])
@@ -523,8 +524,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         newton = 0
         while cur.size:
             b0s = b0[cur].copy()
-            svh, _, _ = wls(cur, np.full(cur.size, BIG), -1)
-            npass[cur] -= 1
+            svh, _, _ = wls(cur, np.full(cur.size, BIG), -1, count=False)
             newton += 1
             conv = svh * (b0[cur] - b0s) ** 2 < thrg[cur]
             late = ~conv & (newton > maxit)
