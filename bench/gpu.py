@@ -323,7 +323,8 @@ def timing():
                 f"steps, {f.info['gram_refreshes']} Gram refreshes"
         else:
             info = f"{len(f.lambda_)} lambdas, df {int(f.df[-1])}, " \
-                f"{f.info.get('gpu_rounds', 1)} round(s), {f.info.get('gpu_columns', '-')} Gram columns"
+                f"{f.info.get('gpu_screens', 0)} screen(s), {f.info.get('gpu_rounds', 1)} launch(es) over " \
+                f"all variables, {f.info.get('gpu_columns', '-')} Gram columns"
         ratio = "" if tf is None else f"{tf / t:.0f}x"
         sks = "" if tsk is None else f"{tsk * 1e3:.0f} ms ({tsk / t:.0f}x)"
         say(f"| {label} | {t * 1e3:.1f} ms | {'' if tf is None else f'{tf * 1e3:.0f} ms'} | {ratio} | "

@@ -60,6 +60,16 @@ def _header(prelude: str) -> str:
 # Columns after a stop: forecast the variables the path will want next (_entry_forecast); 0 turns
 # it off (then: the missing columns and the largest gradients)
 FORECAST = os.environ.get("MLXS_GPU_FORECAST", "1") != "0"
+# Before the first launch, covariance mode screens for the columns its path will want beyond the
+# first ones (_screen): the path restricted to the variables that have columns, solved by the same
+# kernel (a small launch), then every variable's gradient along it from those columns; variables
+# whose KKT ratio reaches SCREEN_MARGIN get columns too, up to SCREEN_ROUNDS times (0: off, then
+# only the stops and _entry_forecast add columns). A common factor in x hides variables from the
+# marginal ranking (bench/gpu.py's data at n = 1e6: 6 of the 20 variables that enter ranked
+# 994-999 of 1000), which a stop and a resumed launch found before.
+SCREEN_ROUNDS = int(os.environ.get("MLXS_GPU_SCREEN_ROUNDS", "2"))
+SCREEN_MARGIN = 0.9
+SCREEN_COLUMNS = 16
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
 # of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
 STATS_GEMM_ELEMENTS = 2.5e8
@@ -725,13 +735,27 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     gram = cols.compute(S)
     mx.eval(gram)
     prof.mark("Gram columns")
+    screened = None                    # the restricted path's launch, when it is the path
+    screens = 0
+    for it in range(0 if whole or SCREEN_ROUNDS <= 0 else SCREEN_ROUNDS + 1):
+        outs_s, add = _screen(gram, S, gst, g, small, ip, dp, ul, pf, excluded, cols.shared, L)
+        screens += 1
+        prof.mark("column screen")
+        if not add:
+            screened = outs_s
+            break
+        gsl[add] = np.arange(len(S), len(S) + len(add), dtype=np.int32)
+        S = S + add
+        gram = mx.concatenate([gram, cols.compute(add)], axis=1)
+        mx.eval(gram)
+        prof.mark("Gram columns")
     dummy = mx.zeros((1,), f32)
     idummy = mx.zeros((1,), mx.int32)
     rounds = 0
     idx = np.arange(B)                 # the problems of this launch (the stopped ones, later)
     state = None                       # a stopped launch's scratch and solutions, for resuming
     res = None
-    while True:
+    while screened is None:
         rounds += 1
         ipk = ip.copy()
         ipk[11] = len(S)
@@ -794,7 +818,11 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         idx = idx[stopped]
         mx.eval(gram, *state)
         prof.mark("Gram columns")
-    res[0] = download_beta(beta_d)
+    if screened is not None:
+        res = [None] + [np.array(o) for o in screened[1:6]]
+        res[0] = _scatter_beta(np.array(screened[0]), S, p)
+    else:
+        res[0] = download_beta(beta_d)
     out = path_result(res, mode)
     if intercept:                                     # undo the shift in the intercepts
         out.a0 = out.a0 + cy[:, None] - out.beta.dot(np.array(c, dtype=np.float64))
@@ -803,8 +831,114 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     ybar, yy = g[:, 2 * p], g[:, 2 * p + 1]
     out.nulldev = rs * ((yy - ybar * ybar) if intercept else yy)
     prof.mark("outputs")
-    out.extra = {"gpu_rounds": rounds, "gpu_columns": len(S), **prof.report()}
+    out.extra = {"gpu_rounds": rounds, "gpu_screens": screens, "gpu_columns": len(S),
+                 **prof.report()}
     return out
+
+
+def _standardisation(g, p, intr, isd, excluded):
+    """The kernel's covariance-mode standardisation (path.kern) of B problems from their
+    statistics g (B, 3p + 2) in float64: xm, xs, cc (B, p), the usable variables ju (B, p) and
+    the response scale ys (B,)."""
+    m1, xyv, m2 = g[:, :p], g[:, p:2 * p], g[:, 2 * p + 2:]
+    ybar, yy = g[:, 2 * p:2 * p + 1], g[:, 2 * p + 1:2 * p + 2]
+    var = m2 - m1 * m1
+    ju = ~excluded[None, :] & ((m2 > 0) if (not intr and not isd) else
+                               (var > 1e-13 * np.where(m2 > 0, m2, 1.0)))
+    ym = ybar if intr else 0.0
+    ys = np.sqrt(np.maximum(yy - ybar * ybar if intr else yy, 0.0))
+    xm = m1 if intr else np.zeros_like(m1)
+    xs = np.where(ju & bool(isd), np.sqrt(np.maximum(var, 0.0)), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cc = (xyv - xm * ybar - ym * m1 + xm * ym) / (xs * ys)
+    return xm, xs, np.where(np.isfinite(cc), cc, 0.0), ju, ys[:, 0]
+
+
+def _screen(gram, S, gst, g, small, ip, dp, ul, pf, excluded, shared, L):
+    """The path restricted to the variables S that have columns (one launch of the kernel on those
+    columns' rows), checked against glmnet's KKT conditions for every other variable along it.
+    Returns the launch's outputs and the columns to add: none when no variable violates them at
+    any lambda (the restricted path then is the path: every other coefficient stays 0), else
+    the variables violating them at the first lambda where any does, then those whose gradient,
+    extrapolated in lambda from the two exact solutions before it (as _entry_forecast does),
+    crosses the bound earliest (SCREEN_COLUMNS in all at least). The gradients come from the
+    columns (gram (1 or B, K, p) on the device): g_j = cc_j - (sum_k b_k G_kj - (b'xm) xm_j) / xs_j
+    with b the solutions over ys, against alpha lambda pf_j / ys."""
+    B, p = g.shape[0], pf.shape[0]
+    K = len(S)
+    Sn = np.asarray(S, dtype=np.int64)
+    Sd = mx.array(Sn.astype(np.int32))
+    f32 = mx.float32
+    st = mx.concatenate([mx.take(gst[:, :p], Sd, axis=1), mx.take(gst[:, p:2 * p], Sd, axis=1),
+                         gst[:, 2 * p:2 * p + 2], mx.take(gst[:, 2 * p + 2:], Sd, axis=1)], axis=1)
+    ipk = ip.copy()
+    ipk[1] = ipk[11] = K
+    ipk[12], ipk[13], ipk[14] = int(shared), 0, 0
+    dummy, idummy = mx.zeros((1,), f32), mx.zeros((1,), mx.int32)
+    inputs = [dummy, dummy, dummy, dummy, mx.take(gram, Sd, axis=2), st, small[0][Sd],
+              small[1][:, Sd], small[2][Sd], small[3], mx.array(ipk),
+              mx.array(dp.astype(np.float32)), mx.arange(K, dtype=mx.int32), dummy, idummy,
+              dummy, dummy]
+    outs = _launch(inputs, B, L, K, 1)
+    xm, xs, cc, ju, ys = _standardisation(g, p, bool(ip[6]), bool(ip[7]), excluded)
+    ys = np.where(ys > 0, ys, 1.0)
+    lmu = np.array(outs[5])[:, 0]
+    lam_u = np.array(outs[2], dtype=np.float64)                                  # (B, L)
+    free = ju.copy()
+    free[:, Sn] = False
+    bound = np.where(np.arange(L)[None, :] < lmu[:, None],
+                     lam_u * (dp[:, :1] / ys[:, None]), np.inf)                   # (B, L)
+    bsc = outs[0] / mx.array(ys.astype(np.float32))[:, None, None]               # (B, L, K)
+    xm_d = mx.array(xm.astype(np.float32))
+    bm = mx.sum(bsc * mx.take(xm_d, Sd, axis=1)[:, None, :], axis=2)              # (B, L)
+    gr = mx.array(cc.astype(np.float32))[:, None, :] - \
+        (mx.matmul(bsc, gram) - bm[:, :, None] * xm_d[:, None, :]) \
+        / mx.array(xs.astype(np.float32))[:, None, :]                            # (B, L, p)
+    ipf = np.where(free, 1.0 / np.where(pf > 0, pf, 1.0)[None, :], 0.0)          # (B, p)
+    ratio = mx.abs(gr) * mx.array(ipf.astype(np.float32))[:, None, :] \
+        / mx.array(np.maximum(bound, 1e-30).astype(np.float32))[:, :, None]
+    vmax = np.array(mx.max(ratio, axis=2), dtype=np.float64)                     # (B, L)
+    bad = vmax >= 1.0
+    if not bad.any():
+        return outs, []
+    first_m = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
+    vb = np.flatnonzero(first_m >= 0)
+    ms = np.stack([first_m[vb], np.maximum(first_m[vb] - 1, 0), np.maximum(first_m[vb] - 3, 0)],
+                  axis=1)                                                         # (V, 3)
+    flat = mx.array((vb[:, None] * L + ms).reshape(-1).astype(np.int32))
+    rows = mx.take(mx.concatenate([ratio.reshape(B * L, p), gr.reshape(B * L, p)], axis=1),
+                   flat, axis=0)
+    rows = np.array(rows, dtype=np.float64).reshape(len(vb), 3, 2 * p)
+    prio = np.full(p, np.inf)                    # 0: violates at the first violation; else the
+    for k, b in enumerate(vb):                   # earliest forecast crossing + 1
+        m = int(first_m[b])
+        prio[rows[k, 0, :p] >= SCREEN_MARGIN] = 0.0
+        if m >= 2:
+            lam2 = lam_u[b, [m - 1, max(m - 3, 0)]] / ys[b]
+            at = _crossing(rows[k, 1:, p:], lam2,
+                           _future_lambdas(lam_u[b], m, b, ys[b], ip, ul, dp, L),
+                           float(dp[b, 0]) * pf)
+            prio = np.minimum(prio, np.where(free[b], at + 1.0, np.inf))
+    prio[~free.any(axis=0)] = np.inf
+    cand = np.flatnonzero(np.isfinite(prio))
+    cand = cand[np.argsort(prio[cand], kind="stable")]
+    want = max(int((prio == 0).sum()), SCREEN_COLUMNS, K // 4)
+    return outs, [int(j) for j in cand[:want]]
+
+
+def _scatter_beta(bS, S, p):
+    """The restricted path's coefficients bS (B, L, K) for the variables S as a CompactBeta over
+    all p variables (the others 0)."""
+    from .engine import CompactBeta
+    B, L, K = bS.shape
+    Sn = np.asarray(S, dtype=np.int64)
+    order = np.argsort(Sn, kind="stable")
+    cols, vals = [], []
+    for b in range(B):
+        moved = order[(bS[b][:, order] != 0).any(axis=0)]
+        cols.append(Sn[moved])
+        vals.append(bS[b][:, moved])
+    return CompactBeta((B, L, p), cols, vals, np.count_nonzero(bS, axis=2))
 
 
 def download_beta(beta_d):
@@ -904,18 +1038,29 @@ def _entry_forecast(r, beta_d, wsp, wip, stopped, idx, gram, gsl, g, dp, ip, ul,
     # problems): with a = g0 - s lambda0 and c = l1 pf that is a + (s - c) lambda > 0 or
     # -a - (s + c) lambda > 0, two half-lines in lambda, and the lambdas still to come decrease
     for k, (i, m, b, ysc) in enumerate(t[:4] for t in todo):
-        if ip[5]:
-            lf = np.asarray(ul[m:L], dtype=np.float64) / ysc
-        else:
-            lf = float(r[2][i][0]) / ysc * float(dp[b, 1]) ** (np.arange(m, L) / (L - 1))
-        if lf.size == 0:
-            continue
-        a = gr[k, 0] - slope[k] * lam[k, 0]
-        cpf = float(dp[b, 0]) * pf
-        at = np.minimum(_first_positive(a, slope[k] - cpf, lf),
-                        _first_positive(-a, -(slope[k] + cpf), lf))
+        at = _crossing(gr[k], lam[k], _future_lambdas(r[2][i], m, b, ysc, ip, ul, dp, L),
+                       float(dp[b, 0]) * pf)
         first = np.minimum(first, at + m)
     return first
+
+
+def _future_lambdas(lam_row, m, b, ysc, ip, ul, dp, L):
+    """Problem b's lambdas m .. L - 1 on the kernel's scale (user lambdas, or glmnet's geometric
+    sequence from the path's first lambda lam_row[0]; user scale in lam_row and ul)."""
+    if ip[5]:
+        return np.asarray(ul[m:L], dtype=np.float64) / ysc
+    return float(lam_row[0]) / ysc * float(dp[b, 1]) ** (np.arange(m, L) / (L - 1))
+
+
+def _crossing(gr2, lam2, lf, cpf):
+    """Per variable: the first index k of the lambdas lf at which the gradient, extrapolated
+    linearly in lambda from its values gr2 (2, p) at lam2 (2,), crosses the KKT bound cpf lambda
+    (cpf = alpha pf); inf: never (see _entry_forecast)."""
+    if lf.size == 0 or not lam2[0] < lam2[1]:
+        return np.full(gr2.shape[1], np.inf)
+    slope = (gr2[0] - gr2[1]) / (lam2[0] - lam2[1])
+    a = gr2[0] - slope * lam2[0]
+    return np.minimum(_first_positive(a, slope - cpf, lf), _first_positive(-a, -(slope + cpf), lf))
 
 
 def _first_positive(alpha, beta, lf):

@@ -43,6 +43,9 @@ def gpu_on_cpu(monkeypatch):
     monkeypatch.setattr(gpu, "FIRST_COLUMNS", 4)            # several rounds of columns
     monkeypatch.setattr(gpu, "ROUND_COLUMNS", 4)
     monkeypatch.setattr(gpu, "FULL_GRAM_FLOPS", 0.0)
+    # (no screening of the columns before the first launch: the rounds of columns and the resumed
+    # launches are what these tests exercise; the screen's tests turn it on)
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 0)
     monkeypatch.setenv("MLXS_GPU_GLM", "irls")
     yield calls
     gpu._ACTIVE.pop("backend", None)
@@ -80,12 +83,18 @@ def _options(rng, n, p):
             "nointercept_nostd": dict(intercept=False, standardize=False)}
 
 
-CASES = [(f, o) for f in ("gaussian", "binomial", "poisson")
-         for o in ("default", "options", "nointercept_nostd")]
+CASES = [(f, o, 0) for f in ("gaussian", "binomial", "poisson")
+         for o in ("default", "options", "nointercept_nostd")] + \
+    [("gaussian", o, 2) for o in ("default", "options", "nointercept_nostd")]
 
 
-@pytest.mark.parametrize("fam,opt", CASES, ids=[f"{f}-{o}" for f, o in CASES])
-def test_float32_gpu_driver_matches_float64(gpu_on_cpu, fam, opt):
+@pytest.mark.parametrize("fam,opt,screen", CASES,
+                         ids=[f"{f}-{o}" + ("-screen" if s else "") for f, o, s in CASES])
+def test_float32_gpu_driver_matches_float64(gpu_on_cpu, monkeypatch, fam, opt, screen):
+    """Every option through the drivers, against the float64 engine; gaussian in rounds of columns
+    with resumed launches, and with the screen before the first launch (weights, alpha, penalty
+    factors with unpenalised variables, limits; no intercept or standardisation)."""
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", screen)
     rng, x, y = _data(fam, seed=len(opt))
     kw = _options(rng, *x.shape)[opt]
     if fam != "gaussian" and opt == "options":
@@ -101,20 +110,24 @@ def test_float32_gpu_driver_matches_float64(gpu_on_cpu, fam, opt):
     assert abs(len(got_path.lambda_) - len(ref.lambda_)) <= 5
     assert len(got.lambda_) == len(ref.lambda_)
     assert _gap(x, y, fam, kw, ref, got) < 1e-4
-    if fam == "gaussian":
+    if fam == "gaussian" and screen:
+        for f in (got_path, got):
+            assert f.info["gpu_screens"] >= 1 and f.info["gpu_columns"] > gpu.FIRST_COLUMNS
+    elif fam == "gaussian":
         assert got_path.info["gpu_rounds"] > 1                          # the kernel resumed
     else:
         assert got_path.info["irls_steps"] > len(got_path.lambda_)
 
 
-@pytest.mark.parametrize("fam", ["gaussian", "binomial"])
+@pytest.mark.parametrize("fam,screen", [("gaussian", 0), ("gaussian", 2), ("binomial", 0)])
 @pytest.mark.parametrize("layout", ["folds", "weighted_folds", "not_folds"])
-def test_float32_gpu_driver_folds(gpu_on_cpu, fam, layout):
+def test_float32_gpu_driver_folds(gpu_on_cpu, monkeypatch, fam, screen, layout):
     """A batch of CV-fold weightings (covariance mode: the rows grouped by fold once, every round
     one batched GEMM, each fold's columns the sum of the other groups' parts; uneven folds, so the
     groups are padded), with a non-unit base weighting, and a batch that is not folds (a row
     dropped by two problems: the general path). Every problem held to the float64 engine at every
     lambda."""
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", screen)
     rng, x, y = _data(fam, seed=7)
     n = len(y)
     fold = rng.integers(0, 4, n)
@@ -134,8 +147,10 @@ def test_float32_gpu_driver_folds(gpu_on_cpu, fam, layout):
         assert _gap(x, y, fam, dict(weights=Wb[b]), ref_l[b], got_l[b]) < 1e-4
         np.testing.assert_allclose(got[b].lambda_[0], ref[b].lambda_[0], rtol=1e-4)
         assert abs(len(got[b].lambda_) - len(ref[b].lambda_)) <= 5
-    if fam == "gaussian":
+    if fam == "gaussian" and not screen:
         assert got_l[0].info["gpu_rounds"] > 1                          # columns in rounds
+    elif fam == "gaussian":
+        assert got_l[0].info["gpu_screens"] >= 1
 
 
 def test_fold_structure():
@@ -310,6 +325,77 @@ def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
                              np.array([0]), None, np.full(p, -1), np.ones((1, 3 * p + 2)),
                              np.ones((1, 4)), np.ones(15, dtype=int), None, np.ones(p),
                              True)).all()
+
+
+def _factor_data(n=5000, p=200, k=12, seed=0):
+    """x with a common factor: every marginal correlation is offset by the same amount, so the
+    variables whose coefficient has the others' sign rank last at lambda_max."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, p)) + 0.5 * rng.standard_normal((n, 1))
+    beta = np.zeros(p)
+    beta[:k] = rng.standard_normal(k)
+    return x, x @ beta + 0.3 * rng.standard_normal(n)
+
+
+def test_screen_finds_the_hidden_variables(gpu_on_cpu, monkeypatch):
+    """The screen before the first launch: the variables the marginal ranking hides (a common
+    factor) come in from the restricted path's KKT check and its forecast, and once no variable
+    violates glmnet's KKT conditions along the restricted path, that path is the answer: no launch
+    over all variables, few columns, and the path of the rounds' driver and of the float64 engine."""
+    x, y = _factor_data(n=20000)
+    p = x.shape[1]
+    monkeypatch.setattr(gpu, "FIRST_COLUMNS", 8)
+    ranked = np.argsort(-np.abs((x - x.mean(0)).T @ (y - y.mean())) / x.std(0))
+    launches = []
+    real = gpu._launch
+    monkeypatch.setattr(gpu, "_launch", lambda inputs, B, L, pp, nvec, **kw: (
+        launches.append(pp), real(inputs, B, L, pp, nvec, **kw))[1])
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2)
+    got = mg.glmnet(x, y, device="gpu", type_gaussian="covariance")
+    assert got.info["gpu_rounds"] == 0 and got.info["gpu_screens"] == len(launches) >= 2
+    assert max(launches) < p and got.info["gpu_columns"] == launches[-1] < p / 2
+    ever = set(np.flatnonzero((got.beta != 0).any(axis=1)))
+    assert not ever <= set(ranked[:8].tolist())                # found by the screen
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 0)
+    rounds = mg.glmnet(x, y, device="gpu", type_gaussian="covariance")
+    assert rounds.info["gpu_rounds"] > 1 and len(rounds.lambda_) == len(got.lambda_)
+    # (float32 at glmnet's thresh 1e-7: two drivers agree to that convergence, not to rounding)
+    np.testing.assert_allclose(got.beta, rounds.beta, atol=2e-4 * np.abs(rounds.beta).max())
+    np.testing.assert_allclose(got.a0, rounds.a0, atol=1e-5)
+    ref = mg.glmnet(x, y, device="cpu", lambda_=got.lambda_, thresh=1e-12)
+    assert _gap(x, y, "gaussian", {}, ref, got) < 1e-4
+    np.testing.assert_array_equal(got.df[1:], ref.df[1:])     # (ref: lambda_max rounded down)
+    assert ever == set(np.flatnonzero((ref.beta != 0).any(axis=1)))
+    assert len(got.lambda_) == len(mg.glmnet(x, y, device="cpu").lambda_)
+
+
+def test_screen_then_the_launch(gpu_on_cpu, monkeypatch):
+    """A screen that runs out of rounds with variables still violating: its columns go to the
+    launch over all variables, which asks for the rest in rounds; the same path."""
+    x, y = _factor_data(n=3000, p=120, k=40, seed=2)
+    monkeypatch.setattr(gpu, "FIRST_COLUMNS", 4)
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 1)
+    monkeypatch.setattr(gpu, "SCREEN_COLUMNS", 1)
+    got = mg.glmnet(x, y, device="gpu", type_gaussian="covariance")
+    assert got.info["gpu_screens"] == 2 and got.info["gpu_rounds"] >= 1
+    ref = mg.glmnet(x, y, device="cpu", lambda_=got.lambda_, thresh=1e-12)
+    assert _gap(x, y, "gaussian", {}, ref, got) < 1e-4
+
+
+def test_scatter_beta():
+    bS = np.zeros((2, 3, 4), dtype=np.float32)
+    bS[0, 1:, 2] = [1.0, 2.0]
+    bS[1, 2, 0] = -3.0
+    cb = gpu._scatter_beta(bS, [7, 1, 5, 3], 9)
+    assert cb.shape == (2, 3, 9)
+    np.testing.assert_array_equal(cb.cols[0], [5])
+    np.testing.assert_array_equal(cb.cols[1], [7])
+    np.testing.assert_array_equal(cb.df, [[0, 1, 1], [0, 0, 1]])
+    dense, _ = engine.beta_block(cb, 0, 3)
+    want = np.zeros((9, 3))
+    want[5] = [0.0, 1.0, 2.0]
+    np.testing.assert_array_equal(dense, want)
+    np.testing.assert_array_equal(engine.beta_block(cb, 1, 3)[0][7], [0.0, 0.0, -3.0])
 
 
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
