@@ -41,6 +41,13 @@ TOL_OBJ = 1e-4     # issue 6: relative objective gap of float32 GPU vs float64 C
 NLAM_SLACK = 5
 
 
+# covariance-mode drivers the check runs (gpu module settings; None: the module's default)
+DRIVERS = {"whole": dict(FULL_GRAM_FLOPS=None, FIRST_COLUMNS=None, ROUND_COLUMNS=None,
+                         SCREEN_ROUNDS=None),
+           "rounds": dict(FULL_GRAM_FLOPS=0.0, FIRST_COLUMNS=4, ROUND_COLUMNS=4, SCREEN_ROUNDS=0),
+           "screen": dict(FULL_GRAM_FLOPS=0.0, FIRST_COLUMNS=4, ROUND_COLUMNS=4, SCREEN_ROUNDS=2)}
+
+
 def cases():
     """(name, x, y, family, kwargs, weights_batch or None)."""
     rng = np.random.default_rng(7)
@@ -108,14 +115,22 @@ def check():
     print("mlx", mx.__version__, mx.default_device(), flush=True)
     ref = np.load(REF)
     worst, failures, npaths = 0.0, [], 0
-    for name, x, y, fam, kw, Wb in cases():
+    from mlxs_glmnet import gpu as G
+    defaults = {k: getattr(G, k) for k in DRIVERS["whole"]}
+    runs = [(c, d) for c in cases() for d in (DRIVERS if "covariance" in c[0] else ["whole"])]
+    for (name0, x, y, fam, kw, Wb), drv in runs:
+        # covariance mode three ways: the whole Gram, rounds of columns with resumed launches,
+        # and the screen before the first launch (the cases' p is small enough for the first)
+        for k, v in DRIVERS[drv].items():
+            setattr(G, k, v if v is not None else defaults[k])
+        name = name0 if drv == "whole" else f"{name0}[{drv}]"
         W = np.ones((np.shape(y)[1] if np.ndim(y) == 2 else 1, x.shape[0])) if Wb is None else Wb
         gfits = fit(x, y, fam, kw, Wb, device="gpu")
         yall = y
         for b in range(W.shape[0]):
             y = yall[:, b] if np.ndim(yall) == 2 else yall
-            rl = ref[f"{name}/{b}/lam"]
-            rb, ra = ref[f"{name}/{b}/beta"], ref[f"{name}/{b}/a0"]
+            rl = ref[f"{name0}/{b}/lam"]
+            rb, ra = ref[f"{name0}/{b}/beta"], ref[f"{name0}/{b}/a0"]
             g = gfits[b]
             # the default path: the same lambdas (length may differ by one at the early stop)
             k = min(len(rl), len(g.lambda_))
@@ -146,6 +161,8 @@ def check():
             print(f"{'ok  ' if ok else 'FAIL'} {name}/{b}: nlam gpu {len(g.lambda_)} cpu {len(rl)} "
                   f"(user lambdas: {len(gl.lambda_)}, jerr {gl.jerr}), "
                   f"lambda rel err {lam_err:.1e}, max rel objective gap {gap:.1e}", flush=True)
+    for k, v in defaults.items():
+        setattr(G, k, v)
     # bad input reaches the GPU only after validation; the messages name the argument
     x, y = cases()[0][1], cases()[0][2]
     for bad, kw in [("thresh", dict(thresh=-1.0)), ("weights", dict(weights=-np.ones(len(y)))),
