@@ -66,8 +66,8 @@ def _header(prelude: str) -> str:
 # it off (then: the missing columns and the largest gradients)
 FORECAST = os.environ.get("MLXS_GPU_FORECAST", "1") != "0"
 # Before the first launch, covariance mode screens for the columns its path will want beyond the
-# first ones (_screen): the path restricted to the variables that have columns, solved by the same
-# kernel (a small launch), then every variable's gradient along it from those columns; variables
+# first ones (_screen): the path restricted to the variables that have columns, solved on the host
+# by the CPU primitive, then every variable's gradient along it from those columns; variables
 # whose KKT ratio reaches SCREEN_MARGIN get columns too, up to SCREEN_ROUNDS times (0: off, then
 # only the stops and _entry_forecast add columns). A common factor in x hides variables from the
 # marginal ranking (bench/gpu.py's data at n = 1e6: 6 of the 20 variables that enter ranked
@@ -743,7 +743,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     screened = None                    # the restricted path's launch, when it is the path
     screens = 0
     for it in range(0 if whole or SCREEN_ROUNDS <= 0 else SCREEN_ROUNDS + 1):
-        outs_s, add = _screen(gram, S, gst, g, small, ip, dp, ul, pf, excluded, cols.shared, L)
+        outs_s, add = _screen(gram, S, g, ip, dp, ul, pf, cl, excluded, cols.shared, L)
         screens += 1
         prof.mark("column screen")
         if not add:
@@ -824,8 +824,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         mx.eval(gram, *state)
         prof.mark("Gram columns")
     if screened is not None:
-        res = [None] + [np.array(o) for o in screened[1:6]]
-        res[0] = _scatter_beta(np.array(screened[0]), S, p)
+        res = [None] + screened[1:6]
+        res[0] = _scatter_beta(screened[0], S, p)
     else:
         res[0] = download_beta(beta_d)
     out = path_result(res, mode)
@@ -859,41 +859,51 @@ def _standardisation(g, p, intr, isd, excluded):
     return xm, xs, np.where(np.isfinite(cc), cc, 0.0), ju, ys[:, 0]
 
 
-def _screen(gram, S, gst, g, small, ip, dp, ul, pf, excluded, shared, L):
-    """The path restricted to the variables S that have columns (one launch of the kernel on those
-    columns' rows), checked against glmnet's KKT conditions for every other variable along it.
-    Returns the launch's outputs and the columns to add: none when no variable violates them at
+def _screen(gram, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
+    """The path restricted to the variables S that have columns, solved by the CPU primitive in
+    float64 on those columns' rows and the statistics (the same kernel source; on the GPU a launch
+    costs about what the whole path's does, one block's latency a lambda: H100, 5.7 ms a screen
+    against ~0.5 ms on the host), checked against glmnet's KKT conditions for every other variable
+    along it. Returns its outputs (numpy) and the columns to add: none when no variable violates them at
     any lambda (the restricted path then is the path: every other coefficient stays 0), else
     the variables violating them at the first lambda where any does, then those whose gradient,
     extrapolated in lambda from the two exact solutions before it (as _entry_forecast does),
     crosses the bound earliest (SCREEN_COLUMNS in all at least). The gradients come from the
     columns (gram (1 or B, K, p) on the device): g_j = cc_j - (sum_k b_k G_kj - (b'xm) xm_j) / xs_j
     with b the solutions over ys, against alpha lambda pf_j / ys."""
+    from . import _core
+    from .engine import _cpu_threads
     B, p = g.shape[0], pf.shape[0]
     K = len(S)
     Sn = np.asarray(S, dtype=np.int64)
     Sd = mx.array(Sn.astype(np.int32))
-    f32 = mx.float32
-    st = mx.concatenate([mx.take(gst[:, :p], Sd, axis=1), mx.take(gst[:, p:2 * p], Sd, axis=1),
-                         gst[:, 2 * p:2 * p + 2], mx.take(gst[:, 2 * p + 2:], Sd, axis=1)], axis=1)
+    GS = np.array(mx.take(gram, Sd, axis=2), dtype=np.float64)                  # (1 or B, K, K)
+    gS = np.concatenate([g[:, Sn], g[:, p + Sn], g[:, 2 * p:2 * p + 2], g[:, 2 * p + 2 + Sn]],
+                        axis=1)
     ipk = ip.copy()
+    ipk[0] = 1                           # (the CPU primitive checks w's (B, n) shape against it)
     ipk[1] = ipk[11] = K
     ipk[12], ipk[13], ipk[14] = int(shared), 0, 0
-    dummy, idummy = mx.zeros((1,), f32), mx.zeros((1,), mx.int32)
-    inputs = [dummy, dummy, dummy, dummy, mx.take(gram, Sd, axis=2), st, small[0][Sd],
-              small[1][:, Sd], small[2][Sd], small[3], mx.array(ipk),
-              mx.array(dp.astype(np.float32)), mx.arange(K, dtype=mx.int32), dummy, idummy,
-              dummy, dummy]
-    outs = _launch(inputs, B, L, K, 1)
+    with mx.stream(mx.cpu):              # float64 lives on the CPU only
+        f64, i32 = mx.float64, mx.int32
+        d, di = mx.zeros((1,), f64), mx.zeros((1,), i32)
+        inputs = [d, d, mx.zeros((B, 1), f64), d, mx.array(GS, f64), mx.array(gS, f64),
+                  mx.array(pf[Sn], f64), mx.array(np.ascontiguousarray(cl[:, Sn]), f64),
+                  mx.array(excluded[Sn].astype(np.int32), i32), mx.array(ul, f64),
+                  mx.array(ipk, i32), mx.array(dp, f64), mx.arange(K, dtype=i32), d, di, d, d]
+        outs = _core.glmnet_path(inputs, L, nthreads=min(_cpu_threads(), B), block_threads=1,
+                                 stream=mx.cpu)
+        mx.eval(*outs[:6])
+        res = [np.array(o) for o in outs[:6]]
     xm, xs, cc, ju, ys = _standardisation(g, p, bool(ip[6]), bool(ip[7]), excluded)
     ys = np.where(ys > 0, ys, 1.0)
-    lmu = np.array(outs[5])[:, 0]
-    lam_u = np.array(outs[2], dtype=np.float64)                                  # (B, L)
+    lmu = res[5][:, 0]
+    lam_u = res[2]                                                              # (B, L)
     free = ju.copy()
     free[:, Sn] = False
     bound = np.where(np.arange(L)[None, :] < lmu[:, None],
                      lam_u * (dp[:, :1] / ys[:, None]), np.inf)                   # (B, L)
-    bsc = outs[0] / mx.array(ys.astype(np.float32))[:, None, None]               # (B, L, K)
+    bsc = mx.array((res[0] / ys[:, None, None]).astype(np.float32))              # (B, L, K)
     xm_d = mx.array(xm.astype(np.float32))
     bm = mx.sum(bsc * mx.take(xm_d, Sd, axis=1)[:, None, :], axis=2)              # (B, L)
     gr = mx.array(cc.astype(np.float32))[:, None, :] - \
@@ -905,7 +915,7 @@ def _screen(gram, S, gst, g, small, ip, dp, ul, pf, excluded, shared, L):
     vmax = np.array(mx.max(ratio, axis=2), dtype=np.float64)                     # (B, L)
     bad = vmax >= 1.0
     if not bad.any():
-        return outs, []
+        return res, []
     first_m = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
     vb = np.flatnonzero(first_m >= 0)
     ms = np.stack([first_m[vb], np.maximum(first_m[vb] - 1, 0), np.maximum(first_m[vb] - 3, 0)],
@@ -928,7 +938,7 @@ def _screen(gram, S, gst, g, small, ip, dp, ul, pf, excluded, shared, L):
     cand = np.flatnonzero(np.isfinite(prio))
     cand = cand[np.argsort(prio[cand], kind="stable")]
     want = max(int((prio == 0).sum()), SCREEN_COLUMNS, K // 4)
-    return outs, [int(j) for j in cand[:want]]
+    return res, [int(j) for j in cand[:want]]
 
 
 def _scatter_beta(bS, S, p):
