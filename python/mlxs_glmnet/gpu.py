@@ -740,10 +740,13 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     gram = cols.compute(S)
     mx.eval(gram)
     prof.mark("Gram columns")
-    screened = None                    # the restricted path's launch, when it is the path
+    screened = None                    # the restricted path's solution, when it is the path
     screens = 0
+    gh = None                          # the columns' host copy (the screen's)
     for it in range(0 if whole or SCREEN_ROUNDS <= 0 else SCREEN_ROUNDS + 1):
-        outs_s, add = _screen(gram, S, g, ip, dp, ul, pf, cl, excluded, cols.shared, L)
+        if gh is None:
+            gh = np.array(gram)
+        outs_s, add = _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, cols.shared, L)
         screens += 1
         prof.mark("column screen")
         if not add:
@@ -751,8 +754,10 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
             break
         gsl[add] = np.arange(len(S), len(S) + len(add), dtype=np.int32)
         S = S + add
-        gram = mx.concatenate([gram, cols.compute(add)], axis=1)
+        more = cols.compute(add)
+        gram = mx.concatenate([gram, more], axis=1)
         mx.eval(gram)
+        gh = np.concatenate([gh, np.array(more)], axis=1)
         prof.mark("Gram columns")
     dummy = mx.zeros((1,), f32)
     idummy = mx.zeros((1,), mx.int32)
@@ -859,7 +864,7 @@ def _standardisation(g, p, intr, isd, excluded):
     return xm, xs, np.where(np.isfinite(cc), cc, 0.0), ju, ys[:, 0]
 
 
-def _screen(gram, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
+def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
     """The path restricted to the variables S that have columns, solved by the CPU primitive in
     float64 on those columns' rows and the statistics (the same kernel source; on the GPU a launch
     costs about what the whole path's does, one block's latency a lambda: H100, 5.7 ms a screen
@@ -869,15 +874,16 @@ def _screen(gram, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
     the variables violating them at the first lambda where any does, then those whose gradient,
     extrapolated in lambda from the two exact solutions before it (as _entry_forecast does),
     crosses the bound earliest (SCREEN_COLUMNS in all at least). The gradients come from the
-    columns (gram (1 or B, K, p) on the device): g_j = cc_j - (sum_k b_k G_kj - (b'xm) xm_j) / xs_j
-    with b the solutions over ys, against alpha lambda pf_j / ys."""
+    columns (gh (1 or B, K, p), the Gram columns' host copy): g_j = cc_j - (sum_k b_k G_kj -
+    (b'xm) xm_j) / xs_j with b the solutions over ys, against alpha lambda pf_j / ys. All of it on
+    the host: on the device its small products and reductions cost ~2 ms a screen (H100), in
+    launches and synchronisations."""
     from . import _core
     from .engine import _cpu_threads
     B, p = g.shape[0], pf.shape[0]
     K = len(S)
     Sn = np.asarray(S, dtype=np.int64)
-    Sd = mx.array(Sn.astype(np.int32))
-    GS = np.array(mx.take(gram, Sd, axis=2), dtype=np.float64)                  # (1 or B, K, K)
+    GS = gh[:, :, Sn].astype(np.float64)                                        # (1 or B, K, K)
     gS = np.concatenate([g[:, Sn], g[:, p + Sn], g[:, 2 * p:2 * p + 2], g[:, 2 * p + 2 + Sn]],
                         axis=1)
     ipk = ip.copy()
@@ -901,36 +907,38 @@ def _screen(gram, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
     lam_u = res[2]                                                              # (B, L)
     free = ju.copy()
     free[:, Sn] = False
-    bound = np.where(np.arange(L)[None, :] < lmu[:, None],
-                     lam_u * (dp[:, :1] / ys[:, None]), np.inf)                   # (B, L)
-    bsc = mx.array((res[0] / ys[:, None, None]).astype(np.float32))              # (B, L, K)
-    xm_d = mx.array(xm.astype(np.float32))
-    bm = mx.sum(bsc * mx.take(xm_d, Sd, axis=1)[:, None, :], axis=2)              # (B, L)
-    gr = mx.array(cc.astype(np.float32))[:, None, :] - \
-        (mx.matmul(bsc, gram) - bm[:, :, None] * xm_d[:, None, :]) \
-        / mx.array(xs.astype(np.float32))[:, None, :]                            # (B, L, p)
+    Lm = max(1, int(lmu.max()))                  # (slots past every path's end: not checked)
+    bound = np.where(np.arange(Lm)[None, :] < lmu[:, None],
+                     lam_u[:, :Lm] * (dp[:, :1] / ys[:, None]), np.inf)             # (B, Lm)
+    # every free variable's KKT ratio along the restricted path, |cc_j - b'Gc_j / xs_j| / (pf_j
+    # bound), as |cc pf^-1 - b'(Gc (pf xs)^-1)| / bound: one float32 product (host BLAS,
+    # (Lm, K) x (K, p) a problem) and two passes over (B, Lm, p), the scalings folded into the
+    # small columns and the bound applied after the maximum (11 CV problems at p = 1e3: float64
+    # and four passes took ~4 ms a screen on a 2-core VM)
+    Bg = gh.shape[0]                             # (1: one weighting, so one xm, xs and ju)
     ipf = np.where(free, 1.0 / np.where(pf > 0, pf, 1.0)[None, :], 0.0)          # (B, p)
-    ratio = mx.abs(gr) * mx.array(ipf.astype(np.float32))[:, None, :] \
-        / mx.array(np.maximum(bound, 1e-30).astype(np.float32))[:, :, None]
-    vmax = np.array(mx.max(ratio, axis=2), dtype=np.float64)                     # (B, L)
+    Gc = gh - xm[:Bg, Sn, None] * xm[:Bg, None, :]               # covariance columns (Bg, K, p)
+    Gs = (Gc * (ipf[:Bg] / xs[:Bg])[:, None, :]).astype(np.float32)
+    bsc = res[0][:, :Lm] / ys[:, None, None]                                    # (B, Lm, K)
+    dev = np.matmul(bsc.astype(np.float32), Gs)                                 # (B, Lm, p)
+    np.subtract((cc * ipf).astype(np.float32)[:, None, :], dev, out=dev)
+    np.abs(dev, out=dev)
+    scale = 1.0 / np.maximum(bound, 1e-300)                                     # (B, Lm)
+    vmax = dev.max(axis=2) * scale
     bad = vmax >= 1.0
     if not bad.any():
         return res, []
     first_m = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
     vb = np.flatnonzero(first_m >= 0)
-    ms = np.stack([first_m[vb], np.maximum(first_m[vb] - 1, 0), np.maximum(first_m[vb] - 3, 0)],
-                  axis=1)                                                         # (V, 3)
-    flat = mx.array((vb[:, None] * L + ms).reshape(-1).astype(np.int32))
-    rows = mx.take(mx.concatenate([ratio.reshape(B * L, p), gr.reshape(B * L, p)], axis=1),
-                   flat, axis=0)
-    rows = np.array(rows, dtype=np.float64).reshape(len(vb), 3, 2 * p)
     prio = np.full(p, np.inf)                    # 0: violates at the first violation; else the
-    for k, b in enumerate(vb):                   # earliest forecast crossing + 1
+    for b in vb:                                 # earliest forecast crossing + 1
         m = int(first_m[b])
-        prio[rows[k, 0, :p] >= SCREEN_MARGIN] = 0.0
+        prio[dev[b, m] * scale[b, m] >= SCREEN_MARGIN] = 0.0
         if m >= 2:
-            lam2 = lam_u[b, [m - 1, max(m - 3, 0)]] / ys[b]
-            at = _crossing(rows[k, 1:, p:], lam2,
+            ms = [m - 1, max(m - 3, 0)]
+            lam2 = lam_u[b, ms] / ys[b]
+            gr2 = cc[b] - bsc[b, ms] @ Gc[min(b, Bg - 1)] / xs[b]       # the gradients there
+            at = _crossing(gr2, lam2,
                            _future_lambdas(lam_u[b], m, b, ys[b], ip, ul, dp, L),
                            float(dp[b, 0]) * pf)
             prio = np.minimum(prio, np.where(free[b], at + 1.0, np.inf))
