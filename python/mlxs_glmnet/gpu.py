@@ -75,6 +75,9 @@ FORECAST = os.environ.get("MLXS_GPU_FORECAST", "1") != "0"
 SCREEN_ROUNDS = int(os.environ.get("MLXS_GPU_SCREEN_ROUNDS", "2"))
 SCREEN_MARGIN = 0.9
 SCREEN_COLUMNS = 16
+# CV folds: after the first problem's clean screen, the variables within this fraction of its KKT
+# bound get columns too (the folds' paths wander a little from the full data's)
+SCREEN_NEAR = 0.75
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
 # of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
 STATS_GEMM_ELEMENTS = 2.5e8
@@ -743,22 +746,32 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     screened = None                    # the restricted path's solution, when it is the path
     screens = 0
     gh = None                          # the columns' host copy (the screen's)
+    # Problems with their own columns (CV folds): the first problem alone is screened (cv_glmnet's
+    # full data) and its columns serve the launch over all problems, which the folds' paths, close
+    # to it, then rarely stop; screening all of them cost more than the rounds it saved (H100,
+    # eleven problems at n = 1e6: 11 ms a screen). One weighting: every problem is screened, and
+    # their restricted paths are the paths when none is violated.
+    sub = slice(None) if cols.shared else slice(0, 1)
     for it in range(0 if whole or SCREEN_ROUNDS <= 0 else SCREEN_ROUNDS + 1):
         if gh is None:
-            gh = np.array(gram)
-        outs_s, add = _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, cols.shared, L)
+            gh = np.array(gram[sub])
+        outs_s, add, clean = _screen(gh, S, g[sub], ip, dp[sub], ul, pf, cl, excluded,
+                                     cols.shared, L, near=None if cols.shared else SCREEN_NEAR)
         screens += 1
         prof.mark("column screen")
-        if not add:
+        if clean and cols.shared:
             screened = outs_s
+        if not add:
             break
         gsl[add] = np.arange(len(S), len(S) + len(add), dtype=np.int32)
         S = S + add
         more = cols.compute(add)
         gram = mx.concatenate([gram, more], axis=1)
         mx.eval(gram)
-        gh = np.concatenate([gh, np.array(more)], axis=1)
+        gh = np.concatenate([gh, np.array(more[sub])], axis=1)
         prof.mark("Gram columns")
+        if clean:                      # (the folds' margin, added after a clean screen)
+            break
     dummy = mx.zeros((1,), f32)
     idummy = mx.zeros((1,), mx.int32)
     rounds = 0
@@ -864,12 +877,13 @@ def _standardisation(g, p, intr, isd, excluded):
     return xm, xs, np.where(np.isfinite(cc), cc, 0.0), ju, ys[:, 0]
 
 
-def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
+def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     """The path restricted to the variables S that have columns, solved by the CPU primitive in
     float64 on those columns' rows and the statistics (the same kernel source; on the GPU a launch
     costs about what the whole path's does, one block's latency a lambda: H100, 5.7 ms a screen
     against ~0.5 ms on the host), checked against glmnet's KKT conditions for every other variable
-    along it. Returns its outputs (numpy) and the columns to add: none when no variable violates them at
+    along it. Returns its outputs (numpy), the columns to add and whether no variable violates
+    them (the columns are then those within `near` of the bound, when given: none by default) at
     any lambda (the restricted path then is the path: every other coefficient stays 0), else
     the variables violating them at the first lambda where any does, then those whose gradient,
     extrapolated in lambda from the two exact solutions before it (as _entry_forecast does),
@@ -927,7 +941,11 @@ def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
     vmax = dev.max(axis=2) * scale
     bad = vmax >= 1.0
     if not bad.any():
-        return res, []
+        if near is None:
+            return res, [], True
+        jmax = (dev * scale[:, :, None].astype(np.float32)).max(axis=(0, 1))     # (p,)
+        cand = np.flatnonzero(jmax >= near)
+        return res, [int(j) for j in cand[np.argsort(-jmax[cand], kind="stable")]], True
     first_m = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
     vb = np.flatnonzero(first_m >= 0)
     prio = np.full(p, np.inf)                    # 0: violates at the first violation; else the
@@ -946,7 +964,7 @@ def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L):
     cand = np.flatnonzero(np.isfinite(prio))
     cand = cand[np.argsort(prio[cand], kind="stable")]
     want = max(int((prio == 0).sum()), SCREEN_COLUMNS, K // 4)
-    return res, [int(j) for j in cand[:want]]
+    return res, [int(j) for j in cand[:want]], False
 
 
 def _scatter_beta(bS, S, p):
