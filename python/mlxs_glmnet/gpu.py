@@ -1073,11 +1073,6 @@ def _entry_forecast(r, beta_d, wsp, wip, stopped, idx, gram, gsl, g, dp, ip, ul,
     with np.errstate(divide="ignore", invalid="ignore"):
         gr = cc[:, None, :] - np.where(xs[:, None, :] > 0, (P - bm[:, :, None] * xm[:, None, :])
                                        / xs[:, None, :], 0.0)              # (T, 2, p)
-    slope = (gr[:, 0] - gr[:, 1]) / (lam[:, 0] - lam[:, 1])[:, None]
-    # the earliest future lambda at which |g0 + s (lambda - lambda0)| > l1 pf lambda, solved for
-    # per variable rather than tried at every lambda (an array (T, L, p) cost ~10 ms for 11
-    # problems): with a = g0 - s lambda0 and c = l1 pf that is a + (s - c) lambda > 0 or
-    # -a - (s + c) lambda > 0, two half-lines in lambda, and the lambdas still to come decrease
     for k, (i, m, b, ysc) in enumerate(t[:4] for t in todo):
         at = _crossing(gr[k], lam[k], _future_lambdas(r[2][i], m, b, ysc, ip, ul, dp, L),
                        float(dp[b, 0]) * pf)
@@ -1096,7 +1091,10 @@ def _future_lambdas(lam_row, m, b, ysc, ip, ul, dp, L):
 def _crossing(gr2, lam2, lf, cpf):
     """Per variable: the first index k of the lambdas lf at which the gradient, extrapolated
     linearly in lambda from its values gr2 (2, p) at lam2 (2,), crosses the KKT bound cpf lambda
-    (cpf = alpha pf); inf: never (see _entry_forecast)."""
+    (cpf = alpha pf); inf: never. The earliest future lambda at which |g0 + s (lambda - lambda0)|
+    > cpf lambda is solved for per variable rather than tried at every lambda (an array (T, L, p)
+    cost ~10 ms for 11 problems): with a = g0 - s lambda0 that is a + (s - cpf) lambda > 0 or
+    -a - (s + cpf) lambda > 0, two half-lines in lambda, and the lambdas still to come decrease."""
     if lf.size == 0 or not lam2[0] < lam2[1]:
         return np.full(gr2.shape[1], np.inf)
     slope = (gr2[0] - gr2[1]) / (lam2[0] - lam2[1])
