@@ -9,13 +9,13 @@ move: the path kernel receives K columns and a slot map; when a coordinate witho
 move, the problem saves its state and stops with K_NEEDCOL; the driver adds columns (the missing
 ones, then the variables forecast to enter next (_entry_forecast), then the largest gradients the
 kernel left behind; 32 columns first, at least 64 and a quarter more in each later round)
-and the kernel resumes where it stopped. Before the first launch over all variables a screen (_screen) solves the
-path restricted to the variables that have columns (a small launch) and checks glmnet's KKT
-conditions for every other variable along it, from the same columns: violators and the variables
-forecast to enter next get columns, and a restricted path that no variable violates is the path
-itself, so that a fit whose columns the ranking and the screen foresaw costs no stop, no resumed
-launch and no launch over all variables. When the whole Gram costs about as much as a round
-(2 n p^2 <= 2.5e11 flops), it is computed at once. Each round is one GEMM over x plus one launch; x
+and the kernel resumes where it stopped. Before the first launch over all variables a screen
+(_screen) solves the path restricted to the variables that have columns (on the host: the CPU
+primitive, float64) and checks glmnet's KKT conditions for every other variable along it, from
+the same columns: violators and the variables forecast to enter next get columns, and a
+restricted path that no variable violates is the path itself, so that a fit whose columns the
+ranking and the screen foresaw needs no launch at all. When the whole Gram costs about as much
+as a round (2 n p^2 <= 2.5e11 flops), it is computed at once. Each round is one GEMM over x plus one launch; x
 stays on the device throughout (pass an mx.array to skip the host copy). A batch of CV folds
 (every problem one weighting with some rows zeroed, each row held out by at most one problem) has
 its rows grouped by fold once: a round's columns are then one batched GEMM for every problem, the
