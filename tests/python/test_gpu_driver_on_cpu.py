@@ -343,7 +343,8 @@ def test_screen_finds_the_hidden_variables(gpu_on_cpu, monkeypatch):
     """The screen before the first launch: the variables the marginal ranking hides (a common
     factor) come in from the restricted path's KKT check and its forecast, and once no variable
     violates glmnet's KKT conditions along the restricted path, that path is the answer: no launch
-    over all variables, few columns, and the path of the rounds' driver and of the float64 engine."""
+    over all variables, few columns, and the path of the rounds' driver and of the float64
+    engine."""
     x, y = _factor_data(n=20000)
     p = x.shape[1]
     monkeypatch.setattr(gpu, "FIRST_COLUMNS", 8)
