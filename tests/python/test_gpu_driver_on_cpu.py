@@ -224,10 +224,15 @@ def test_fold_groups_known_counts():
     np.testing.assert_array_equal(np.array(a["valid"]), np.array(b["valid"]))
 
 
-def test_float32_gpu_driver_several_responses(gpu_on_cpu):
+@pytest.mark.parametrize("screen", [0, 2])
+def test_float32_gpu_driver_several_responses(gpu_on_cpu, monkeypatch, screen):
+    """Several responses sharing one set of columns; screened, their restricted paths are the
+    paths only when none of them has a violator."""
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", screen)
     rng, x, _ = _data("gaussian", seed=9)
     Y = x[:, :3] @ rng.standard_normal((3, 4)) + rng.standard_normal((x.shape[0], 4))
     got = mg.glmnet_batch(x, Y, device="gpu", type_gaussian="covariance")
+    assert (got[0].info["gpu_screens"] >= 1) == bool(screen)
     for k in range(4):
         ref = mg.glmnet(x, Y[:, k], device="cpu", thresh=1e-12)
         g1 = mg.glmnet(x, Y[:, k], device="gpu", lambda_=ref.lambda_, thresh=1e-10,
