@@ -720,24 +720,27 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     g = np.array(gst, dtype=np.float64)
     if not np.isfinite(g).all():          # the one read of x doubles as its finiteness check
         raise ValueError("x contains NaN or infinite values (or values too large for float32)")
-    m1, xy, m2 = g[:, :p], g[:, p:2 * p], g[:, 2 * p + 2:]
-    ybar = g[:, 2 * p]
-    var = np.maximum(m2 - m1 * m1, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.abs(xy - m1 * ybar[:, None]) / np.sqrt(var) / pf[None, :]
-    score = np.where(np.isfinite(score), score, -1.0)
-    score[:, pf == 0] = np.inf                        # unpenalised: in the model from the start
-    score[:, excluded] = -np.inf
-    score = score.max(axis=0)
-    order = np.argsort(-score, kind="stable")
-    prof.mark("column ranking")
     # every column at once when that costs about one round's launch and read of x anyway (the
     # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
     # (CV folds' columns are one product over the grouped rows for all problems: one Gram's flops)
     whole = p <= 2 * ROUND_COLUMNS or \
         2.0 * n * p * p * (1 if cols.grp is not None else cols.B) <= FULL_GRAM_FLOPS
-    K0 = p if whole else max(FIRST_COLUMNS, int((pf == 0).sum()))
-    S = [int(j) for j in order[:K0]]
+    if whole:                 # (no ranking: 100 responses at p = 2e3 spent 4-5 ms on it)
+        S = list(range(p))
+    else:
+        # the variables by their largest marginal KKT score over the problems (one weighting:
+        # the columns' spreads are every problem's)
+        m1, xy, m2 = g[:, :p], g[:, p:2 * p], g[:, 2 * p + 2:]
+        sh = slice(0, 1) if cols.shared else slice(None)
+        sd = np.sqrt(np.maximum(m2[sh] - m1[sh] * m1[sh], 0.0)) * pf[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.abs(xy - m1 * g[:, 2 * p:2 * p + 1]) / sd
+        score = np.where(np.isfinite(score), score, -1.0).max(axis=0)
+        score[pf == 0] = np.inf                       # unpenalised: in the model from the start
+        score[excluded] = -np.inf
+        order = np.argsort(-score, kind="stable")
+        S = [int(j) for j in order[:max(FIRST_COLUMNS, int((pf == 0).sum()))]]
+    prof.mark("column ranking")
     gsl = np.full(p, -1, dtype=np.int32)
     gsl[S] = np.arange(len(S), dtype=np.int32)
     gram = cols.compute(S)
