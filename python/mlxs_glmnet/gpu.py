@@ -78,6 +78,8 @@ SCREEN_COLUMNS = 16
 # CV folds: after the first problem's clean screen, the variables within this fraction of its KKT
 # bound get columns too (the folds' paths wander a little from the full data's)
 SCREEN_NEAR = 0.75
+# The screen's KKT check works through its problems in chunks of at most this many ratios
+SCREEN_CHUNK = 1 << 23
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
 # of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
 STATS_GEMM_ELEMENTS = 2.5e8
@@ -929,40 +931,47 @@ def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
                      lam_u[:, :Lm] * (dp[:, :1] / ys[:, None]), np.inf)             # (B, Lm)
     # every free variable's KKT ratio along the restricted path, |cc_j - b'Gc_j / xs_j| / (pf_j
     # bound), as |cc pf^-1 - b'(Gc (pf xs)^-1)| / bound: one float32 product (host BLAS,
-    # (Lm, K) x (K, p) a problem) and two passes over (B, Lm, p), the scalings folded into the
-    # small columns and the bound applied after the maximum (11 CV problems at p = 1e3: float64
-    # and four passes took ~4 ms a screen on a 2-core VM)
+    # (Lm, K) x (K, p) a problem) and two passes over (B, Lm, p) in chunks of problems, the
+    # scalings folded into the small columns and the bound applied after the maximum (11 CV
+    # problems at p = 1e3: float64 and four passes took ~4 ms a screen on a 2-core VM)
     Bg = gh.shape[0]                             # (1: one weighting, so one xm, xs and ju)
     ipf = np.where(free, 1.0 / np.where(pf > 0, pf, 1.0)[None, :], 0.0)          # (B, p)
     Gc = gh - xm[:Bg, Sn, None] * xm[:Bg, None, :]               # covariance columns (Bg, K, p)
     Gs = (Gc * (ipf[:Bg] / xs[:Bg])[:, None, :]).astype(np.float32)
     bsc = res[0][:, :Lm] / ys[:, None, None]                                    # (B, Lm, K)
-    dev = np.matmul(bsc.astype(np.float32), Gs)                                 # (B, Lm, p)
-    np.subtract((cc * ipf).astype(np.float32)[:, None, :], dev, out=dev)
-    np.abs(dev, out=dev)
+    ccs = (cc * ipf).astype(np.float32)
     scale = 1.0 / np.maximum(bound, 1e-300)                                     # (B, Lm)
-    vmax = dev.max(axis=2) * scale
-    bad = vmax >= 1.0
-    if not bad.any():
+    # prio: 0 for a violator at its problem's first violation, else the earliest forecast
+    # crossing + 1; jmax: the largest ratio (the margin a clean screen reports, `near`)
+    prio = np.full(p, np.inf)
+    jmax = np.zeros(p, dtype=np.float32)
+    violated = False
+    step = max(1, SCREEN_CHUNK // (Lm * p))      # (problems a chunk: many responses at large p)
+    for b0 in range(0, B, step):
+        bs = slice(b0, min(B, b0 + step))
+        dev = np.matmul(bsc[bs].astype(np.float32), Gs if Bg == 1 else Gs[bs])  # (b, Lm, p)
+        np.subtract(ccs[bs, None, :], dev, out=dev)
+        np.abs(dev, out=dev)
+        bad = dev.max(axis=2) * scale[bs] >= 1.0
+        if near is not None and not violated:
+            r = dev * scale[bs, :, None].astype(np.float32)
+            jmax = np.maximum(jmax, r.max(axis=(0, 1)))
+        for i in np.flatnonzero(bad.any(axis=1)):
+            violated = True
+            b, m = b0 + int(i), int(bad[i].argmax())
+            prio[dev[i, m] * scale[b, m] >= SCREEN_MARGIN] = 0.0
+            if m >= 2:
+                ms = [m - 1, max(m - 3, 0)]
+                gr2 = cc[b] - bsc[b, ms] @ Gc[min(b, Bg - 1)] / xs[b]   # the gradients there
+                at = _crossing(gr2, lam_u[b, ms] / ys[b],
+                               _future_lambdas(lam_u[b], m, b, ys[b], ip, ul, dp, L),
+                               float(dp[b, 0]) * pf)
+                prio = np.minimum(prio, np.where(free[b], at + 1.0, np.inf))
+    if not violated:
         if near is None:
             return res, [], True
-        jmax = (dev * scale[:, :, None].astype(np.float32)).max(axis=(0, 1))     # (p,)
         cand = np.flatnonzero(jmax >= near)
         return res, [int(j) for j in cand[np.argsort(-jmax[cand], kind="stable")]], True
-    first_m = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
-    vb = np.flatnonzero(first_m >= 0)
-    prio = np.full(p, np.inf)                    # 0: violates at the first violation; else the
-    for b in vb:                                 # earliest forecast crossing + 1
-        m = int(first_m[b])
-        prio[dev[b, m] * scale[b, m] >= SCREEN_MARGIN] = 0.0
-        if m >= 2:
-            ms = [m - 1, max(m - 3, 0)]
-            lam2 = lam_u[b, ms] / ys[b]
-            gr2 = cc[b] - bsc[b, ms] @ Gc[min(b, Bg - 1)] / xs[b]       # the gradients there
-            at = _crossing(gr2, lam2,
-                           _future_lambdas(lam_u[b], m, b, ys[b], ip, ul, dp, L),
-                           float(dp[b, 0]) * pf)
-            prio = np.minimum(prio, np.where(free[b], at + 1.0, np.inf))
     prio[~free.any(axis=0)] = np.inf
     cand = np.flatnonzero(np.isfinite(prio))
     cand = cand[np.argsort(prio[cand], kind="stable")]
