@@ -16,10 +16,10 @@ the same columns: violators and the variables forecast to enter next get columns
 restricted path that no variable violates is the path itself, so that a fit whose columns the
 ranking and the screen foresaw needs no launch at all. When the whole Gram costs about as much
 as a round (2 n p^2 <= 2.5e11 flops), it is computed at once. Each round is one GEMM over x plus
-one launch; x stays on the device throughout (pass an mx.array to skip the host copy). A batch of CV folds
-(every problem one weighting with some rows zeroed, each row held out by at most one problem) has
-its rows grouped by fold once: a round's columns are then one batched GEMM for every problem, the
-cost of one problem's (see _Columns).
+one launch; x stays on the device throughout (pass an mx.array to skip the host copy). A batch of
+CV folds (every problem one weighting with some rows zeroed, each row held out by at most one
+problem) has its rows grouped by fold once: a round's columns are then one batched GEMM for every
+problem, the cost of one problem's (see _Columns).
 
 Binomial and poisson with n >= GLM_IRLS_MIN_N go to irls.py (IRLS in covariance form, driven from
 the host, path.kern's warm-start mode for each weighted least-squares step); smaller ones, and
