@@ -760,7 +760,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     for it in range(0 if whole or SCREEN_ROUNDS <= 0 else SCREEN_ROUNDS + 1):
         if gh is None:
             gh = np.array(gram[sub])
-        outs_s, add, clean = _screen(gh, S, g[sub], ip, dp[sub], ul, pf, cl, excluded,
+            std = _standardisation(g[sub], p, bool(ip[6]), bool(ip[7]), excluded)
+        outs_s, add, clean = _screen(gh, S, g[sub], std, ip, dp[sub], ul, pf, cl, excluded,
                                      cols.shared, L, near=None if cols.shared else SCREEN_NEAR)
         screens += 1
         prof.mark("column screen")
@@ -882,7 +883,7 @@ def _standardisation(g, p, intr, isd, excluded):
     return xm, xs, np.where(np.isfinite(cc), cc, 0.0), ju, ys[:, 0]
 
 
-def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
+def _screen(gh, S, g, std, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     """The path restricted to the variables S that have columns, solved by the CPU primitive in
     float64 on those columns' rows and the statistics (the same kernel source; on the GPU a launch
     costs about what the whole path's does, one block's latency a lambda: H100, 5.7 ms a screen;
@@ -920,7 +921,7 @@ def _screen(gh, S, g, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
                                  stream=mx.cpu)
         mx.eval(*outs[:6])
         res = [np.array(o) for o in outs[:6]]
-    xm, xs, cc, ju, ys = _standardisation(g, p, bool(ip[6]), bool(ip[7]), excluded)
+    xm, xs, cc, ju, ys = std                   # (_standardisation of g, once for every screen)
     ys = np.where(ys > 0, ys, 1.0)
     lmu = res[5][:, 0]
     lam_u = res[2]                                                              # (B, L)
