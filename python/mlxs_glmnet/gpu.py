@@ -294,6 +294,75 @@ def _copy_rows(dst, src):
                                           casting="same_kind"), range(nt)))
 
 
+# Arrays made from host data live in CUDA managed memory under MLX (its allocator's unified_malloc);
+# a kernel's first read then faults their pages over a few at a time. _prefetch asks the CUDA
+# driver to move them in bulk first (cuMemPrefetchAsync on the legacy stream, not waited for: the
+# pages are coherent either way, so it is a hint that can only change speed). It does nothing off
+# CUDA, when the driver library or a CUDA context is missing, or with MLXS_GPU_PREFETCH=0; a call
+# the driver refuses turns it off for the process.
+PREFETCH = os.environ.get("MLXS_GPU_PREFETCH", "1") != "0"
+PREFETCH_MIN_BYTES = 1 << 16
+_CU: dict = {}
+
+
+def _driver():
+    """The CUDA driver library through ctypes, with a current context (None: not usable)."""
+    if "lib" in _CU:
+        return _CU["lib"]
+    _CU["lib"] = None
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libcuda.so.1")
+        ctx = ctypes.c_void_p()
+        if lib.cuCtxGetCurrent(ctypes.byref(ctx)) != 0:
+            return None
+        if not ctx.value:            # (MLX runs on the device's primary context)
+            if lib.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), 0) != 0 or \
+                    lib.cuCtxSetCurrent(ctx) != 0:
+                return None
+
+        class Loc(ctypes.Structure):         # CUmemLocation: {CU_MEM_LOCATION_TYPE_DEVICE, 0}
+            _fields_ = [("type", ctypes.c_int), ("id", ctypes.c_int)]
+        try:
+            v2 = lib.cuMemPrefetchAsync_v2
+            v2.argtypes = [ctypes.c_uint64, ctypes.c_size_t, Loc, ctypes.c_uint, ctypes.c_void_p]
+            _CU["call"] = lambda ptr, size: v2(ptr, size, Loc(1, 0), 0, None)
+        except AttributeError:
+            v1 = lib.cuMemPrefetchAsync
+            v1.argtypes = [ctypes.c_uint64, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
+            _CU["call"] = lambda ptr, size: v1(ptr, size, 0, None)
+        _CU["lib"] = lib
+    except (OSError, AttributeError):
+        return None
+    return _CU["lib"]
+
+
+def _prefetch(*arrays):
+    """Moves the pages of host-made, evaluated device arrays to the GPU in bulk (see PREFETCH).
+    Returns how many arrays it asked for."""
+    if not PREFETCH or _ACTIVE.get("backend", backend()) != "cuda":
+        return 0
+    done = 0
+    for a in arrays:
+        if a is None or a.nbytes < PREFETCH_MIN_BYTES or _driver() is None:
+            continue
+        mx.eval(a)
+        v = np.array(a, copy=False)           # (the buffer MLX's kernels read: no copy)
+        if _CU["call"](v.__array_interface__["data"][0], a.nbytes) != 0:
+            _CU["lib"] = None                 # refused: not managed memory, say; off from here
+            continue
+        done += 1
+    return done
+
+
+def _upload(a, dtype=mx.float32):
+    """A small or moderate host array on the device as dtype, prefetched (_prefetch)."""
+    npdt = np.int32 if dtype == mx.int32 else (np.uint8 if dtype == mx.uint8 else np.float32)
+    out = mx.array(np.ascontiguousarray(a, dtype=npdt), dtype=dtype)
+    _prefetch(out)
+    return out
+
+
 def _f32_upload(a):
     """The 2-d numpy a (any layout) as a float32 mx.array of the same shape (row-major),
     converted on every core straight into the array's own memory (_copy_rows). a is only read."""
@@ -303,8 +372,9 @@ def _f32_upload(a):
         v = np.array(out, copy=False)
         if v.flags.writeable and v.flags.c_contiguous and v.shape == a.shape:
             _copy_rows(v, a)
+            _prefetch(out)
             return out
-    return mx.array(np.ascontiguousarray(a, dtype=np.float32))      # (small, or not a view)
+    return _upload(a)                                              # (small, or not a view)
 
 
 def _device_x(x, mode):
@@ -625,7 +695,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     f32 = mx.float32
 
     def arr(a, d=f32):
-        return mx.array(np.ascontiguousarray(a, dtype=np.float32 if d == f32 else np.int32), dtype=d)
+        return _upload(a, d)
 
     ul, ip, dp, cl = params
     if ip[3] != 0 and _glm_driver(n) == "irls":
@@ -670,6 +740,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         # (uploads cost ~0.6 ms a MB here: the fold numbers go up as bytes when B allows, a
         # constant base weight not at all)
         held_d = mx.array(folds[1].astype(_key_type(B)))
+        _prefetch(held_d)
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
@@ -695,6 +766,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
             cy = (W * y).sum(axis=1) / rs
         ys_d = mx.array(np.subtract(y, cy[:, None], out=np.empty(y.shape, np.float32),
                                     casting="same_kind"))
+    _prefetch(ys_d)
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
     cols = _Columns(X, c, None if Wn_d is None else

@@ -65,6 +65,9 @@ class _Backend:
     def arr(self, a, integer=False):
         if isinstance(a, mx.array):          # (gpu.fold_groups' device arrays)
             return a.astype(mx.int32 if integer else self.dt)
+        if self.kind == "gpu":
+            from .gpu import _upload                      # (prefetched to the GPU)
+            return _upload(a, mx.int32 if integer else self.dt)
         if integer:
             return mx.array(np.ascontiguousarray(a, dtype=np.int32), dtype=mx.int32)
         return mx.array(np.ascontiguousarray(a, dtype=self.npdt), dtype=self.dt)
@@ -301,6 +304,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     steps_total = [0]
 
     Sset: set = set()
+    # a problem's IRLS weights and residuals from the KKT pass at its current coefficients
+    at_kkt: dict = {}
+    kkt_reused = [0]
 
     def eta_of(idx):
         e = Od[idx_d(idx)] + be.arr(b0[idx])[:, None]
@@ -368,8 +374,17 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         steps_total[0] += 1
         ix = idx_d(idx)
         Yk, Wk = Yd[ix], Wn[ix]
-        eta = eta_of(idx)
-        v, r = _moments(eta, Yk, Wk, fam)
+        if all(bb in at_kkt for bb in idx):
+            # the KKT pass at these coefficients left their IRLS weights and residuals (one read
+            # of the strong columns, for eta, saved a lambda)
+            v = mx.stack([at_kkt[bb][0] for bb in idx])
+            r = mx.stack([at_kkt[bb][1] for bb in idx])
+            kkt_reused[0] += 1
+        else:
+            eta = eta_of(idx)
+            v, r = _moments(eta, Yk, Wk, fam)
+        for bb in idx:                     # (the step moves the coefficients)
+            at_kkt.pop(bb, None)
         sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
         if not S:                                                   # intercept only: Newton
             mx.eval(sv_d, sr_d)
@@ -494,11 +509,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             eta = eta_of(ok)
             ok_d = idx_d(ok)
             Yk, Wk = Yd[ok_d], Wn[ok_d]
-            _, r = _moments(eta, Yk, Wk, fam)
+            vk, r = _moments(eta, Yk, Wk, fam)
             sr = mx.sum(r, axis=1)
             gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
             dvd = _deviance(eta, Yk, Wk, fam)
-            mx.eval(gd, dvd)
+            mx.eval(gd, dvd, vk, r)
+            for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
+                at_kkt[bb] = (vk[i], r[i])
             g[ok] = np.array(gd, dtype=np.float64)
             dev_now[ok] = np.array(dvd, dtype=np.float64)
             prof.mark("KKT gradients")
@@ -604,4 +621,5 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                              "bf16_grams": lowp_count[0],
                              "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                              "fold_gram_extensions": fold_ext[0],
+                             "kkt_moments_reused": kkt_reused[0],
                              **prof.report()})
