@@ -164,7 +164,8 @@ _STATSG_SRC = r"""
   const int rows_ = (n + C - 1) / C;
   const int i0 = ch * rows_;
   const int i1 = min(n, i0 + rows_);
-  __shared__ float zs[TR * K];
+  __shared__ float4 zs4[TR * K / 4];     // (K a multiple of 4: four columns a shared load)
+  float* zs = reinterpret_cast<float*>(zs4);
   __shared__ float ws[TR];
   __shared__ float yw[TR];
   const bool on = j < p;
@@ -193,7 +194,13 @@ _STATSG_SRC = r"""
         s2 += tw * v;
         s3 += tw * yw[r];
 #pragma unroll
-        for (int q = 0; q < K; ++q) g[q] += zs[r * K + q] * tw;
+        for (int q = 0; q < K / 4; ++q) {
+          const float4 z = zs4[r * (K / 4) + q];
+          g[4 * q] += z.x * tw;
+          g[4 * q + 1] += z.y * tw;
+          g[4 * q + 2] += z.z * tw;
+          g[4 * q + 3] += z.w * tw;
+        }
       }
     }
     __syncthreads();
