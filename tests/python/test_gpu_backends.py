@@ -270,6 +270,7 @@ def test_prefetch_is_a_hint(monkeypatch):
     the array's values never change."""
     a = mx.array(np.arange(40000, dtype=np.float32))
     small = mx.array(np.arange(10, dtype=np.float32))
+    monkeypatch.setattr(gpu, "PREFETCH", True)
     assert gpu._prefetch(a) == (1 if gpu.backend() == "cuda" and gpu._driver() else 0)
     seen = []
     monkeypatch.setitem(gpu._ACTIVE, "backend", "cuda")
