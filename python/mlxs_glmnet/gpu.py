@@ -153,78 +153,6 @@ _GATHER_SRC = r"""
 """
 
 
-# The column statistics of one weighting and one response together with the Gram columns of the
-# K variables S (the first round's), in one read of x: out[q, chunk, j] = sum over the chunk's rows
-# of w v_j {1, v_j, y, z_0 .. z_{K-1}} with v = x - c and z_k = v_{S_k} (the rows' S values, a
-# tile of TR rows at a time in shared memory, read by every thread of the block).
-_STATSG_SRC = r"""
-  const int n = X_shape[0], p = X_shape[1];
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  const int ch = blockIdx.y, C = gridDim.y;
-  const int rows_ = (n + C - 1) / C;
-  const int i0 = ch * rows_;
-  const int i1 = min(n, i0 + rows_);
-  __shared__ float4 zs4[TR * K / 4];     // (K a multiple of 4: four columns a shared load)
-  float* zs = reinterpret_cast<float*>(zs4);
-  __shared__ float ws[TR];
-  __shared__ float yw[TR];
-  const bool on = j < p;
-  const float cj = on ? c[j] : 0.f;
-  float s1 = 0.f, s2 = 0.f, s3 = 0.f;
-  float g[K];
-#pragma unroll
-  for (int q = 0; q < K; ++q) g[q] = 0.f;
-  for (int t0 = i0; t0 < i1; t0 += TR) {
-    const int tr = min(TR, i1 - t0);
-    for (int t = threadIdx.x; t < tr * K; t += blockDim.x) {
-      const int r = t / K, q = t - r * K;
-      const int col = S[q];
-      zs[t] = X[(size_t)(t0 + r) * p + col] - c[col];
-    }
-    for (int t = threadIdx.x; t < tr; t += blockDim.x) {
-      ws[t] = W[t0 + t];
-      yw[t] = yv[t0 + t];
-    }
-    __syncthreads();
-    if (on) {
-      for (int r = 0; r < tr; ++r) {
-        const float v = X[(size_t)(t0 + r) * p + j] - cj;
-        const float tw = ws[r] * v;
-        s1 += tw;
-        s2 += tw * v;
-        s3 += tw * yw[r];
-#pragma unroll
-        for (int q = 0; q < K / 4; ++q) {
-          const float4 z = zs4[r * (K / 4) + q];
-          g[4 * q] += z.x * tw;
-          g[4 * q + 1] += z.y * tw;
-          g[4 * q + 2] += z.z * tw;
-          g[4 * q + 3] += z.w * tw;
-        }
-      }
-    }
-    __syncthreads();
-  }
-  if (on) {
-    const size_t o = (size_t)ch * p + j, st = (size_t)C * p;
-    out[o] = s1;
-    out[st + o] = s2;
-    out[2 * st + o] = s3;
-#pragma unroll
-    for (int q = 0; q < K; ++q) out[(size_t)(3 + q) * st + o] = g[q];
-  }
-"""
-# Covariance mode with one weighting and one response: the first round's columns come with the
-# statistics (_STATSG_SRC, one read of x instead of two), picked by the ranking of a subsample of
-# SAMPLE_ROWS evenly spaced rows (the full data's ranking needs the statistics first). "auto": on
-# CUDA; "1": everywhere (elsewhere the columns are a second pass: only the ranking changes, which
-# is how the CPU tests exercise it); "0": off.
-FUSED_COLUMNS = os.environ.get("MLXS_GPU_FUSED_COLUMNS", "0")
-FUSED_K = 32             # the kernel's columns (fewer are padded; more: the separate passes)
-SAMPLE_ROWS = 65536
-FUSED_PART_BYTES = 1 << 24   # the kernel's per-chunk partial sums, at most
-
-
 def backend():
     """'cuda', 'metal' or None: the GPU backend of this MLX build."""
     for name in ("cuda", "metal"):
@@ -331,10 +259,6 @@ def _kernel(name):
             _KERNELS[name] = mx.fast.cuda_kernel(
                 name=KERNEL_NAME, input_names=INPUTS, output_names=OUTPUTS,
                 source=(_KDIR / "path.kern").read_text(), header=_header("prelude_cuda.h"))
-        elif name == "statsg":
-            _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_statsg", input_names=["X", "c", "W", "yv", "S"],
-                output_names=["out"], source=_STATSG_SRC)
         elif name == "gather":
             _KERNELS[name] = mx.fast.cuda_kernel(
                 name="mlxs_glmnet_gather", input_names=["X", "rows", "cols", "c", "w", "nm"],
@@ -370,75 +294,6 @@ def _copy_rows(dst, src):
                                           casting="same_kind"), range(nt)))
 
 
-# Arrays made from host data live in CUDA managed memory under MLX (its allocator's unified_malloc);
-# a kernel's first read then faults their pages over a few at a time. _prefetch asks the CUDA
-# driver to move them in bulk first (cuMemPrefetchAsync on the legacy stream, not waited for: the
-# pages are coherent either way, so it is a hint that can only change speed). It does nothing off
-# CUDA, when the driver library or a CUDA context is missing, or with MLXS_GPU_PREFETCH=0; a call
-# the driver refuses turns it off for the process.
-PREFETCH = os.environ.get("MLXS_GPU_PREFETCH", "0") != "0"
-PREFETCH_MIN_BYTES = 1 << 16
-_CU: dict = {}
-
-
-def _driver():
-    """The CUDA driver library through ctypes, with a current context (None: not usable)."""
-    if "lib" in _CU:
-        return _CU["lib"]
-    _CU["lib"] = None
-    try:
-        import ctypes
-        lib = ctypes.CDLL("libcuda.so.1")
-        ctx = ctypes.c_void_p()
-        if lib.cuCtxGetCurrent(ctypes.byref(ctx)) != 0:
-            return None
-        if not ctx.value:            # (MLX runs on the device's primary context)
-            if lib.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), 0) != 0 or \
-                    lib.cuCtxSetCurrent(ctx) != 0:
-                return None
-
-        class Loc(ctypes.Structure):         # CUmemLocation: {CU_MEM_LOCATION_TYPE_DEVICE, 0}
-            _fields_ = [("type", ctypes.c_int), ("id", ctypes.c_int)]
-        try:
-            v2 = lib.cuMemPrefetchAsync_v2
-            v2.argtypes = [ctypes.c_uint64, ctypes.c_size_t, Loc, ctypes.c_uint, ctypes.c_void_p]
-            _CU["call"] = lambda ptr, size: v2(ptr, size, Loc(1, 0), 0, None)
-        except AttributeError:
-            v1 = lib.cuMemPrefetchAsync
-            v1.argtypes = [ctypes.c_uint64, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
-            _CU["call"] = lambda ptr, size: v1(ptr, size, 0, None)
-        _CU["lib"] = lib
-    except (OSError, AttributeError):
-        return None
-    return _CU["lib"]
-
-
-def _prefetch(*arrays):
-    """Moves the pages of host-made, evaluated device arrays to the GPU in bulk (see PREFETCH).
-    Returns how many arrays it asked for."""
-    if not PREFETCH or _ACTIVE.get("backend", backend()) != "cuda":
-        return 0
-    done = 0
-    for a in arrays:
-        if a is None or a.nbytes < PREFETCH_MIN_BYTES or _driver() is None:
-            continue
-        mx.eval(a)
-        v = np.array(a, copy=False)           # (the buffer MLX's kernels read: no copy)
-        if _CU["call"](v.__array_interface__["data"][0], a.nbytes) != 0:
-            _CU["lib"] = None                 # refused: not managed memory, say; off from here
-            continue
-        done += 1
-    return done
-
-
-def _upload(a, dtype=mx.float32):
-    """A small or moderate host array on the device as dtype, prefetched (_prefetch)."""
-    npdt = np.int32 if dtype == mx.int32 else (np.uint8 if dtype == mx.uint8 else np.float32)
-    out = mx.array(np.ascontiguousarray(a, dtype=npdt), dtype=dtype)
-    _prefetch(out)
-    return out
-
-
 def _f32_upload(a):
     """The 2-d numpy a (any layout) as a float32 mx.array of the same shape (row-major),
     converted on every core straight into the array's own memory (_copy_rows). a is only read."""
@@ -448,9 +303,8 @@ def _f32_upload(a):
         v = np.array(out, copy=False)
         if v.flags.writeable and v.flags.c_contiguous and v.shape == a.shape:
             _copy_rows(v, a)
-            _prefetch(out)
             return out
-    return _upload(a)                                              # (small, or not a view)
+    return mx.array(np.ascontiguousarray(a, dtype=np.float32))      # (small, or not a view)
 
 
 def _device_x(x, mode):
@@ -655,67 +509,6 @@ def group_stats(X, rows, c, wg, ysg, shape):
                      mx.matmul(w3 * ysg.reshape(G, 1, nc * r), xs_)[:, 0]]), xg
 
 
-def stats_and_columns(X, c, Wn1, ys1, S):
-    """One weighting Wn1 and one response ys1 ((1, n) on the device): the column statistics
-    (3, 1, p) as column_stats, and the Gram columns (1, K, p) of the variables S (sums of
-    wn v_S v_j, v = x - c) as _Columns.compute; on CUDA one read of x (_STATSG_SRC)."""
-    n, p = X.shape
-    K = len(S)
-    if _ACTIVE.get("backend", backend()) == "cuda" and X.dtype == mx.float32 and K <= FUSED_K \
-            and not _ACTIVE.get("statsg_failed"):
-        Sp = np.full(FUSED_K, S[-1], dtype=np.int32)          # (padded: one compiled kernel)
-        Sp[:K] = S
-        C = max(1, min(-(-n // 256), FUSED_PART_BYTES // ((3 + FUSED_K) * p * 4), 65535))
-        try:
-            out = _kernel("statsg")(inputs=[X, c, Wn1, ys1, mx.array(Sp)],
-                                    template=[("K", FUSED_K), ("TR", 32)],
-                                    grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
-                                    output_shapes=[(3 + FUSED_K, C, p)],
-                                    output_dtypes=[mx.float32])[0]
-            tot = mx.sum(out, axis=1)                                     # (3 + FUSED_K, p)
-            mx.eval(tot)
-            return tot[:3][:, None, :], tot[3:3 + K][None]
-        except RuntimeError:          # (a build or launch this device refuses: the two passes)
-            _ACTIVE["statsg_failed"] = True
-    st3 = column_stats(X, c, Wn1, ys1, 1)
-    Sx = mx.array(np.asarray(S, dtype=np.int32))
-    Z = gather(X, cols=Sx, c=c, w=Wn1[0])                                  # (n, K)
-    return st3, (Z.T @ (X - c[None, :]))[None]
-
-
-def _ranking(g, p, pf, excluded, shared):
-    """The variables by their largest marginal KKT score over the problems, from statistics g
-    (B, 3p + 2) (one weighting: the columns' spreads are every problem's); unpenalised ones
-    first, excluded ones last."""
-    m1, xy, m2 = g[:, :p], g[:, p:2 * p], g[:, 2 * p + 2:]
-    sh = slice(0, 1) if shared else slice(None)
-    sd = np.sqrt(np.maximum(m2[sh] - m1[sh] * m1[sh], 0.0)) * pf[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.abs(xy - m1 * g[:, 2 * p:2 * p + 1]) / sd
-    score = np.where(np.isfinite(score), score, -1.0).max(axis=0)
-    score[pf == 0] = np.inf                           # unpenalised: in the model from the start
-    score[excluded] = -np.inf
-    return np.argsort(-score, kind="stable")
-
-
-def _sample_ranking(X, c, Wn1, ys1, pf, excluded):
-    """_ranking from the statistics of SAMPLE_ROWS evenly spaced rows of x (one weighting Wn1,
-    one response ys1); None when those rows carry no weight."""
-    n, p = X.shape
-    rows = mx.arange(0, n, max(1, n // SAMPLE_ROWS), dtype=mx.int32)
-    ws = mx.take(Wn1[0], rows)
-    tot = mx.sum(ws)
-    wsn = (ws / mx.maximum(tot, 1e-30))[None, :]
-    yss = mx.take(ys1[0], rows)[None, :]
-    st = column_stats(gather(X, rows=rows), c, wsn, yss, 1)
-    gs = mx.concatenate([st[0], st[2], mx.sum(wsn * yss, axis=1, keepdims=True),
-                         mx.zeros((1, 1), mx.float32), st[1]], axis=1)
-    mx.eval(gs, tot)
-    if not float(tot) > 0:
-        return None
-    return _ranking(np.array(gs, dtype=np.float64), p, pf, excluded, True)
-
-
 class _Columns:
     """Gram columns of the shifted design for B weightings, computed on demand (one set for all
     problems when they share their weights, e.g. several responses).
@@ -832,7 +625,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     f32 = mx.float32
 
     def arr(a, d=f32):
-        return _upload(a, d)
+        return mx.array(np.ascontiguousarray(a, dtype=np.float32 if d == f32 else np.int32), dtype=d)
 
     ul, ip, dp, cl = params
     if ip[3] != 0 and _glm_driver(n) == "irls":
@@ -877,7 +670,6 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         # (uploads cost ~0.6 ms a MB here: the fold numbers go up as bytes when B allows, a
         # constant base weight not at all)
         held_d = mx.array(folds[1].astype(_key_type(B)))
-        _prefetch(held_d)
     if unit_w:
         Wn_d = mx.full((1, n), 1.0 / n, dtype=f32)
     elif shared_w:
@@ -903,7 +695,6 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
             cy = (W * y).sum(axis=1) / rs
         ys_d = mx.array(np.subtract(y, cy[:, None], out=np.empty(y.shape, np.float32),
                                     casting="same_kind"))
-    _prefetch(ys_d)
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
     cols = _Columns(X, c, None if Wn_d is None else
@@ -912,25 +703,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
                     W.key_counts() if fb and const_base else None)
     if cols.grp is not None:
         prof.mark("fold grouping", [cols.grp["idx"], cols.grp["w"]])
-    # every column at once when that costs about one round's launch and read of x anyway (the
-    # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
-    # (CV folds' columns are one product over the grouped rows for all problems: one Gram's flops)
-    whole = p <= 2 * ROUND_COLUMNS or \
-        2.0 * n * p * p * (1 if cols.grp is not None else cols.B) <= FULL_GRAM_FLOPS
-    S = fused = None
-    if not whole and cols.grp is None and cols.shared and ys_d.shape[0] == 1 and \
-            (FUSED_COLUMNS == "1" or (FUSED_COLUMNS == "auto" and
-                                      _ACTIVE.get("backend", backend()) == "cuda")):
-        order = _sample_ranking(X, c, cols.Wn, ys_d, pf, excluded)
-        if order is not None:
-            S = [int(j) for j in order[:max(FIRST_COLUMNS, int((pf == 0).sum()))]]
-            prof.mark("column ranking")
-    if S is not None and len(S) <= FUSED_K:
-        st1, fused = stats_and_columns(X, c, cols.Wn, ys_d, S)
-        st3 = mx.broadcast_to(st1, (3, B, p))
-        wy = cols.Wn * ys_d
-        ymom = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ys_d, axis=1)], axis=1)
-    elif cols.grp is not None and cols.grp["every"] and ys_d.shape[0] == 1:
+    if cols.grp is not None and cols.grp["every"] and ys_d.shape[0] == 1:
         # CV folds: the statistics of the grouped rows, one weighting a row
         st3, ymom = cols.fold_stats(ys_d[0])
     else:
@@ -944,25 +717,37 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         ymom = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ys_d, axis=1)], axis=1)
     cols.m1s = st3[0][:1] if cols.shared else st3[0]
     gst = mx.concatenate([st3[0], st3[2], mx.broadcast_to(ymom, (B, 2)), st3[1]], axis=1)
-    mx.eval(gst, *([] if fused is None else [fused]))                      # (B, 3p + 2)
+    mx.eval(gst)                                                            # (B, 3p + 2)
     prof.mark("statistics")
     g = np.array(gst, dtype=np.float64)
     if not np.isfinite(g).all():          # the one read of x doubles as its finiteness check
         raise ValueError("x contains NaN or infinite values (or values too large for float32)")
+    # every column at once when that costs about one round's launch and read of x anyway (the
+    # H200 does 2 n p^2 = 2e11 flops in ~4 ms), else the likeliest ones and more on demand
+    # (CV folds' columns are one product over the grouped rows for all problems: one Gram's flops)
+    whole = p <= 2 * ROUND_COLUMNS or \
+        2.0 * n * p * p * (1 if cols.grp is not None else cols.B) <= FULL_GRAM_FLOPS
     if whole:                 # (no ranking: 100 responses at p = 2e3 spent 4-5 ms on it)
         S = list(range(p))
-    elif fused is None:
-        S = [int(j) for j in _ranking(g, p, pf, excluded, cols.shared)
-             [:max(FIRST_COLUMNS, int((pf == 0).sum()))]]
-        prof.mark("column ranking")
+    else:
+        # the variables by their largest marginal KKT score over the problems (one weighting:
+        # the columns' spreads are every problem's)
+        m1, xy, m2 = g[:, :p], g[:, p:2 * p], g[:, 2 * p + 2:]
+        sh = slice(0, 1) if cols.shared else slice(None)
+        sd = np.sqrt(np.maximum(m2[sh] - m1[sh] * m1[sh], 0.0)) * pf[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.abs(xy - m1 * g[:, 2 * p:2 * p + 1]) / sd
+        score = np.where(np.isfinite(score), score, -1.0).max(axis=0)
+        score[pf == 0] = np.inf                       # unpenalised: in the model from the start
+        score[excluded] = -np.inf
+        order = np.argsort(-score, kind="stable")
+        S = [int(j) for j in order[:max(FIRST_COLUMNS, int((pf == 0).sum()))]]
+    prof.mark("column ranking")
     gsl = np.full(p, -1, dtype=np.int32)
     gsl[S] = np.arange(len(S), dtype=np.int32)
-    if fused is not None:     # (with the statistics)
-        gram = fused
-    else:
-        gram = cols.compute(S)
-        mx.eval(gram)
-        prof.mark("Gram columns")
+    gram = cols.compute(S)
+    mx.eval(gram)
+    prof.mark("Gram columns")
     screened = None                    # the restricted path's solution, when it is the path
     screens = 0
     gh = None                          # the columns' host copy (the screen's)

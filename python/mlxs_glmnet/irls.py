@@ -65,9 +65,6 @@ class _Backend:
     def arr(self, a, integer=False):
         if isinstance(a, mx.array):          # (gpu.fold_groups' device arrays)
             return a.astype(mx.int32 if integer else self.dt)
-        if self.kind == "gpu":
-            from .gpu import _upload                      # (prefetched to the GPU)
-            return _upload(a, mx.int32 if integer else self.dt)
         if integer:
             return mx.array(np.ascontiguousarray(a, dtype=np.int32), dtype=mx.int32)
         return mx.array(np.ascontiguousarray(a, dtype=self.npdt), dtype=self.dt)

@@ -159,6 +159,14 @@ def plan_gpu(mode: int, n: int, p: int, B: int, L: int, *, asked: bool, x_reside
     if need < SMALL and not os.environ.get(GPU_ENV, "").strip():
         return "gpu"
     budget = gpu_budget_bytes()
+    if budget is not None and need > budget and not os.environ.get(GPU_ENV, "").strip():
+        # MLX's freed buffers go back to CUDA's stream-ordered pool, which the driver counts as
+        # used until it trims the pool at a synchronisation (found on an H100: a 7.5 GiB fit
+        # refused with 5 GiB "free" of 80, the rest held for earlier fits of the process)
+        import mlx.core as mx
+        mx.clear_cache()
+        mx.synchronize()
+        budget = gpu_budget_bytes()
     if budget is None or need <= budget:
         return "gpu"
     if not asked:

@@ -262,27 +262,3 @@ def test_auto_device_follows_the_measured_rule(monkeypatch):
     assert f.info["device"] == "cpu"
     cvf = mg.cv_glmnet(x, (x[:, 0] > 0).astype(float), "binomial", nfolds=3, seed=0)
     assert cvf.glmnet_fit.info["device"] == "cpu"
-
-
-def test_prefetch_is_a_hint(monkeypatch):
-    """gpu._prefetch hands each host-made array's own buffer (pointer, byte size) to the CUDA
-    driver, skips small arrays and non-CUDA backends, and turns itself off when the driver refuses;
-    the array's values never change."""
-    a = mx.array(np.arange(40000, dtype=np.float32))
-    small = mx.array(np.arange(10, dtype=np.float32))
-    monkeypatch.setattr(gpu, "PREFETCH", True)
-    assert gpu._prefetch(a) == (1 if gpu.backend() == "cuda" and gpu._driver() else 0)
-    seen = []
-    monkeypatch.setitem(gpu._ACTIVE, "backend", "cuda")
-    monkeypatch.setattr(gpu, "_CU", {"lib": object(),
-                                     "call": lambda ptr, size: seen.append((ptr, size)) or 0})
-    assert gpu._prefetch(a, small, None) == 1
-    assert seen == [(np.array(a, copy=False).__array_interface__["data"][0], 160000)]
-    monkeypatch.setattr(gpu, "PREFETCH", False)
-    assert gpu._prefetch(a) == 0 and len(seen) == 1
-    monkeypatch.setattr(gpu, "PREFETCH", True)
-    gpu._CU["call"] = lambda ptr, size: 1                 # refused: off for the process
-    assert gpu._prefetch(a) == 0 and gpu._driver() is None and gpu._prefetch(a) == 0
-    np.testing.assert_array_equal(np.array(a), np.arange(40000, dtype=np.float32))
-    up = gpu._upload(np.arange(6).reshape(2, 3), mx.int32)
-    assert up.dtype == mx.int32 and np.array(up).tolist() == [[0, 1, 2], [3, 4, 5]]
