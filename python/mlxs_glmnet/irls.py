@@ -51,6 +51,9 @@ GROUP_TOL = 0.1          # the largest relative L1 distance of the weights for a
 GRAM_BF16 = os.environ.get("MLXS_GPU_GRAM_BF16", "1") != "0"
 BF16_ROWS = 10
 BF16_MIN_FLOPS = 1e11
+# The first IRLS step after a KKT pass takes that pass's IRLS weights and residuals (computed at
+# the same coefficients) instead of computing eta again (MLXS_GPU_KKT_REUSE=0: it recomputes)
+KKT_REUSE = os.environ.get("MLXS_GPU_KKT_REUSE", "1") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 BIG = 9.9e35
@@ -371,7 +374,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         steps_total[0] += 1
         ix = idx_d(idx)
         Yk, Wk = Yd[ix], Wn[ix]
-        if all(bb in at_kkt for bb in idx):
+        if KKT_REUSE and all(bb in at_kkt for bb in idx):
             # the KKT pass at these coefficients left their IRLS weights and residuals (one read
             # of the strong columns, for eta, saved a lambda)
             v = mx.stack([at_kkt[bb][0] for bb in idx])
