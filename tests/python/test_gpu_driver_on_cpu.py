@@ -601,4 +601,3 @@ def test_gpu_memory_estimate_and_budget(monkeypatch):
         raise RuntimeError("no GPU")
     monkeypatch.setattr(mx, "device_info", broken)
     assert memory.gpu_budget_bytes() is None
-

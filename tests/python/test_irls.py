@@ -125,6 +125,33 @@ def test_driver_batches_folds(monkeypatch, fam, group):
         assert _gap(x, y, fam, dict(weights=Wb[b]), ref[b], got[b]) < 1e-8
 
 
+
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+@pytest.mark.parametrize("batch", [False, True])
+def test_kkt_pass_feeds_the_next_step(monkeypatch, fam, batch):
+    """The first IRLS step after a KKT pass takes that pass's weights and residuals (KKT_REUSE):
+    they were computed at the same coefficients, so the iterates are the same bit for bit as with
+    eta computed again (one problem, and CV folds whose problems leave the KKT loop at different
+    times), and the reuse happens once a lambda at least."""
+    n, p = 300, 12
+    rng, x, y = _data(fam, n, p, seed=9)
+    fold = rng.integers(0, 3, n)
+    Wb = np.stack([np.ones(n)] + [1.0 * (fold != k) for k in range(3)])
+    _driver(monkeypatch)
+    fits = {}
+    for reuse in (True, False):
+        monkeypatch.setattr(irls, "KKT_REUSE", reuse)
+        fits[reuse] = mg.glmnet_batch(x, y, fam, weights_batch=Wb) if batch else \
+            [mg.glmnet(x, y, fam)]
+    on, off = fits[True], fits[False]
+    assert off[0].info["kkt_moments_reused"] == 0
+    assert on[0].info["kkt_moments_reused"] >= len(on[0].lambda_) - 1
+    for a, b in zip(on, off):
+        assert a.info["irls_steps"] == b.info["irls_steps"] and a.npasses == b.npasses
+        np.testing.assert_array_equal(a.lambda_, b.lambda_)
+        np.testing.assert_array_equal(a.beta, b.beta)
+        np.testing.assert_array_equal(a.a0, b.a0)
+
 def test_driver_maxit_stops_like_the_kernel(monkeypatch):
     rng, x, y = _data("binomial", 300, 20, seed=3)
     import warnings
