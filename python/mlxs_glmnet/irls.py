@@ -373,7 +373,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         k = idx.size
         steps_total[0] += 1
         ix = idx_d(idx)
-        Yk, Wk = Yd[ix], Wn[ix]
         if KKT_REUSE and all(bb in at_kkt for bb in idx):
             # the KKT pass at these coefficients left their IRLS weights and residuals (one read
             # of the strong columns, for eta, saved a lambda)
@@ -381,8 +380,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             r = mx.stack([at_kkt[bb][1] for bb in idx])
             kkt_reused[0] += 1
         else:
-            eta = eta_of(idx)
-            v, r = _moments(eta, Yk, Wk, fam)
+            v, r = _moments(eta_of(idx), Yd[ix], Wn[ix], fam)
         for bb in idx:                     # (the step moves the coefficients)
             at_kkt.pop(bb, None)
         sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
