@@ -45,7 +45,10 @@ class FoldBatch:
         self.shape = (self.K + 1, self.n)
         self.ndim = 2
         # a constant base weight (cv_glmnet without weights): the sums are the fold sizes'
-        self.const = float(base[0]) if self.n and bool(np.all(base == base[0])) else None
+        # (unit weights come as a read-only view of one value, api._ones: no pass to know)
+        one = base.ndim == 1 and base.strides[0] == 0
+        self.const = float(base[0]) if self.n and (one or bool(np.all(base == base[0]))) \
+            else None
         self.counts = None
         if self.const is not None:
             c = np.bincount(fold, minlength=self.K + 1)[1:] if counts is None else counts
