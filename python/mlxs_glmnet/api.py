@@ -231,6 +231,15 @@ def _centred_ss(v, m):
     return ss
 
 
+def _transposed(a):
+    """a.T (float64, C-contiguous) copied a block of 1024 rows of a at a time (100 responses of
+    2e4 rows on this VM: 4.5 ms in one strided copy, 2.6 ms in blocks)."""
+    out = np.empty(a.shape[::-1], dtype=np.float64)
+    for r in range(0, a.shape[0], 1024):
+        out[:, r:r + 1024] = a[r:r + 1024].T
+    return out
+
+
 def _response(y, family, n):
     classnames = cats = None
     if hasattr(y, "to_numpy"):
@@ -570,7 +579,7 @@ def _prepare_batch(a):
         if family != "binomial" and yarr.dtype.kind in "biuf" and yarr.shape[0] == prep["n"]:
             # numeric responses: _response's checks on the whole (B, n) copy at once (100
             # columns of 2e4 one by one, strided, then stacked: ~10 ms on the GPU machine's host)
-            Yt = np.ascontiguousarray(yarr.T, dtype=np.float64)
+            Yt = _transposed(yarr)
             if not np.isfinite(Yt).all():
                 raise ValueError("y contains NaN or infinite values")
             if family == "poisson" and (Yt < 0).any():

@@ -693,8 +693,12 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
             cy = y @ W[0] / rs[0]
         else:
             cy = (W * y).sum(axis=1) / rs
-        ys_d = mx.array(np.subtract(y, cy[:, None], out=np.empty(y.shape, np.float32),
-                                    casting="same_kind"))
+        # (the difference in float64 a block of rows at a time, stored as float32: one
+        # broadcast subtract with the cast took 2.3 ms at 100 x 2e4 on this VM, this 0.85)
+        yf = np.empty(y.shape, np.float32)
+        for r in range(0, y.shape[0], 32):
+            yf[r:r + 32] = y[r:r + 32] - cy[r:r + 32, None]
+        ys_d = mx.array(yf)
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
     cols = _Columns(X, c, None if Wn_d is None else
