@@ -601,3 +601,40 @@ def test_gpu_memory_estimate_and_budget(monkeypatch):
         raise RuntimeError("no GPU")
     monkeypatch.setattr(mx, "device_info", broken)
     assert memory.gpu_budget_bytes() is None
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fold_screen_every_problem(gpu_on_cpu, monkeypatch, weighted):
+    """MLXS_GPU_FOLD_SCREEN: a CV batch's first problem is screened to a clean restricted path,
+    then every problem is screened once on its columns. Where none violates glmnet's KKT
+    conditions the restricted paths are the answer (no launch over all variables), else the
+    violators get columns and the launch follows; either way each problem is held to the float64
+    engine at every lambda, and to the batch the launch alone gives."""
+    x, y = _factor_data(n=20000, p=200, k=12, seed=3)
+    n = len(y)
+    rng = np.random.default_rng(4)
+    foldid = rng.permutation(np.resize(np.arange(1, 6), n))
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    kw = dict(type_gaussian="covariance", weights=w)
+    monkeypatch.setattr(gpu, "FIRST_COLUMNS", 8)
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2)
+    monkeypatch.setattr(gpu, "FOLD_SCREEN", True)
+    got = mg.glmnet_batch(x, y, foldid=foldid, device="gpu", **kw)
+    if weighted:      # (here a fold violates on the first problem's columns: they get columns
+        # and the launch over all problems follows)
+        assert got[0].info["gpu_rounds"] >= 1 and len(gpu_on_cpu) >= 1
+    else:
+        assert got[0].info["gpu_rounds"] == 0 and not gpu_on_cpu    # no launch at all
+    assert got[0].info["gpu_screens"] >= 2 and got[0].info["gpu_columns"] < 200
+    monkeypatch.setattr(gpu, "FOLD_SCREEN", False)
+    launched = mg.glmnet_batch(x, y, foldid=foldid, device="gpu", **kw)
+    assert launched[0].info["gpu_rounds"] >= 1
+    for b in range(6):
+        wb = (np.ones(n) if b == 0 else (foldid != b).astype(float)) * (1 if w is None else w)
+        ref = mg.glmnet(x, y, weights=wb, device="cpu", lambda_=got[b].lambda_, thresh=1e-12)
+        assert _gap(x, y, "gaussian", dict(weights=wb), ref, got[b]) < 1e-4
+        assert abs(len(got[b].lambda_) - len(launched[b].lambda_)) <= 1
+        k = min(len(got[b].lambda_), len(launched[b].lambda_))
+        # (float64 restricted paths against the float32 launch at glmnet's thresh 1e-7)
+        np.testing.assert_allclose(got[b].beta[:, :k], launched[b].beta[:, :k],
+                                   atol=1e-3 * np.abs(launched[b].beta).max())
