@@ -78,7 +78,6 @@ SCREEN_COLUMNS = 16
 # CV folds: after the first problem's clean screen, the variables within this fraction of its KKT
 # bound get columns too (the folds' paths wander a little from the full data's)
 SCREEN_NEAR = 0.75
-FOLD_SCREEN = os.environ.get("MLXS_GPU_FOLD_SCREEN", "0") != "0"
 # The screen's KKT check works through its problems in chunks of at most this many ratios
 SCREEN_CHUNK = 1 << 23
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
@@ -767,29 +766,11 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
             gh = np.array(gram[sub])
             std = _standardisation(g[sub], p, bool(ip[6]), bool(ip[7]), excluded)
         outs_s, add, clean = _screen(gh, S, g[sub], std, ip, dp[sub], ul, pf, cl, excluded,
-                                     cols.shared, L,
-                                     near=None if cols.shared or FOLD_SCREEN else SCREEN_NEAR)
+                                     cols.shared, L, near=None if cols.shared else SCREEN_NEAR)
         screens += 1
         prof.mark("column screen")
         if clean and cols.shared:
             screened = outs_s
-        if clean and not cols.shared and FOLD_SCREEN:
-            # every problem screened once on the first one's columns
-            gha = np.array(gram)
-            stda = _standardisation(g, p, bool(ip[6]), bool(ip[7]), excluded)
-            outs_s, add, clean = _screen(gha, S, g, stda, ip, dp, ul, pf, cl, excluded,
-                                         False, L, near=None)
-            screens += 1
-            prof.mark("column screen")
-            if clean:
-                screened = outs_s
-                break
-            gsl[add] = np.arange(len(S), len(S) + len(add), dtype=np.int32)
-            S = S + add
-            gram = mx.concatenate([gram, cols.compute(add)], axis=1)
-            mx.eval(gram)
-            prof.mark("Gram columns")
-            break
         if not add:
             break
         gsl[add] = np.arange(len(S), len(S) + len(add), dtype=np.int32)
