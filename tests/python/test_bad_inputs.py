@@ -290,3 +290,20 @@ def test_core_valid_call_still_runs():
         mx.eval(*outs)
         info = np.array(outs[5])
         assert info[0, 0] == L and info[0, 2] == 0
+
+
+def test_several_responses_constant_column():
+    """glmnet_batch with an (n, B) y: a constant response is named (the check looks in full only
+    at responses whose first two values agree); one whose first values agree is not constant."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 5))
+    Y = rng.standard_normal((40, 4))
+    Y[1, 1] = Y[0, 1]                                  # first two equal, the rest not
+    fits = mg.glmnet_batch(x, Y, device="cpu")
+    assert len(fits) == 4
+    bad = Y.copy()
+    bad[:, 3] = 2.5
+    with pytest.raises(ValueError, match="response column 3 is constant"):
+        mg.glmnet_batch(x, bad, device="cpu")
+    bad[5, 3] = 2.0                                    # differs after the first two: not constant
+    assert len(mg.glmnet_batch(x, bad, device="cpu")) == 4

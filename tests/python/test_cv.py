@@ -477,8 +477,10 @@ def test_glmnet_batch_foldid_bad_input():
         mg.glmnet_batch(x, y, foldid=good[:50])
     with pytest.raises(ValueError, match="foldid must hold integer fold numbers"):
         mg.glmnet_batch(x, y, foldid=good + 0.5)
-    with pytest.raises(ValueError, match="1-based"):
+    with pytest.raises(ValueError, match=r"1-based fold numbers \(>= 1\), got 0"):
         mg.glmnet_batch(x, y, foldid=good - 1)
+    with pytest.raises(ValueError, match=r"1-based fold numbers \(>= 1\), got -1"):
+        mg.glmnet_batch(x, y, foldid=good - 2)
     with pytest.raises(ValueError, match="fold 2 has no observations"):
         mg.glmnet_batch(x, y, foldid=np.where(good == 2, 3, good))
     with pytest.raises(ValueError, match="either foldid or weights_batch"):

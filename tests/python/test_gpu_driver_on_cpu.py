@@ -601,3 +601,15 @@ def test_gpu_memory_estimate_and_budget(monkeypatch):
         raise RuntimeError("no GPU")
     monkeypatch.setattr(mx, "device_info", broken)
     assert memory.gpu_budget_bytes() is None
+
+
+@pytest.mark.parametrize("shape", [(100, 2000), (3, 300000), (5, 7), (1, 1)])
+def test_centred_f32(shape):
+    """Several responses' shifted float32 copy, made in blocks of rows (short rows) or row by row
+    (long rows): exactly the one-shot float64 difference rounded to float32."""
+    y = np.random.default_rng(1).standard_normal(shape) * 10 + 3
+    cy = y.mean(axis=1)
+    want = np.subtract(y, cy[:, None], out=np.empty(shape, np.float32), casting="same_kind")
+    got = gpu._centred_f32(y, cy)
+    assert got.dtype == np.float32 and got.shape == shape
+    np.testing.assert_array_equal(got, want)
