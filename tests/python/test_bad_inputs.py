@@ -307,3 +307,11 @@ def test_several_responses_constant_column():
         mg.glmnet_batch(x, bad, device="cpu")
     bad[5, 3] = 2.0                                    # differs after the first two: not constant
     assert len(mg.glmnet_batch(x, bad, device="cpu")) == 4
+    # with weights: constant over the rows of positive weight is constant
+    w = np.ones(40)
+    w[[0, 5]] = 0.0
+    with pytest.raises(ValueError, match="response column 3 is constant"):
+        mg.glmnet_batch(x, bad, weights=w, device="cpu")
+    Yw = Y.copy()
+    Yw[2, 0] = Yw[1, 0]                                # the first two positive rows agree
+    assert len(mg.glmnet_batch(x, Yw, weights=w, device="cpu")) == 4
