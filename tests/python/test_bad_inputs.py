@@ -272,7 +272,6 @@ def test_core_rejects_inconsistent_arguments(what, mutate):
     import mlx.core as mx
     from mlxs_glmnet import _core
     ins, L = _core_inputs()
-    import mlx.core as _mx  # noqa: F401
     ins[10] = mx.array(np.asarray(ins[10], dtype=np.int32))
     ins = mutate(ins)
     with pytest.raises(ValueError, match="glmnet_path"):
