@@ -361,6 +361,14 @@ def _constant_columns(x) -> np.ndarray:
     return (np.asarray(x) == np.asarray(x)[:1]).all(axis=0)
 
 
+def sample_rows(n, k=1024):
+    """At most k row numbers spread over range(n) with no period (a multiplicative hash): a
+    sample of rows that a regular pattern in the data does not fool."""
+    if n <= k:
+        return np.arange(n)
+    return np.sort((np.arange(k, dtype=np.int64) * 2654435761) % n)
+
+
 def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
               maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5, device="cpu", dtype=None,
               trace_it=0, unit_weights=False) -> PathResult:

@@ -382,6 +382,24 @@ def _centred_f32(y, cy):
     return out
 
 
+def _centre(y, w=None):
+    """A centre of y along its last axis for float32 differences y - centre to keep their
+    precision: the median of ~1024 sampled values (engine.sample_rows; those of positive weight
+    w when w is given), which lies within a standard deviation of the mean and ignores outliers
+    (a huge y at weight 0, say). No pass over n: the exact (weighted) mean cost one, ~0.3-1 ms
+    at n = 1e6 on the device's host; the statistics take the exact moments of y - centre."""
+    from .engine import sample_rows
+    n = y.shape[-1]
+    pick = sample_rows(n)
+    if w is not None:
+        w = np.asarray(w)
+        pos = pick[w[pick] > 0]
+        pick = pos if pos.size else np.flatnonzero(w > 0)[:1024]
+        if not pick.size:
+            pick = sample_rows(n)
+    return np.median(y[..., pick], axis=-1)
+
+
 def column_stats(X, c, Wn_d, ys_d, B):
     """(3, B, p): sum_i wn_bi v_ij {1, v_ij, y_bi} with v = x - c, for the B weightings of Wn_d
     ((B or 1, n), rows summing to 1) and responses ys_d ((B or 1, n)); one read of x (n, p)."""
@@ -694,21 +712,14 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         Wn_d = arr(W / W.sum(axis=1, keepdims=True))
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
     # without an intercept glmnet does not centre, so neither may the shift
+    w0 = None if unit_w else (W.base if fb else W[0])
     if y.ndim == 1:
-        w0 = W.base if fb else W[0]
-        cy = np.full(B, (y.mean() if unit_w else float(w0 @ y) / rs[0]) if intercept else 0.0)
+        cy = np.full(B, _centre(y, w0) if intercept else 0.0)
         # (one pass: the float64 difference rounded straight into float32)
         ys_d = mx.array(np.subtract(y, cy[0], out=np.empty(n, np.float32),
                                     casting="same_kind")[None, :])
     else:                                # several responses (B, n)
-        if not intercept:
-            cy = np.zeros(B)
-        elif unit_w:
-            cy = y.mean(axis=1)
-        elif shared_w:
-            cy = y @ W[0] / rs[0]
-        else:
-            cy = (W * y).sum(axis=1) / rs
+        cy = _centre(y, w0) if intercept else np.zeros(B)
         ys_d = mx.array(_centred_f32(y, cy))
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])

@@ -613,3 +613,62 @@ def test_centred_f32(shape):
     got = gpu._centred_f32(y, cy)
     assert got.dtype == np.float32 and got.shape == shape
     np.testing.assert_array_equal(got, want)
+
+
+def test_centre_ignores_outliers_and_zero_weights():
+    """The float32 shift of y: a median of evenly spaced values, those of positive weight when
+    there are any; it lies within a standard deviation of the mean, and a huge y at weight 0
+    does not move it (with the weighted mean's exact shift it could not either)."""
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal(100000) * 2 + 50
+    y[::97] = 1e12                                   # outliers, all at weight 0
+    w = np.ones_like(y)
+    w[::97] = 0.0
+    c = gpu._centre(y, w)
+    keep = w > 0
+    assert abs(c - y[keep].mean()) <= y[keep].std()
+    assert abs(gpu._centre(y[:, None].T.repeat(3, axis=0), w) - c).max() == 0.0   # per row
+    assert gpu._centre(np.array([3.0, 7.0])) == 5.0
+
+
+def test_gaussian_weight_zero_outlier_on_the_gpu_driver(gpu_on_cpu, monkeypatch):
+    """A y value far away at weight 0 leaves the float32 path on the float64 one (the shift must
+    not take it into account: float32 differences from a centre near 1e12 would keep no digit
+    of y's spread)."""
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2)
+    rng, x, y = _data("gaussian", seed=9)
+    w = rng.uniform(0.5, 2.0, len(y))
+    y[::7] = 1e12
+    w[::7] = 0.0
+    ref = mg.glmnet(x, y, weights=w, device="cpu", thresh=1e-12)
+    got = mg.glmnet(x, y, weights=w, device="gpu", lambda_=ref.lambda_, thresh=1e-10,
+                    type_gaussian="covariance")
+    assert _gap(x, y, "gaussian", {"weights": w}, ref, got) < 1e-4
+
+
+@pytest.mark.parametrize("case", ["normal", "big_mean", "sorted", "constant", "sample_misses",
+                                  "tiny"])
+def test_one_pass_moments(case):
+    """y's mean and centred sum of squares in one pass around a sampled median agree with the
+    two-pass values to rounding, including where the sample misses the bulk of y (the second
+    pass around the mean) and a constant y (exactly 0)."""
+    from mlxs_glmnet import engine
+    from mlxs_glmnet.api import _moments
+    rng = np.random.default_rng(5)
+    n = 300001
+    y = {"normal": rng.standard_normal(n),
+         "big_mean": rng.standard_normal(n) + 1e7,
+         "sorted": np.sort(rng.exponential(size=n)),
+         "constant": np.full(n, 0.1),
+         "sample_misses": 1e6 + rng.standard_normal(n),
+         "tiny": np.array([1.0, 2.0, 4.0])}[case]
+    if case == "sample_misses":
+        y[engine.sample_rows(n)] = 0.0
+    m, ss = _moments(y)
+    m0 = y.mean()
+    ss0 = float(((y - m0) ** 2).sum())
+    assert m == pytest.approx(m0, rel=1e-14, abs=1e-12)
+    if case == "constant":
+        assert ss == 0.0
+    else:
+        assert ss == pytest.approx(ss0, rel=1e-10)
