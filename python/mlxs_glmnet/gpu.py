@@ -297,6 +297,9 @@ def _copy_rows(dst, src):
 def _f32_upload(a):
     """The 2-d numpy a (any layout) as a float32 mx.array of the same shape (row-major),
     converted on every core straight into the array's own memory (_copy_rows). a is only read."""
+    out = _zc_read(a)
+    if out is not None:
+        return out
     if a.size >= PARALLEL_COPY_ELEMENTS:
         out = mx.zeros(a.shape, dtype=mx.float32)
         mx.eval(out)
@@ -305,6 +308,112 @@ def _f32_upload(a):
             _copy_rows(v, a)
             return out
     return mx.array(np.ascontiguousarray(a, dtype=np.float32))      # (small, or not a view)
+
+
+# Host arrays read by the GPU in place. MLX puts an array made from host data in CUDA managed
+# memory, whose pages a kernel's first read migrates a few at a time (~2.7 GB/s on the device
+# machines: y of a fit at n = 1e6, 4 MB, ~1.5 ms; x of 4 GB, seconds). Instead the numpy buffer
+# is page-locked for the duration of one kernel (cuMemHostRegister through ctypes: CUDA's
+# driver library, which MLX's CUDA backend loads) that reads it over the bus and writes the
+# float32 values (minus a shift per row) into an ordinary device array. Off CUDA, when the
+# driver refuses, or with MLXS_GPU_ZEROCOPY=0, the copies go through mx.array as before.
+ZEROCOPY = os.environ.get("MLXS_GPU_ZEROCOPY", "1") != "0"
+ZEROCOPY_MIN_BYTES = 1 << 18
+_CU: dict = {}
+_ZC_SRC = r"""
+  const unsigned long long a = ((unsigned long long)(unsigned)ad[1] << 32) | (unsigned)ad[0];
+  const SRC* h = reinterpret_cast<const SRC*>(a);
+  const long long m = nm[1], n = (long long)nm[0] * m;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
+    out[i] = (float)(h[i] - (SRC)sh[HS ? i / m : 0]);
+"""
+
+
+def _driver():
+    """CUDA's driver library through ctypes with MLX's (primary) context current, or None."""
+    if "lib" in _CU:
+        return _CU["lib"]
+    _CU["lib"] = None
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libcuda.so.1")
+        ctx = ctypes.c_void_p()
+        if lib.cuCtxGetCurrent(ctypes.byref(ctx)) != 0:
+            return None
+        if not ctx.value and (lib.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), 0) != 0 or
+                              lib.cuCtxSetCurrent(ctx) != 0):
+            return None
+        lib.cuMemHostRegister_v2.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint]
+        lib.cuMemHostUnregister.argtypes = [ctypes.c_void_p]
+        lib.cuMemHostGetDevicePointer_v2.argtypes = [ctypes.POINTER(ctypes.c_uint64),
+                                                     ctypes.c_void_p, ctypes.c_uint]
+        _CU["ctypes"] = ctypes
+        _CU["lib"] = lib
+    except (OSError, AttributeError):
+        return None
+    return lib
+
+
+def _zc_kernel(src_dtype, shifted):
+    name = f"zc_{np.dtype(src_dtype).name}_{int(shifted)}"
+    if name not in _KERNELS:
+        ctype = "double" if np.dtype(src_dtype) == np.float64 else "float"
+        _KERNELS[name] = mx.fast.cuda_kernel(
+            name="mlxs_glmnet_" + name, input_names=["ad", "sh", "nm"], output_names=["out"],
+            source=_ZC_SRC.replace("SRC", ctype).replace("HS", str(int(shifted))))
+    return _KERNELS[name]
+
+
+def _zc_read(a, shift=None):
+    """The C-contiguous 1- or 2-d numpy float64/float32 a as a float32 device array of its
+    shape, minus shift (one value a row, a scalar, or none), read by the GPU in place (see
+    ZEROCOPY); None where that path is not available (the caller uploads as before). a is
+    only read; it is page-locked until the kernel has finished."""
+    if not ZEROCOPY or _ACTIVE.get("backend", backend()) != "cuda" or \
+            a.dtype not in (np.float64, np.float32) or not a.flags.c_contiguous or \
+            a.nbytes < ZEROCOPY_MIN_BYTES or a.ndim not in (1, 2):
+        return None
+    lib = _driver()
+    if lib is None:
+        return None
+    ct = _CU["ctypes"]
+    host = a.__array_interface__["data"][0]
+    rc = -1
+    for flags in _CU.get("flags", (10, 2)):            # DEVICEMAP | READ_ONLY, then DEVICEMAP
+        rc = lib.cuMemHostRegister_v2(host, a.nbytes, flags)
+        if rc == 0:
+            _CU["flags"] = (flags,)
+        if rc in (0, 712):
+            break
+    mine = rc == 0
+    if rc not in (0, 712):           # (712: already registered, by its owner: used as it is)
+        _CU["lib"] = None            # the driver will not page-lock here: off for the process
+        return None
+    try:
+        dev = ct.c_uint64()
+        if lib.cuMemHostGetDevicePointer_v2(ct.byref(dev), host, 0) != 0:
+            return None
+        shape2 = a.shape if a.ndim == 2 else (1, a.shape[0])
+        # (the shifts go up as float32: the caller's are float32 values, see _f32_exact)
+        sv = np.zeros(1, np.float32) if shift is None else \
+            np.asarray(shift, dtype=np.float32).reshape(-1)
+        per_row = sv.size == shape2[0] and shape2[0] > 1
+        sh = mx.array(sv if per_row else sv[:1])
+        ad = mx.array(np.array([dev.value & 0xFFFFFFFF, dev.value >> 32],
+                               dtype=np.uint64).astype(np.uint32).view(np.int32))
+        total = shape2[0] * shape2[1]
+        blocks = max(1, min(-(-total // 256), 4096))
+        out = _zc_kernel(a.dtype, per_row)(
+            inputs=[ad, sh, mx.array(np.array(shape2, dtype=np.int32))],
+            grid=(blocks * 256, 1, 1), threadgroup=(256, 1, 1),
+            output_shapes=[shape2], output_dtypes=[mx.float32])[0]
+        mx.eval(out)
+        mx.synchronize()             # (the pages stay locked until the read has finished)
+        return out if a.ndim == 2 else out.reshape(a.shape)
+    finally:
+        if mine:
+            lib.cuMemHostUnregister(host)
 
 
 def _device_x(x, mode):
@@ -712,15 +821,19 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         Wn_d = arr(W / W.sum(axis=1, keepdims=True))
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
     # without an intercept glmnet does not centre, so neither may the shift
+    # (float32 values, so that the GPU's in-place read subtracts exactly the same shifts)
     w0 = None if unit_w else (W.base if fb else W[0])
     if y.ndim == 1:
-        cy = np.full(B, _centre(y, w0) if intercept else 0.0)
-        # (one pass: the float64 difference rounded straight into float32)
-        ys_d = mx.array(np.subtract(y, cy[0], out=np.empty(n, np.float32),
-                                    casting="same_kind")[None, :])
+        cy = np.full(B, float(np.float32(_centre(y, w0))) if intercept else 0.0)
+        ys_d = _zc_read(y, cy[:1])
+        # (else one pass: the float64 difference rounded straight into float32)
+        ys_d = mx.array(np.subtract(y, cy[0], out=np.empty(n, np.float32), casting="same_kind")
+                        ) if ys_d is None else ys_d
+        ys_d = ys_d[None, :]
     else:                                # several responses (B, n)
-        cy = _centre(y, w0) if intercept else np.zeros(B)
-        ys_d = mx.array(_centred_f32(y, cy))
+        cy = _centre(y, w0).astype(np.float32).astype(np.float64) if intercept else np.zeros(B)
+        ys_d = _zc_read(y, cy)
+        ys_d = mx.array(_centred_f32(y, cy)) if ys_d is None else ys_d
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
     cols = _Columns(X, c, None if Wn_d is None else

@@ -672,3 +672,60 @@ def test_one_pass_moments(case):
         assert ss == 0.0
     else:
         assert ss == pytest.approx(ss0, rel=1e-10)
+
+
+@pytest.mark.parametrize("case", ["y", "responses", "x32", "refused", "registered"])
+def test_zero_copy_read_marshalling(monkeypatch, case):
+    """gpu._zc_read on a mocked CUDA driver, with the kernel replaced by a host emulation that
+    reads memory at the address the kernel would get: the address travels intact, each row gets
+    its shift, the buffer is page-locked exactly while it is read (and not unlocked when its
+    owner had locked it), and a driver that refuses turns the path off (the caller uploads)."""
+    import ctypes
+    rng = np.random.default_rng(3)
+    a = {"y": rng.standard_normal(70000) + 4.0, "responses": rng.standard_normal((3, 30000)),
+         "x32": rng.standard_normal((400, 300)).astype(np.float32),
+         "refused": rng.standard_normal(70000), "registered": rng.standard_normal(70000)}[case]
+    a.flags.writeable = False
+    shift = {"y": np.array([4.0]), "responses": np.array([0.5, -1.0, 2.0])}.get(case)
+    events = []
+
+    class Lib:
+        def cuMemHostRegister_v2(self, ptr, size, flags):
+            events.append(("register", ptr, size))
+            return {"refused": 1, "registered": 712}.get(case, 0)
+
+        def cuMemHostUnregister(self, ptr):
+            events.append(("unregister", ptr))
+            return 0
+
+        def cuMemHostGetDevicePointer_v2(self, out, ptr, flags):
+            out._obj.value = ptr
+            return 0
+
+    def kernel(src_dtype, shifted):
+        def run(*, inputs, grid, threadgroup, output_shapes, output_dtypes):
+            assert ("register", a.ctypes.data, a.nbytes) in events and \
+                not any(e[0] == "unregister" for e in events)
+            lo, hi = np.array(inputs[0]).view(np.uint32).astype(np.uint64)
+            rows, m = (int(v) for v in np.array(inputs[2]))
+            buf = (ctypes.c_char * (rows * m * np.dtype(src_dtype).itemsize)).from_address(
+                int(lo | (hi << np.uint64(32))))
+            h = np.frombuffer(buf, dtype=src_dtype).reshape(rows, m)
+            sh = np.array(inputs[1], dtype=np.float64)
+            out = (h - (sh[:, None] if shifted else sh[0])).astype(np.float32)
+            return [mx.array(out)]
+        return run
+
+    monkeypatch.setitem(gpu._ACTIVE, "backend", "cuda")
+    monkeypatch.setattr(gpu, "_CU", {"lib": Lib(), "ctypes": ctypes})
+    monkeypatch.setattr(gpu, "_zc_kernel", kernel)
+    got = gpu._zc_read(a, shift)
+    if case == "refused":
+        assert got is None and gpu._CU["lib"] is None
+        return
+    want = (a - (0.0 if shift is None else (shift[:, None] if a.ndim == 2 and shift.size > 1
+                                            else shift[0]))).astype(np.float32)
+    np.testing.assert_array_equal(np.array(got), want)
+    assert got.shape == a.shape and got.dtype == mx.float32
+    assert [e[0] for e in events] == (["register"] if case == "registered"
+                                      else ["register", "unregister"])
