@@ -73,6 +73,7 @@ FORECAST = os.environ.get("MLXS_GPU_FORECAST", "1") != "0"
 # marginal ranking (bench/gpu.py's data at n = 1e6: 6 of the 20 variables that enter ranked
 # 994-999 of 1000), which a stop and a resumed launch found before.
 SCREEN_ROUNDS = int(os.environ.get("MLXS_GPU_SCREEN_ROUNDS", "2"))
+RANK_CENTRED = os.environ.get("MLXS_GPU_RANK_CENTRED", "1") != "0"
 SCREEN_MARGIN = 0.9
 SCREEN_COLUMNS = 16
 # CV folds: after the first problem's clean screen, the variables within this fraction of its KKT
@@ -875,7 +876,12 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         sh = slice(0, 1) if cols.shared else slice(None)
         sd = np.sqrt(np.maximum(m2[sh] - m1[sh] * m1[sh], 0.0)) * pf[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            score = np.abs(xy - m1 * g[:, 2 * p:2 * p + 1]) / sd
+            score = (xy - m1 * g[:, 2 * p:2 * p + 1]) / sd
+        if RANK_CENTRED:
+            ok = np.isfinite(score) & ~excluded[None, :] & (pf > 0)[None, :]
+            med = np.array([np.median(r[k]) if k.any() else 0.0 for r, k in zip(score, ok)])
+            score = score - med[:, None]
+        score = np.abs(score)
         score = np.where(np.isfinite(score), score, -1.0).max(axis=0)
         score[pf == 0] = np.inf                       # unpenalised: in the model from the start
         score[excluded] = -np.inf

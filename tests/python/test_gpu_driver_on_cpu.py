@@ -312,6 +312,7 @@ def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
     solutions) brings them in the round before they are asked for: fewer rounds, the same path."""
     monkeypatch.setattr(gpu, "FIRST_COLUMNS", 8)
     monkeypatch.setattr(gpu, "ROUND_COLUMNS", 8)
+    monkeypatch.setattr(gpu, "RANK_CENTRED", False)         # (the plain marginal ranking)
     rng = np.random.default_rng(0)
     n, p = 5000, 200
     x = rng.standard_normal((n, p)) + 0.5 * rng.standard_normal((n, 1))
@@ -354,6 +355,7 @@ def test_screen_finds_the_hidden_variables(gpu_on_cpu, monkeypatch):
     x, y = _factor_data(n=20000)
     p = x.shape[1]
     monkeypatch.setattr(gpu, "FIRST_COLUMNS", 8)
+    monkeypatch.setattr(gpu, "RANK_CENTRED", False)         # (the plain marginal ranking)
     ranked = np.argsort(-np.abs((x - x.mean(0)).T @ (y - y.mean())) / x.std(0))
     solves = []
     real = _core.glmnet_path                  # (the screens' float64 solves on the host)
@@ -379,6 +381,33 @@ def test_screen_finds_the_hidden_variables(gpu_on_cpu, monkeypatch):
     np.testing.assert_array_equal(got.df[1:], ref.df[1:])     # (ref: lambda_max rounded down)
     assert ever == set(np.flatnonzero((ref.beta != 0).any(axis=1)))
     assert len(got.lambda_) == len(mg.glmnet(x, y, device="cpu").lambda_)
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.0])
+def test_centred_ranking_sees_past_a_common_factor(gpu_on_cpu, monkeypatch, factor):
+    """The first columns ranked by each marginal score's distance from the scores' median: a
+    common factor shifts every score by about the same amount, which hides the variables whose
+    coefficient has the others' sign at the bottom of the plain ranking; measured from the median
+    they rank with the rest, so the first screen is clean (one screen, no second round of
+    columns) and the path is the float64 engine's. Without a factor the two rankings agree."""
+    rng = np.random.default_rng(11)
+    n, p, k = 20000, 200, 12
+    x = rng.standard_normal((n, p)) + factor * rng.standard_normal((n, 1))
+    beta = np.zeros(p)
+    beta[:k] = rng.standard_normal(k)
+    y = x @ beta + 0.3 * rng.standard_normal(n)
+    monkeypatch.setattr(gpu, "FIRST_COLUMNS", 16)
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2)
+    fits = {}
+    for on in (False, True):
+        monkeypatch.setattr(gpu, "RANK_CENTRED", on)
+        fits[on] = mg.glmnet(x, y, device="gpu", type_gaussian="covariance")
+    assert fits[True].info["gpu_screens"] == 1 and fits[True].info["gpu_columns"] == 16
+    assert fits[True].info["gpu_rounds"] == 0
+    if factor:
+        assert fits[False].info["gpu_screens"] >= 2
+    ref = mg.glmnet(x, y, device="cpu", lambda_=fits[True].lambda_, thresh=1e-12)
+    assert _gap(x, y, "gaussian", {}, ref, fits[True]) < 1e-4
 
 
 def test_screen_then_the_launch(gpu_on_cpu, monkeypatch):
