@@ -758,3 +758,16 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     assert got.shape == a.shape and got.dtype == mx.float32
     assert [e[0] for e in events] == (["register"] if case == "registered"
                                       else ["register", "unregister"])
+
+
+@pytest.mark.parametrize("advise", [False, True])
+def test_sparse_zeros(monkeypatch, advise):
+    """The batch's dense-coefficient block: zeros of the shape asked, writable, whether or not the
+    huge-page advice is given (it changes which pages the kernel backs, never the values)."""
+    from mlxs_glmnet import engine
+    monkeypatch.setattr(engine, "NO_HUGEPAGES", advise)
+    z = engine.sparse_zeros((3, 1500, 700))          # 25 MB: large enough for the advice
+    assert z.shape == (3, 1500, 700) and z.dtype == np.float64 and z.flags.writeable
+    assert not z.any()
+    z[1, 7, :] = 2.0
+    assert z.sum() == 1400.0
