@@ -396,7 +396,8 @@ def _zc_read(a, shift=None):
         if lib.cuMemHostGetDevicePointer_v2(ct.byref(dev), host, 0) != 0:
             return None
         shape2 = a.shape if a.ndim == 2 else (1, a.shape[0])
-        # (the shifts go up as float32: the caller's are float32 values, see _f32_exact)
+        # (the shifts go up as float32: the driver makes y's float32 values, so that this read
+        # and the host's float64 difference subtract the same numbers)
         sv = np.zeros(1, np.float32) if shift is None else \
             np.asarray(shift, dtype=np.float32).reshape(-1)
         per_row = sv.size == shape2[0] and shape2[0] > 1
@@ -405,12 +406,17 @@ def _zc_read(a, shift=None):
                                dtype=np.uint64).astype(np.uint32).view(np.int32))
         total = shape2[0] * shape2[1]
         blocks = max(1, min(-(-total // 256), 4096))
-        out = _zc_kernel(a.dtype, per_row)(
-            inputs=[ad, sh, mx.array(np.array(shape2, dtype=np.int32))],
-            grid=(blocks * 256, 1, 1), threadgroup=(256, 1, 1),
-            output_shapes=[shape2], output_dtypes=[mx.float32])[0]
-        mx.eval(out)
-        mx.synchronize()             # (the pages stay locked until the read has finished)
+        try:
+            out = _zc_kernel(a.dtype, per_row)(
+                inputs=[ad, sh, mx.array(np.array(shape2, dtype=np.int32))],
+                grid=(blocks * 256, 1, 1), threadgroup=(256, 1, 1),
+                output_shapes=[shape2], output_dtypes=[mx.float32])[0]
+            mx.eval(out)
+        except Exception:            # (a GPU or driver this was never tried on: the upload)
+            _CU["lib"] = None
+            return None
+        finally:
+            mx.synchronize()         # (the pages stay locked until the read has finished)
         return out if a.ndim == 2 else out.reshape(a.shape)
     finally:
         if mine:

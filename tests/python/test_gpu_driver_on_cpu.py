@@ -703,7 +703,8 @@ def test_one_pass_moments(case):
         assert ss == pytest.approx(ss0, rel=1e-10)
 
 
-@pytest.mark.parametrize("case", ["y", "responses", "x32", "refused", "registered"])
+@pytest.mark.parametrize("case", ["y", "responses", "x32", "refused", "registered",
+                                  "kernel_fails"])
 def test_zero_copy_read_marshalling(monkeypatch, case):
     """gpu._zc_read on a mocked CUDA driver, with the kernel replaced by a host emulation that
     reads memory at the address the kernel would get: the address travels intact, each row gets
@@ -713,7 +714,8 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     rng = np.random.default_rng(3)
     a = {"y": rng.standard_normal(70000) + 4.0, "responses": rng.standard_normal((3, 30000)),
          "x32": rng.standard_normal((400, 300)).astype(np.float32),
-         "refused": rng.standard_normal(70000), "registered": rng.standard_normal(70000)}[case]
+         "refused": rng.standard_normal(70000), "registered": rng.standard_normal(70000),
+         "kernel_fails": rng.standard_normal(70000)}[case]
     a.flags.writeable = False
     shift = {"y": np.array([4.0]), "responses": np.array([0.5, -1.0, 2.0])}.get(case)
     events = []
@@ -733,6 +735,8 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
 
     def kernel(src_dtype, shifted):
         def run(*, inputs, grid, threadgroup, output_shapes, output_dtypes):
+            if case == "kernel_fails":
+                raise RuntimeError("no kernel image for this GPU")
             assert ("register", a.ctypes.data, a.nbytes) in events and \
                 not any(e[0] == "unregister" for e in events)
             lo, hi = np.array(inputs[0]).view(np.uint32).astype(np.uint64)
@@ -749,8 +753,11 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     monkeypatch.setattr(gpu, "_CU", {"lib": Lib(), "ctypes": ctypes})
     monkeypatch.setattr(gpu, "_zc_kernel", kernel)
     got = gpu._zc_read(a, shift)
-    if case == "refused":
+    if case in ("refused", "kernel_fails"):
         assert got is None and gpu._CU["lib"] is None
+        # (what was locked is unlocked again)
+        assert [e[0] for e in events] == (["register", "register"] if case == "refused"
+                                          else ["register", "unregister"])
         return
     want = (a - (0.0 if shift is None else (shift[:, None] if a.ndim == 2 and shift.size > 1
                                             else shift[0]))).astype(np.float32)
