@@ -319,7 +319,7 @@ def _f32_upload(a):
 # float32 values (minus a shift per row) into an ordinary device array. Off CUDA, when the
 # driver refuses, or with MLXS_GPU_ZEROCOPY=0, the copies go through mx.array as before.
 ZEROCOPY = os.environ.get("MLXS_GPU_ZEROCOPY", "1") != "0"
-ZEROCOPY_MIN_BYTES = 1 << 18
+ZEROCOPY_MIN_BYTES = int(os.environ.get("MLXS_GPU_ZEROCOPY_MIN_BYTES", 1 << 18))  # (0: all)
 _CU: dict = {}
 _ZC_SRC = r"""
   const unsigned long long a = ((unsigned long long)(unsigned)ad[1] << 32) | (unsigned)ad[0];
