@@ -197,9 +197,9 @@ def _all_finite(a):
     2e5 x 1e3 x cost 224-273 ms on the device machines' hosts, 71 ms on a 2-core VM): the sums of
     blocks of 1M elements, on several threads (a NaN or an infinity makes a sum non-finite; a
     block whose sum overflowed gets the elementwise test)."""
-    v = np.ravel(a, order="K")
-    if not np.shares_memory(v, a):                     # (not contiguous: the plain test)
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):     # (a strided view: the plain test)
         return bool(np.isfinite(a).all())
+    v = a.ravel(order="C" if a.flags.c_contiguous else "F")   # (a view, in memory order)
     n = v.size
 
     def part(lo, hi):

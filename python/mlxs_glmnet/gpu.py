@@ -412,11 +412,14 @@ def _zc_read(a, shift=None):
                 grid=(blocks * 256, 1, 1), threadgroup=(256, 1, 1),
                 output_shapes=[shape2], output_dtypes=[mx.float32])[0]
             mx.eval(out)
+            mx.synchronize()         # (the pages stay locked until the read has finished)
         except Exception:            # (a GPU or driver this was never tried on: the upload)
+            try:
+                mx.synchronize()
+            except Exception:        # pragma: no cover - the failure already reported
+                pass
             _CU["lib"] = None
             return None
-        finally:
-            mx.synchronize()         # (the pages stay locked until the read has finished)
         return out if a.ndim == 2 else out.reshape(a.shape)
     finally:
         if mine:

@@ -210,3 +210,29 @@ def test_pandas_input_not_modified():
     mg.glmnet(df, ys)
     pd.testing.assert_frame_equal(df, df0)
     pd.testing.assert_series_equal(ys, ys0)
+
+
+@pytest.mark.parametrize("order", ["C", "F", "strided"])
+@pytest.mark.parametrize("threads", [False, True])
+def test_x_finiteness_by_block_sums(monkeypatch, order, threads):
+    """x's finiteness test without an x-sized temporary: a NaN or an infinity anywhere (first,
+    last, inside a block) is found in either memory order and in a strided view; finite values
+    whose sums overflow are not taken for infinities; the blocks spread over threads alike."""
+    from mlxs_glmnet import api, engine
+    if threads:
+        monkeypatch.setattr(api, "_FINITE_BLOCK", 1000)
+        monkeypatch.setattr(engine, "_cpu_threads", lambda: 4)
+    rng = np.random.default_rng(2)
+    base = rng.standard_normal((300, 80))
+
+    def view(a):
+        a = np.asarray(a, order="F") if order == "F" else a
+        return a[:, ::2] if order == "strided" else a
+    assert api._all_finite(view(base))
+    assert api._all_finite(view(np.full((300, 80), 1e308)))
+    for (i, j, v) in [(0, 0, np.nan), (299, 78, np.inf), (151, 40, -np.inf), (7, 62, np.nan)]:
+        b = base.copy()
+        b[i, j] = v
+        assert not api._all_finite(view(b))
+        with pytest.raises(ValueError, match="x contains NaN or infinite"):
+            mg.glmnet(view(b), rng.standard_normal(300))
