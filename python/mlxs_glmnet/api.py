@@ -194,7 +194,7 @@ _FINITE_BLOCK = 1 << 20
 
 def _all_finite(a):
     """np.isfinite(a).all() without an a-sized temporary (whose fresh pages made that test of a
-    2e5 x 1e3 x cost 224-273 ms on the device machines' hosts, 71 ms on a 2-core VM): the sums of
+    2e5 x 1e3 matrix cost 224-273 ms on the device machines' hosts, 71 ms on a 2-core VM): the sums of
     blocks of 1M elements, on several threads (a NaN or an infinity makes a sum non-finite; a
     block whose sum overflowed gets the elementwise test)."""
     if not (a.flags.c_contiguous or a.flags.f_contiguous):     # (a strided view: the plain test)
@@ -267,9 +267,10 @@ def _centred_ss(v, m):
     of v."""
     buf = _buffer()
     ss = 0.0
-    for i in range(0, v.shape[0], _CHUNK):
-        d = np.subtract(v[i:i + _CHUNK], m, out=buf[:min(_CHUNK, v.shape[0] - i)])
-        ss += float(np.add.reduce(np.square(d, out=d)))
+    with np.errstate(over="ignore", invalid="ignore"):      # (huge y: inf, as BLAS gave)
+        for i in range(0, v.shape[0], _CHUNK):
+            d = np.subtract(v[i:i + _CHUNK], m, out=buf[:min(_CHUNK, v.shape[0] - i)])
+            ss += float(np.add.reduce(np.square(d, out=d)))
     return ss
 
 
@@ -285,10 +286,11 @@ def _moments(v):
     s = float(np.median(v[engine.sample_rows(n)]))
     buf = _buffer()
     s1 = s2 = 0.0
-    for i in range(0, n, _CHUNK):
-        d = np.subtract(v[i:i + _CHUNK], s, out=buf[:min(_CHUNK, n - i)])
-        s1 += float(np.add.reduce(d))
-        s2 += float(np.add.reduce(np.square(d, out=d)))
+    with np.errstate(over="ignore", invalid="ignore"):      # (huge y: inf, as BLAS gave)
+        for i in range(0, n, _CHUNK):
+            d = np.subtract(v[i:i + _CHUNK], s, out=buf[:min(_CHUNK, n - i)])
+            s1 += float(np.add.reduce(d))
+            s2 += float(np.add.reduce(np.square(d, out=d)))
     m = s1 / n
     ss = s2 - s1 * m
     if not ss * 2.0 >= s2:               # (NaN included: the caller decides what it means)
@@ -352,7 +354,9 @@ def _response(y, family, n):
     a = np.asarray(a, dtype=np.float64)          # (no copy of a float64 y: it is only read)
     # (a NaN or an infinity makes the sum non-finite: one read and no temporary; the elementwise
     # test only where the sum overflowed or something is wrong)
-    if not np.isfinite(np.add.reduce(a)) and not np.isfinite(a).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(a)
+    if not np.isfinite(total) and not np.isfinite(a).all():
         raise ValueError("y contains NaN or infinite values")
     if family == "poisson" and (a < 0).any():
         raise ValueError("y must be non-negative for family='poisson'")
