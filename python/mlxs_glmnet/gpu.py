@@ -389,8 +389,9 @@ def _zc_read(a, shift=None):
             break
     mine = rc == 0
     if rc not in (0, 712):           # (712: already registered, by its owner: used as it is)
-        _CU["lib"] = None            # the driver will not page-lock here: off for the process
-        return None
+        if rc in (800, 801):         # not permitted / not supported: off for the process
+            _CU["lib"] = None
+        return None                  # (else this array only, e.g. memory CUDA manages itself)
     try:
         dev = ct.c_uint64()
         if lib.cuMemHostGetDevicePointer_v2(ct.byref(dev), host, 0) != 0:

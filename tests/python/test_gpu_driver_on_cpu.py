@@ -703,18 +703,20 @@ def test_one_pass_moments(case):
         assert ss == pytest.approx(ss0, rel=1e-10)
 
 
-@pytest.mark.parametrize("case", ["y", "responses", "x32", "refused", "registered",
-                                  "kernel_fails"])
+@pytest.mark.parametrize("case", ["y", "responses", "x32", "refused", "unsupported",
+                                  "registered", "kernel_fails"])
 def test_zero_copy_read_marshalling(monkeypatch, case):
     """gpu._zc_read on a mocked CUDA driver, with the kernel replaced by a host emulation that
     reads memory at the address the kernel would get: the address travels intact, each row gets
     its shift, the buffer is page-locked exactly while it is read (and not unlocked when its
-    owner had locked it), and a driver that refuses turns the path off (the caller uploads)."""
+    owner had locked it), and a refusal sends the caller to the upload: for that array, or for
+    good when the driver cannot lock memory or the kernel fails."""
     import ctypes
     rng = np.random.default_rng(3)
     a = {"y": rng.standard_normal(70000) + 4.0, "responses": rng.standard_normal((3, 30000)),
          "x32": rng.standard_normal((400, 300)).astype(np.float32),
          "refused": rng.standard_normal(70000), "registered": rng.standard_normal(70000),
+         "unsupported": rng.standard_normal(70000),
          "kernel_fails": rng.standard_normal(70000)}[case]
     a.flags.writeable = False
     shift = {"y": np.array([4.0]), "responses": np.array([0.5, -1.0, 2.0])}.get(case)
@@ -723,7 +725,7 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     class Lib:
         def cuMemHostRegister_v2(self, ptr, size, flags):
             events.append(("register", ptr, size))
-            return {"refused": 1, "registered": 712}.get(case, 0)
+            return {"refused": 1, "unsupported": 801, "registered": 712}.get(case, 0)
 
         def cuMemHostUnregister(self, ptr):
             events.append(("unregister", ptr))
@@ -753,11 +755,12 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     monkeypatch.setattr(gpu, "_CU", {"lib": Lib(), "ctypes": ctypes})
     monkeypatch.setattr(gpu, "_zc_kernel", kernel)
     got = gpu._zc_read(a, shift)
-    if case in ("refused", "kernel_fails"):
-        assert got is None and gpu._CU["lib"] is None
-        # (what was locked is unlocked again)
-        assert [e[0] for e in events] == (["register", "register"] if case == "refused"
-                                          else ["register", "unregister"])
+    if case in ("refused", "unsupported", "kernel_fails"):
+        # an array the driver will not lock falls back alone; a driver that cannot lock at all,
+        # or a kernel that fails, turns the path off; what was locked is unlocked again
+        assert got is None and (gpu._CU["lib"] is None) == (case != "refused")
+        assert [e[0] for e in events] == (["register", "unregister"] if case == "kernel_fails"
+                                          else ["register", "register"])
         return
     want = (a - (0.0 if shift is None else (shift[:, None] if a.ndim == 2 and shift.size > 1
                                             else shift[0]))).astype(np.float32)
