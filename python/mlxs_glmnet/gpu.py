@@ -832,19 +832,15 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         Wn_d = arr(W / W.sum(axis=1, keepdims=True))
     # shift: a rough centre of every column (and of y) keeps float32 cross-products accurate;
     # without an intercept glmnet does not centre, so neither may the shift
-    # (float32 values, so that the GPU's in-place read subtracts exactly the same shifts)
+    # (one response shared by the problems is one row; the shifts are float32 values, so that
+    # the GPU's in-place read and the host's float64 difference subtract the same numbers)
     w0 = None if unit_w else (W.base if fb else W[0])
-    if y.ndim == 1:
-        cy = np.full(B, float(np.float32(_centre(y, w0))) if intercept else 0.0)
-        ys_d = _zc_read(y, cy[:1])
-        # (else one pass: the float64 difference rounded straight into float32)
-        ys_d = mx.array(np.subtract(y, cy[0], out=np.empty(n, np.float32), casting="same_kind")
-                        ) if ys_d is None else ys_d
-        ys_d = ys_d[None, :]
-    else:                                # several responses (B, n)
-        cy = _centre(y, w0).astype(np.float32).astype(np.float64) if intercept else np.zeros(B)
-        ys_d = _zc_read(y, cy)
-        ys_d = mx.array(_centred_f32(y, cy)) if ys_d is None else ys_d
+    y2 = y if y.ndim == 2 else y[None, :]
+    cy2 = _centre(y2, w0).astype(np.float32).astype(np.float64) if intercept \
+        else np.zeros(y2.shape[0])
+    ys_d = _zc_read(y2, cy2)
+    ys_d = mx.array(_centred_f32(y2, cy2)) if ys_d is None else ys_d
+    cy = cy2 if y.ndim == 2 else np.full(B, cy2[0])
     c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
     cols = _Columns(X, c, None if Wn_d is None else
