@@ -311,7 +311,9 @@ def _transposed(a):
     return out
 
 
-def _response(y, family, n):
+def _response(y, family, n, finite_known=False):
+    """y as a float64 vector (binomial: 0/1) and its class names. finite_known: the caller tests
+    a numeric y's finiteness itself (from its moments: _prepare)."""
     classnames = cats = None
     if hasattr(y, "to_numpy"):
         if hasattr(y, "cat"):
@@ -358,7 +360,9 @@ def _response(y, family, n):
     a = np.asarray(a, dtype=np.float64)          # (no copy of a float64 y: it is only read)
     # (a NaN or an infinity makes the sum non-finite: one read and no temporary; the elementwise
     # test only where the sum overflowed or something is wrong)
-    if a.shape[0] <= _CHUNK:
+    if finite_known:
+        total = 0.0
+    elif a.shape[0] <= _CHUNK:
         total = np.inf                           # (small: the elementwise test is cheap)
     else:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -396,7 +400,16 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
     n, p = X.shape
     if n < 2:
         raise ValueError("x must have at least 2 rows")
-    Y, classnames = _response(y, family, n)
+    # gaussian y without weights or offset, large: its moments' pass is also its finiteness test
+    # (a NaN or an infinity makes the sums non-finite), in the test's place among the checks
+    one_pass = family == "gaussian" and weights is None and offset is None and n > 4 * _CHUNK
+    Y, classnames = _response(y, family, n, finite_known=one_pass)
+    moments = None
+    if one_pass:
+        moments = _moments(Y)
+        if not (math.isfinite(moments[0]) and math.isfinite(moments[1])) \
+                and not np.isfinite(Y).all():
+            raise ValueError("y contains NaN or infinite values")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
             or math.isnan(alpha):
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
@@ -477,21 +490,24 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
             raise ValueError(f"{nm} must be a non-negative integer, got {v!r}")
     if type_gaussian not in (None, "covariance", "naive"):
         raise ValueError("type_gaussian must be 'covariance', 'naive' or None")
-    moments = None
     if family == "gaussian":
         yy = Y if off is None else Y - off
         if weights is None:
             # unit weights (the common case): one pass over y, whose sums also give the null
             # deviance (_run); a constant y has a variance at rounding level
-            ym, ss = _moments(yy)
+            ym, ss = _moments(yy) if moments is None else moments
             moments = (ym, ss)
+            yk = yy
             const = ss <= 1e-24 * max(ss + n * ym * ym, 1e-300)
         else:
             ww = w / w.sum()
             ym = ww @ yy
             yk = yy[w > 0]
-            const = yk.max() == yk.min() or \
-                ww @ (yy - ym) ** 2 <= 1e-24 * max(ww @ (yy * yy), 1e-300)
+            with np.errstate(over="ignore", invalid="ignore"):
+                ss = ww @ (yy - ym) ** 2
+                const = bool(yk.max() == yk.min()) or ss <= 1e-24 * max(ww @ (yy * yy), 1e-300)
+        if not math.isfinite(ss) and yk.max() != yk.min():       # (finite y: 1e300, say)
+            raise ValueError("y is too large: its variance overflows double precision")
         if const:
             raise ValueError("y is constant; gaussian glmnet fails at standardization step")
     return dict(X=X, Y=Y, w=w, off=off, classnames=classnames, names=names, index=index, n=n, p=p, lam=lam,

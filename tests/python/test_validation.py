@@ -140,6 +140,42 @@ def test_constant_gaussian_y_raises():
     _raises_naming("y", lambda: mg.glmnet(X, np.full(N, 3.0)))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n", [300, 300000])
+def test_gaussian_y_not_finite_named_first(bad, n):
+    """A large gaussian y without weights is tested for finiteness by its moments' pass (one read
+    of y): a NaN or an infinity anywhere is still "y contains NaN", and still before the other
+    arguments' checks (alpha here)."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, 3))
+    y = x[:, 0] + rng.standard_normal(n)
+    y[n - 7] = bad
+    with pytest.raises(ValueError, match="y contains NaN or infinite"):
+        mg.glmnet(x, y)
+    with pytest.raises(ValueError, match="y contains NaN or infinite"):
+        mg.glmnet(x, y, alpha="high")
+    y2 = y.copy()
+    y2[n - 7] = 1.0
+    assert mg.glmnet(x, y2, nlambda=3).lambda_.shape == (3,)
+
+
+@pytest.mark.parametrize("n", [300, 300000])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gaussian_y_too_large_is_not_called_constant(n, weighted):
+    """A finite y whose variance overflows double precision is named as too large (it used to be
+    reported as constant); a constant y, however large, is constant."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, 3))
+    y = rng.standard_normal(n)
+    y[5] = 1e300
+    w = np.ones(n) if weighted else None
+    with pytest.raises(ValueError, match="y is too large"):
+        mg.glmnet(x, y, weights=w)
+    for c in (3.0, 1e300):
+        with pytest.raises(ValueError, match="y is constant"):
+            mg.glmnet(x, np.full(n, c), weights=w)
+
+
 def test_predict_validation():
     fit = mg.glmnet(X, Y)
     _raises_naming("newx", lambda: fit.predict(X[:, :-1], s=0.1))
