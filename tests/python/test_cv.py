@@ -533,9 +533,9 @@ def test_cv_checks_data_once(monkeypatch):
         calls["x"] += 1
         return real_x(x, name)
 
-    def spy_y(y, family, n):
+    def spy_y(y, family, n, **kw):
         calls["y"] += 1
-        return real_y(y, family, n)
+        return real_y(y, family, n, **kw)
 
     monkeypatch.setattr(api, "_as_matrix", spy_x)
     monkeypatch.setattr(api, "_response", spy_y)

@@ -7,6 +7,7 @@ engine at every lambda): covariance mode in several rounds of Gram columns with 
 resuming where it stopped, CV folds' columns as full minus held-out parts, several responses, and
 binomial/poisson through the host-driven IRLS driver. What it cannot check is the CUDA compilation
 and the device's arithmetic."""
+import threading
 import warnings
 
 import numpy as np
@@ -703,6 +704,32 @@ def test_one_pass_moments(case):
         assert ss == pytest.approx(ss0, rel=1e-10)
 
 
+def _zc_kernel_emulation(events, fail=False):
+    """gpu._zc_kernel's stand-in: a host emulation reading memory at the address the kernel
+    would get (its block's count, flat offset and row length from the packed integers), which
+    checks that the block is page-locked while it is read."""
+    import ctypes
+
+    def kernel(src_dtype, shifted):
+        def run(*, inputs, grid, threadgroup, output_shapes, output_dtypes):
+            if fail:
+                raise RuntimeError("no kernel image for this GPU")
+            lo, hi = np.array(inputs[0]).view(np.uint32).astype(np.uint64)
+            ptr = int(lo | (hi << np.uint64(32)))
+            w = np.array(inputs[2]).view(np.uint32).astype(np.int64)
+            cnt, e0, m = int(w[0] | (w[1] << 32)), int(w[2] | (w[3] << 32)), int(w[4])
+            isz = np.dtype(src_dtype).itemsize
+            assert ("register", ptr, cnt * isz) in events and ("unregister", ptr) not in events
+            assert output_shapes == [(cnt,)]
+            h = np.frombuffer((ctypes.c_char * (cnt * isz)).from_address(ptr), dtype=src_dtype)
+            sh = np.array(inputs[1], dtype=np.float64)
+            row = (e0 + np.arange(cnt)) // m
+            out = (h - (sh[row] if shifted else sh[0])).astype(np.float32)
+            return [mx.array(out)]
+        return run
+    return kernel
+
+
 @pytest.mark.parametrize("case", ["y", "responses", "x32", "refused", "unsupported",
                                   "registered", "kernel_fails"])
 def test_zero_copy_read_marshalling(monkeypatch, case):
@@ -735,21 +762,7 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
             out._obj.value = ptr
             return 0
 
-    def kernel(src_dtype, shifted):
-        def run(*, inputs, grid, threadgroup, output_shapes, output_dtypes):
-            if case == "kernel_fails":
-                raise RuntimeError("no kernel image for this GPU")
-            assert ("register", a.ctypes.data, a.nbytes) in events and \
-                not any(e[0] == "unregister" for e in events)
-            lo, hi = np.array(inputs[0]).view(np.uint32).astype(np.uint64)
-            rows, m = (int(v) for v in np.array(inputs[2]))
-            buf = (ctypes.c_char * (rows * m * np.dtype(src_dtype).itemsize)).from_address(
-                int(lo | (hi << np.uint64(32))))
-            h = np.frombuffer(buf, dtype=src_dtype).reshape(rows, m)
-            sh = np.array(inputs[1], dtype=np.float64)
-            out = (h - (sh[:, None] if shifted else sh[0])).astype(np.float32)
-            return [mx.array(out)]
-        return run
+    kernel = _zc_kernel_emulation(events, fail=case == "kernel_fails")
 
     monkeypatch.setitem(gpu._ACTIVE, "backend", "cuda")
     monkeypatch.setattr(gpu, "_CU", {"lib": Lib(), "ctypes": ctypes})
@@ -768,6 +781,76 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     assert got.shape == a.shape and got.dtype == mx.float32
     assert [e[0] for e in events] == (["register"] if case == "registered"
                                       else ["register", "unregister"])
+
+
+@pytest.mark.parametrize("case", ["ok", "x32_shift", "refused_mid", "kernel_fails_mid"])
+def test_zero_copy_read_in_blocks(monkeypatch, case):
+    """A large array goes in page-aligned blocks: worker threads lock them while the (emulated)
+    kernel reads each locked block in turn; every block is locked once and unlocked once, the
+    blocks tile the buffer, and the values (with a shift per row across block boundaries) equal
+    the host's. A refusal or a kernel failure in the middle leaves nothing locked."""
+    import ctypes
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((301, 333))
+    if case == "x32_shift":
+        a = a.astype(np.float32)
+    a.flags.writeable = False
+    shift = rng.standard_normal(301).astype(np.float32).astype(np.float64) \
+        if case == "x32_shift" else None
+    events = []
+    lock = threading.Lock()
+    state = {"n": 0}
+
+    class Lib:
+        def cuMemHostRegister_v2(self, ptr, size, flags):
+            with lock:
+                events.append(("register", ptr, size))
+                state["n"] += 1
+                return 1 if case == "refused_mid" and state["n"] == 5 else 0
+
+        def cuMemHostUnregister(self, ptr):
+            events.append(("unregister", ptr))
+            return 0
+
+        def cuMemHostGetDevicePointer_v2(self, out, ptr, flags):
+            out._obj.value = ptr
+            return 0
+
+    emu = _zc_kernel_emulation(events)
+    calls = {"n": 0}
+
+    def kernel(src_dtype, shifted):
+        run = emu(src_dtype, shifted)
+
+        def counted(**kw):
+            calls["n"] += 1
+            if case == "kernel_fails_mid" and calls["n"] == 3:
+                raise RuntimeError("launch failed")
+            return run(**kw)
+        return counted
+
+    monkeypatch.setitem(gpu._ACTIVE, "backend", "cuda")
+    monkeypatch.setattr(gpu, "_CU", {"lib": Lib(), "ctypes": ctypes, "flags": (10,)})
+    monkeypatch.setattr(gpu, "_zc_kernel", kernel)
+    monkeypatch.setattr(gpu, "ZEROCOPY_MIN_BYTES", 0)
+    monkeypatch.setattr(gpu, "ZEROCOPY_BLOCK_BYTES", 20000)
+    got = gpu._zc_read(a, shift)
+    regs = [e for e in events if e[0] == "register"]
+    unregs = [e[1] for e in events if e[0] == "unregister"]
+    locked = [e[1] for e in regs if not (case == "refused_mid" and e is regs[4])]
+    assert sorted(unregs) == sorted(locked) and len(set(unregs)) == len(unregs)
+    host = a.ctypes.data
+    if case in ("refused_mid", "kernel_fails_mid"):
+        assert got is None and (gpu._CU["lib"] is None) == (case == "kernel_fails_mid")
+        return
+    spans = sorted((e[1], e[2]) for e in regs)
+    assert len(spans) == min(64, a.nbytes // 20000) > 1
+    assert spans[0][0] == host and sum(s for _, s in spans) == a.nbytes
+    for (p0, s0), (p1, _) in zip(spans, spans[1:]):
+        assert p0 + s0 == p1 and p1 % 4096 == 0
+    want = (a - (0.0 if shift is None else shift[:, None])).astype(np.float32)
+    np.testing.assert_array_equal(np.array(got), want)
+    assert got.shape == a.shape and got.dtype == mx.float32
 
 
 @pytest.mark.parametrize("advise", [False, True])
