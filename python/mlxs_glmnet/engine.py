@@ -397,6 +397,15 @@ def sample_rows(n, k=1024):
     return np.sort((np.arange(k, dtype=np.int64) * 2654435761) % n)
 
 
+def transposed_copy(a):
+    """a.T (float64, C-contiguous) copied a block of 1024 rows of a at a time (100 responses of
+    2e4 rows on a 2-core VM: 4.5 ms in one strided copy, 2.6 ms in blocks)."""
+    out = np.empty(a.shape[::-1], dtype=np.float64)
+    for r in range(0, a.shape[0], 1024):
+        out[:, r:r + 1024] = a[r:r + 1024].T
+    return out
+
+
 def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, intercept, thresh,
               maxit, dfmax, pmax, pf, lower, upper, excluded, mode, fdev=1e-5, device="cpu", dtype=None,
               trace_it=0, unit_weights=False) -> PathResult:
@@ -409,6 +418,9 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     n, p = x.shape
     B = W.shape[0]
     fam = FAMILIES[family]
+    if y.ndim == 2 and not y.flags.c_contiguous and \
+            not (device == "gpu" and mode == 1 and fam == 0):
+        y = transposed_copy(y.T)     # (the GPU's covariance driver reads y.T in place)
     if O is None and device != "gpu":
         O = np.zeros((B, n))
     L = int(nlam)

@@ -643,6 +643,25 @@ def test_centred_f32(shape):
     got = gpu._centred_f32(y, cy)
     assert got.dtype == np.float32 and got.shape == shape
     np.testing.assert_array_equal(got, want)
+    # the same responses as the caller's (n, B) array, one shift a column
+    got_t = gpu._centred_f32_cols(np.ascontiguousarray(y.T), cy)
+    assert got_t.dtype == np.float32 and got_t.shape == shape[::-1]
+    np.testing.assert_array_equal(got_t, want.T)
+
+
+@pytest.mark.parametrize("shape", [(70000,), (100, 20000), (3, 1500), (2, 9)])
+def test_centre_is_the_sampled_median(shape):
+    """gpu._centre's sort-based median equals numpy's median of the same sampled values, row by
+    row, with an even or an odd number of them, on C- and Fortran-ordered rows."""
+    from mlxs_glmnet.engine import sample_rows
+    y = np.random.default_rng(2).standard_normal(shape) * 5 - 2
+    pick = sample_rows(shape[-1])
+    want = np.median(y[..., pick], axis=-1)
+    np.testing.assert_array_equal(gpu._centre(y), want)
+    if y.ndim == 2:
+        np.testing.assert_array_equal(gpu._centre(np.asfortranarray(y)), want)
+    np.testing.assert_array_equal(gpu._centre(y[..., :-1]), np.median(
+        y[..., :-1][..., sample_rows(shape[-1] - 1)], axis=-1))
 
 
 def test_centre_ignores_outliers_and_zero_weights():
@@ -723,14 +742,15 @@ def _zc_kernel_emulation(events, fail=False):
             assert output_shapes == [(cnt,)]
             h = np.frombuffer((ctypes.c_char * (cnt * isz)).from_address(ptr), dtype=src_dtype)
             sh = np.array(inputs[1], dtype=np.float64)
-            row = (e0 + np.arange(cnt)) // m
-            out = (h - (sh[row] if shifted else sh[0])).astype(np.float32)
+            at = e0 + np.arange(cnt)
+            out = (h - (sh[0] if shifted == 0 else sh[at // m] if shifted == 1 else
+                        sh[at % m])).astype(np.float32)
             return [mx.array(out)]
         return run
     return kernel
 
 
-@pytest.mark.parametrize("case", ["y", "responses", "x32", "refused", "unsupported",
+@pytest.mark.parametrize("case", ["y", "responses", "columns", "x32", "refused", "unsupported",
                                   "registered", "kernel_fails"])
 def test_zero_copy_read_marshalling(monkeypatch, case):
     """gpu._zc_read on a mocked CUDA driver, with the kernel replaced by a host emulation that
@@ -741,12 +761,14 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     import ctypes
     rng = np.random.default_rng(3)
     a = {"y": rng.standard_normal(70000) + 4.0, "responses": rng.standard_normal((3, 30000)),
+         "columns": rng.standard_normal((30000, 3)),
          "x32": rng.standard_normal((400, 300)).astype(np.float32),
          "refused": rng.standard_normal(70000), "registered": rng.standard_normal(70000),
          "unsupported": rng.standard_normal(70000),
          "kernel_fails": rng.standard_normal(70000)}[case]
     a.flags.writeable = False
-    shift = {"y": np.array([4.0]), "responses": np.array([0.5, -1.0, 2.0])}.get(case)
+    shift = {"y": np.array([4.0]), "responses": np.array([0.5, -1.0, 2.0]),
+             "columns": np.array([0.5, -1.0, 2.0])}.get(case)
     events = []
 
     class Lib:
@@ -767,7 +789,7 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
     monkeypatch.setitem(gpu._ACTIVE, "backend", "cuda")
     monkeypatch.setattr(gpu, "_CU", {"lib": Lib(), "ctypes": ctypes})
     monkeypatch.setattr(gpu, "_zc_kernel", kernel)
-    got = gpu._zc_read(a, shift)
+    got = gpu._zc_read(a, shift, by_column=case == "columns")
     if case in ("refused", "unsupported", "kernel_fails"):
         # an array the driver will not lock falls back alone; a driver that cannot lock at all,
         # or a kernel that fails, turns the path off; what was locked is unlocked again
@@ -775,8 +797,9 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
         assert [e[0] for e in events] == (["register", "unregister"] if case == "kernel_fails"
                                           else ["register", "register"])
         return
-    want = (a - (0.0 if shift is None else (shift[:, None] if a.ndim == 2 and shift.size > 1
-                                            else shift[0]))).astype(np.float32)
+    want = (a - (0.0 if shift is None else shift[None, :] if case == "columns" else
+                 (shift[:, None] if a.ndim == 2 and shift.size > 1 else shift[0]))
+            ).astype(np.float32)
     np.testing.assert_array_equal(np.array(got), want)
     assert got.shape == a.shape and got.dtype == mx.float32
     assert [e[0] for e in events] == (["register"] if case == "registered"
