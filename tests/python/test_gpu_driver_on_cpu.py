@@ -723,6 +723,27 @@ def test_one_pass_moments(case):
         assert ss == pytest.approx(ss0, rel=1e-10)
 
 
+def _mock_driver(events, register_rc, lock=None):
+    """A stand-in for CUDA's driver library (the calls gpu._zc_read makes): it records locks and
+    unlocks in events, answers a lock with register_rc(), and maps host pointers to themselves."""
+    lock = lock or threading.Lock()
+
+    class Lib:
+        def cuMemHostRegister_v2(self, ptr, size, flags):
+            with lock:
+                events.append(("register", ptr, size))
+                return register_rc()
+
+        def cuMemHostUnregister(self, ptr):
+            events.append(("unregister", ptr))
+            return 0
+
+        def cuMemHostGetDevicePointer_v2(self, out, ptr, flags):
+            out._obj.value = ptr
+            return 0
+    return Lib
+
+
 def _zc_kernel_emulation(events, fail=False):
     """gpu._zc_kernel's stand-in: a host emulation reading memory at the address the kernel
     would get (its block's count, flat offset and row length from the packed integers), which
@@ -771,19 +792,8 @@ def test_zero_copy_read_marshalling(monkeypatch, case):
              "columns": np.array([0.5, -1.0, 2.0])}.get(case)
     events = []
 
-    class Lib:
-        def cuMemHostRegister_v2(self, ptr, size, flags):
-            events.append(("register", ptr, size))
-            return {"refused": 1, "unsupported": 801, "registered": 712}.get(case, 0)
-
-        def cuMemHostUnregister(self, ptr):
-            events.append(("unregister", ptr))
-            return 0
-
-        def cuMemHostGetDevicePointer_v2(self, out, ptr, flags):
-            out._obj.value = ptr
-            return 0
-
+    Lib = _mock_driver(events, lambda: {"refused": 1, "unsupported": 801,
+                                        "registered": 712}.get(case, 0))
     kernel = _zc_kernel_emulation(events, fail=case == "kernel_fails")
 
     monkeypatch.setitem(gpu._ACTIVE, "backend", "cuda")
@@ -824,21 +834,10 @@ def test_zero_copy_read_in_blocks(monkeypatch, case):
     lock = threading.Lock()
     state = {"n": 0}
 
-    class Lib:
-        def cuMemHostRegister_v2(self, ptr, size, flags):
-            with lock:
-                events.append(("register", ptr, size))
-                state["n"] += 1
-                return 1 if case == "refused_mid" and state["n"] == 5 else 0
-
-        def cuMemHostUnregister(self, ptr):
-            events.append(("unregister", ptr))
-            return 0
-
-        def cuMemHostGetDevicePointer_v2(self, out, ptr, flags):
-            out._obj.value = ptr
-            return 0
-
+    def register_rc():
+        state["n"] += 1
+        return 1 if case == "refused_mid" and state["n"] == 5 else 0
+    Lib = _mock_driver(events, register_rc, lock)
     emu = _zc_kernel_emulation(events)
     calls = {"n": 0}
 
