@@ -193,7 +193,7 @@ _FINITE_BLOCK = 1 << 20
 
 
 def _all_finite(a):
-    """np.isfinite(a).all() without an a-sized temporary (whose fresh pages made that test of a
+    """np.isfinite(a).all() (x, y, several responses) without an a-sized temporary (whose fresh pages made that test of a
     2e5 x 1e3 matrix cost 224-273 ms on the device machines' hosts, 71 ms on a 2-core VM): the sums of
     blocks of 1M elements, on several threads (a NaN or an infinity makes a sum non-finite; a
     block whose sum overflowed gets the elementwise test)."""
@@ -349,16 +349,7 @@ def _response(y, family, n, finite_known=False):
     if a.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric for family={family!r}, got dtype {a.dtype}")
     a = np.asarray(a, dtype=np.float64)          # (no copy of a float64 y: it is only read)
-    # (a NaN or an infinity makes the sum non-finite: one read and no temporary; the elementwise
-    # test only where the sum overflowed or something is wrong)
-    if finite_known:
-        total = 0.0
-    elif a.shape[0] <= _CHUNK:
-        total = np.inf                           # (small: the elementwise test is cheap)
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = np.add.reduce(a)
-    if not np.isfinite(total) and not np.isfinite(a).all():
+    if not finite_known and not _all_finite(a):
         raise ValueError("y contains NaN or infinite values")
     if family == "poisson" and (a < 0).any():
         raise ValueError("y must be non-negative for family='poisson'")
@@ -662,16 +653,13 @@ def _prepare_batch(a):
     if multi:
         if family != "binomial" and yarr.dtype.kind in "biuf" and yarr.shape[0] == prep["n"]:
             # numeric responses: _response's checks on the whole array at once (100 columns of
-            # 2e4 one by one, strided, then stacked: ~10 ms on the GPU machine's host), by its
-            # sum (a NaN or an infinity makes it non-finite; the elementwise test only then) and
-            # its minimum: no temporaries. The problems' responses are the (B, n) transposed
-            # view, read-only (the caller's array when it is float64): the GPU reads it as it
-            # is, the CPU engine makes its own copy (engine.run_paths); a transposed copy here
-            # cost 2.3-3.3 ms at 100 x 2e4 on a 2-core VM
+            # 2e4 one by one, strided, then stacked: ~10 ms on the GPU machine's host), by block
+            # sums (_all_finite) and the minimum: no temporaries. The problems' responses are the
+            # (B, n) transposed view, read-only (the caller's array when it is float64): the GPU
+            # reads it as it is, the CPU engine makes its own copy (engine.run_paths); a
+            # transposed copy here cost 2.3-3.3 ms at 100 x 2e4 on a 2-core VM
             ya = np.asarray(yarr, dtype=np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                total = np.add.reduce(ya, axis=None)
-            if not np.isfinite(total) and not np.isfinite(ya).all():
+            if not _all_finite(ya):
                 raise ValueError("y contains NaN or infinite values")
             if family == "poisson" and ya.min() < 0:
                 raise ValueError("y must be non-negative for family='poisson'")
