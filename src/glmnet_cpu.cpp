@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
@@ -42,6 +43,55 @@ static void path_block(const KCtx<real_t>& kctx, int K_BLOCK, const real_t* x, c
 }
 
 enum In { X, Y, W, OFF, GRAM, GST, PF, CL, JX, ULAM, IP, DP, GSL, RSP, RIP, RBE, RAD, NIN };
+enum { NOUT = 9 };   // beta, a0, lambda, dev, nulldev, info; then the three workspaces
+
+// The data pointers of one call, whoever owns the memory (MLX arrays or numpy buffers).
+struct Ptrs {
+  const void* in[NIN];
+  void* out[NOUT];
+};
+
+// Every problem of a call: B blocks, nthreads host threads in all, block_threads per problem.
+// The outputs must be zero where a path stops early (they are never read, but not garbage).
+template <typename T>
+static void solve_all(const Ptrs& ptr, int B, int nthreads, int block_threads) {
+  const int bt = std::max(1, block_threads);
+  const int nt = std::max(1, std::min(B, nthreads / bt));   // problems solved side by side
+  auto I = [&](int k) { return static_cast<const T*>(ptr.in[k]); };
+  auto II = [&](int k) { return static_cast<const int*>(ptr.in[k]); };
+  auto O = [&](int k) { return static_cast<T*>(ptr.out[k]); };
+  auto run = [&](const KCtx<T>& ctx, int b) {
+    path_block<T>(ctx, b, I(X), I(Y), I(W), I(OFF), I(GRAM), I(GST), I(PF), I(CL), II(JX),
+                  I(ULAM), II(IP), I(DP), II(GSL), I(RSP), II(RIP), I(RBE), I(RAD), O(0), O(1),
+                  O(2), O(3), O(4), static_cast<int*>(ptr.out[5]), O(6), O(7),
+                  static_cast<int*>(ptr.out[8]));
+  };
+  // one problem on bt threads (the calling thread is thread 0)
+  auto solve = [&](int b) {
+    if (bt == 1) {
+      run(KCtx<T>{}, b);
+      return;
+    }
+    KBarrier bar;
+    std::vector<T> red(4 * bt);
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < bt; ++t)
+      helpers.emplace_back([&, t]() { run(KCtx<T>{t, bt, &bar, red.data()}, b); });
+    run(KCtx<T>{0, bt, &bar, red.data()}, b);
+    for (auto& h : helpers) h.join();
+  };
+  if (nt == 1) {
+    for (int b = 0; b < B; ++b) solve(b);
+    return;
+  }
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < nt; ++t)
+    pool.emplace_back([&]() {
+      for (int b = next.fetch_add(1); b < B; b = next.fetch_add(1)) solve(b);
+    });
+  for (auto& th : pool) th.join();
+}
 
 class GlmnetPath : public Primitive {
  public:
@@ -70,45 +120,14 @@ class GlmnetPath : public Primitive {
   template <typename T>
   void dispatch(cpu::CommandEncoder& enc, const std::vector<array>& in, std::vector<array>& out) {
     const int B = static_cast<int>(in[W].shape(0));
-    const int bt = std::max(1, block_threads_);
-    const int nt = std::max(1, std::min(B, nthreads_ / bt));   // problems solved side by side
+    const int nthreads = nthreads_, block_threads = block_threads_;
     enc.dispatch([=, in = in, out = out]() mutable {
       // results past a path's early stop stay zero (they are never read, but must not be garbage)
       for (int k = 0; k < 6; ++k) std::memset(out[k].data<char>(), 0, out[k].nbytes());
-      auto run = [&](const KCtx<T>& ctx, int b) {
-        path_block<T>(ctx, b, in[X].data<T>(), in[Y].data<T>(), in[W].data<T>(),
-                      in[OFF].data<T>(), in[GRAM].data<T>(), in[GST].data<T>(), in[PF].data<T>(),
-                      in[CL].data<T>(), in[JX].data<int>(), in[ULAM].data<T>(),
-                      in[IP].data<int>(), in[DP].data<T>(), in[GSL].data<int>(),
-                      in[RSP].data<T>(), in[RIP].data<int>(), in[RBE].data<T>(), in[RAD].data<T>(), out[0].data<T>(), out[1].data<T>(),
-                      out[2].data<T>(), out[3].data<T>(), out[4].data<T>(), out[5].data<int>(),
-                      out[6].data<T>(), out[7].data<T>(), out[8].data<int>());
-      };
-      // one problem on bt threads (the calling thread is thread 0)
-      auto solve = [&](int b) {
-        if (bt == 1) {
-          run(KCtx<T>{}, b);
-          return;
-        }
-        KBarrier bar;
-        std::vector<T> red(4 * bt);
-        std::vector<std::thread> helpers;
-        for (int t = 1; t < bt; ++t)
-          helpers.emplace_back([&, t]() { run(KCtx<T>{t, bt, &bar, red.data()}, b); });
-        run(KCtx<T>{0, bt, &bar, red.data()}, b);
-        for (auto& h : helpers) h.join();
-      };
-      if (nt == 1) {
-        for (int b = 0; b < B; ++b) solve(b);
-        return;
-      }
-      std::atomic<int> next{0};
-      std::vector<std::thread> pool;
-      for (int t = 0; t < nt; ++t)
-        pool.emplace_back([&]() {
-          for (int b = next.fetch_add(1); b < B; b = next.fetch_add(1)) solve(b);
-        });
-      for (auto& th : pool) th.join();
+      Ptrs ptr;
+      for (int k = 0; k < NIN; ++k) ptr.in[k] = in[k].data<void>();
+      for (int k = 0; k < NOUT; ++k) ptr.out[k] = out[k].data<void>();
+      solve_all<T>(ptr, B, nthreads, block_threads);
     });
   }
 };
@@ -117,13 +136,21 @@ class GlmnetPath : public Primitive {
 // the shapes of the arrays it reads and writes; checked here, before the graph is built, so that
 // a bad call raises a Python exception instead of reading or writing out of bounds (found with
 // AddressSanitizer: tests/SANITIZER.md).
-static void check_inputs(const std::vector<array>& in, int L) {
+struct Desc {   // what the checks need of an input: its size and shape, an int input's data
+  size_t n = 0;
+  int nd = 0;
+  size_t sh[2] = {0, 0};
+  const int* ints = nullptr;
+  size_t size() const { return n; }
+  int ndim() const { return nd; }
+  size_t shape(int i) const { return sh[i]; }
+};
+
+static void check_inputs(const std::vector<Desc>& in, int L) {
   auto fail = [](const std::string& m) { throw std::invalid_argument("glmnet_path: " + m); };
   if (in[W].ndim() != 2) fail("weights must be a (B, n) matrix");
   if (in[IP].ndim() != 1 || in[IP].size() < 15) fail("int parameters must hold 15 values");
-  array ipa = in[IP];
-  ipa.eval();
-  const int* ip = ipa.data<int>();
+  const int* ip = in[IP].ints;
   const size_t B = in[W].shape(0), n = in[W].shape(1), p = in[PF].size();
   const int mode = ip[4];
   if (B < 1 || n < 1 || p < 1) fail("empty problem (B, n and p must be positive)");
@@ -148,9 +175,7 @@ static void check_inputs(const std::vector<array>& in, int L) {
     if (ip[11] < 1 || K > p || in[GRAM].size() != G * K * p || in[GST].size() != B * (3 * p + 2))
       fail("gram (B, K, p) with 1 <= K <= p and gram statistics (B, 3p + 2) are required in covariance mode");
     if (in[GSL].size() != p) fail("the Gram slot map must have p entries");
-    array ga = in[GSL];
-    ga.eval();
-    const int* gs = ga.data<int>();
+    const int* gs = in[GSL].ints;
     for (size_t j = 0; j < p; ++j)
       if (gs[j] < -1 || gs[j] >= ip[11]) fail("Gram slot map entry out of range");
     if (ip[13] && (in[RSP].size() != B * (10 * p + 16) || in[RIP].size() != B * 6 * p ||
@@ -183,12 +208,117 @@ static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam
   const int p = static_cast<int>(in[PF].shape(0));
   const int L = nlam;
   if (L < 1) throw std::invalid_argument("glmnet_path: nlam must be positive");
-  check_inputs(in, L);
+  {
+    // the int parameters and the slot map are read by the checks: evaluated first
+    array ipa = in[IP], gsa = in[GSL];
+    ipa.eval();
+    gsa.eval();
+    std::vector<Desc> d(NIN);
+    for (int k = 0; k < NIN; ++k) {
+      d[k].n = in[k].size();
+      d[k].nd = static_cast<int>(in[k].ndim());
+      for (int i = 0; i < std::min(2, d[k].nd); ++i) d[k].sh[i] = in[k].shape(i);
+    }
+    d[IP].ints = ipa.data<int>();
+    d[GSL].ints = gsa.data<int>();
+    check_inputs(d, L);
+  }
   std::vector<Shape> shapes = {{B, L, p}, {B, L}, {B, L}, {B, L}, {B}, {B, 4},
                                {B, 10 * p + 16}, {B, 4 * n}, {B, 6 * p}};
   std::vector<Dtype> dtypes = {dt, dt, dt, dt, dt, int32, dt, dt, int32};
   return array::make_arrays(std::move(shapes), std::move(dtypes),
                             std::make_shared<GlmnetPath>(to_stream(s), nthreads, block_threads), in);
+}
+
+// The same path on numpy's buffers, run now on the calling thread (and its helpers), without an
+// MLX graph: for a small problem MLX's arrays, graph and scheduler cost more than the path
+// (mtcars' 32 x 10 gaussian path: ~0.1 ms of a ~0.23 ms call; engine.HOST_CALL_MAX_ELEMENTS).
+// inputs: the 17 arrays of glmnet_path (C-contiguous, x's dtype, int32 where glmnet_path wants
+// it; no conversion is made); outputs: the six result arrays, zero-filled and writable, shaped
+// as glmnet_path's first six. The workspaces are allocated here.
+template <typename T>
+using CIn = nb::ndarray<const T, nb::c_contig, nb::device::cpu>;
+template <typename T>
+using COut = nb::ndarray<T, nb::c_contig, nb::device::cpu>;
+
+template <typename T>
+static void host_call(const nb::list& inputs, const nb::list& outputs, int L, int nthreads,
+                      int block_threads) {
+  std::vector<CIn<T>> rin(NIN);
+  std::vector<CIn<int>> iin(NIN);
+  std::vector<Desc> d(NIN);
+  Ptrs ptr{};
+  for (int k = 0; k < NIN; ++k) {
+    const bool is_int = (k == JX || k == IP || k == GSL || k == RIP);
+    nb::handle h = inputs[static_cast<size_t>(k)];
+    size_t n = 1;
+    int nd = 0;
+    size_t sh[2] = {0, 0};
+    if (is_int) {
+      if (!nb::try_cast(h, iin[k], false))
+        throw std::invalid_argument("glmnet_path_host: input " + std::to_string(k) +
+                                    " must be a C-contiguous int32 array");
+      nd = static_cast<int>(iin[k].ndim());
+      for (int i = 0; i < nd; ++i) n *= iin[k].shape(i);
+      for (int i = 0; i < std::min(2, nd); ++i) sh[i] = iin[k].shape(i);
+      ptr.in[k] = iin[k].data();
+      d[k].ints = iin[k].data();
+    } else {
+      if (!nb::try_cast(h, rin[k], false))
+        throw std::invalid_argument("glmnet_path_host: input " + std::to_string(k) +
+                                    " must be a C-contiguous array of x's dtype");
+      nd = static_cast<int>(rin[k].ndim());
+      for (int i = 0; i < nd; ++i) n *= rin[k].shape(i);
+      for (int i = 0; i < std::min(2, nd); ++i) sh[i] = rin[k].shape(i);
+      ptr.in[k] = rin[k].data();
+    }
+    d[k].n = n;
+    d[k].nd = nd;
+    d[k].sh[0] = sh[0];
+    d[k].sh[1] = sh[1];
+  }
+  check_inputs(d, L);
+  const size_t B = d[W].sh[0], n = d[W].sh[1], p = d[PF].n;
+  const size_t want[6] = {B * L * p, B * L, B * L, B * L, B, B * 4};
+  std::vector<COut<T>> rout(5);
+  COut<int> info;
+  for (int k = 0; k < 6; ++k) {
+    nb::handle h = outputs[static_cast<size_t>(k)];
+    size_t got = 1;
+    bool ok;
+    if (k == 5) {
+      ok = nb::try_cast(h, info, false);
+      if (ok) for (size_t i = 0; i < info.ndim(); ++i) got *= info.shape(i);
+      if (ok) ptr.out[5] = info.data();
+    } else {
+      ok = nb::try_cast(h, rout[k], false);
+      if (ok) for (size_t i = 0; i < rout[k].ndim(); ++i) got *= rout[k].shape(i);
+      if (ok) ptr.out[k] = rout[k].data();
+    }
+    if (!ok || got != want[k])
+      throw std::invalid_argument("glmnet_path_host: output " + std::to_string(k) +
+                                  " must be a writable C-contiguous array of " +
+                                  std::to_string(want[k]) + " elements");
+  }
+  std::vector<T> wsp(B * (10 * p + 16)), wsn(B * 4 * n);
+  std::vector<int> wip(B * 6 * p);
+  ptr.out[6] = wsp.data();
+  ptr.out[7] = wsn.data();
+  ptr.out[8] = wip.data();
+  nb::gil_scoped_release release;
+  solve_all<T>(ptr, static_cast<int>(B), nthreads, block_threads);
+}
+
+static void glmnet_path_host(const nb::list& inputs, const nb::list& outputs, int nlam,
+                             int nthreads, int block_threads) {
+  if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path_host: expected 17 inputs");
+  if (outputs.size() != 6) throw std::invalid_argument("glmnet_path_host: expected 6 outputs");
+  if (nlam < 1) throw std::invalid_argument("glmnet_path_host: nlam must be positive");
+  CIn<double> probe;
+  if (nb::try_cast(inputs[static_cast<size_t>(X)], probe, false))
+    host_call<double>(inputs, outputs, nlam, nthreads, block_threads);
+  else
+    host_call<float>(inputs, outputs, nlam, nthreads, block_threads);
 }
 
 }  // namespace mlxs_glmnet
@@ -197,5 +327,7 @@ NB_MODULE(_core, m) {
   m.doc() = "mlxs_glmnet CPU backend: the path kernel as an MLX primitive";
   m.def("glmnet_path", &mlxs_glmnet::glmnet_path, nb::arg("inputs"), nb::arg("nlam"), nb::arg("nthreads") = 1, nb::arg("block_threads") = 1,
         nb::kw_only(), nb::arg("stream") = nb::none());
+  m.def("glmnet_path_host", &mlxs_glmnet::glmnet_path_host, nb::arg("inputs"), nb::arg("outputs"),
+        nb::arg("nlam"), nb::arg("nthreads") = 1, nb::arg("block_threads") = 1);
   m.def("progress", []() { return mlxs_glmnet::g_progress.load(); });
 }

@@ -463,8 +463,20 @@ def _run_paths_cpu(x, y, W, O, params, *, n, p, B, L, pf, excluded, mode, dtype,
     def arr(a, d=dt):
         return mx.array(np.ascontiguousarray(a, dtype=npdt if d == dt else np.int32), dtype=d)
 
+    ul, ip, dp, cl = params
+    grams = gst = None
     if mode == 1:
         grams, gst = gram_stats(x, y, W)
+    Y = np.broadcast_to(y, (B, n))
+    # Fewer problems than cores: the cores share each problem (naive mode, where every coordinate
+    # update is O(n); with n below ~2000 the barriers cost more than the split saves).
+    cores = _cpu_threads()
+    block_threads = max(1, cores // B) if (mode == 0 and n >= BLOCK_SPLIT_MIN_N) else 1
+    if host_call(n, p, B):
+        return _run_paths_host(x, Y, W, O, params, grams=grams, gst=gst, p=p, B=B, L=L, pf=pf,
+                               excluded=excluded, npdt=npdt, cores=cores,
+                               block_threads=block_threads, trace_it=trace_it, mode=mode)
+    if mode == 1:
         xin = mx.zeros((1,), dtype=dt)
         gin, gsin = arr(grams), arr(gst)
     else:
@@ -476,20 +488,61 @@ def _run_paths_cpu(x, y, W, O, params, *, n, p, B, L, pf, excluded, mode, dtype,
         else:
             xin = mx.array(xt, dtype=dt)
         gin, gsin = mx.zeros((1,), dtype=dt), mx.zeros((1,), dtype=dt)
-    ul, ip, dp, cl = params
-    Y = np.broadcast_to(y, (B, n))
     inputs = [xin, arr(Y), arr(W), arr(O), gin, gsin, arr(pf), arr(cl),
               arr(excluded.astype(np.int32), mx.int32), arr(ul), arr(ip, mx.int32), arr(dp),
               arr(np.arange(p), mx.int32),    # every Gram column present, in order
               mx.zeros((1,), dt), mx.zeros((1,), mx.int32), mx.zeros((1,), dt),
               mx.zeros((1,), dt)]             # (no resume on the CPU)
-    # Fewer problems than cores: the cores share each problem (naive mode, where every coordinate
-    # update is O(n); with n below ~2000 the barriers cost more than the split saves).
-    cores = _cpu_threads()
-    block_threads = max(1, cores // B) if (mode == 0 and n >= BLOCK_SPLIT_MIN_N) else 1
     outs = _core.glmnet_path(inputs, L, nthreads=cores, block_threads=block_threads, stream=mx.cpu)
     with _Progress(B * L, bool(trace_it)) as prog:
         mx.eval(*outs[:6])
         res = [np.array(o) for o in outs[:6]]
         prog.finish(int(res[5][:, 0].sum()))
     return path_result(res, mode)
+
+
+# How the CPU engine calls the kernel. "host" (the default): _core.glmnet_path_host runs it on
+# numpy's buffers, now, on the calling thread and its helpers. "mlx": _core.glmnet_path, the same
+# kernel as an MLX primitive in MLX's lazy graph. Measured on a 2-core VM (bench/RESULTS.md,
+# "The CPU call"), the host call was never slower: a 32 x 10 path 0.47 -> 0.27 ms (MLX's 17 input
+# arrays, graph and scheduler cost ~0.2 ms), 1e5 x 50 naive 103 -> 82-91 ms (no copy of an
+# F-ordered x: x.T is the kernel's (p, n) layout as it is).
+CPU_CALL = os.environ.get("MLXS_CPU_CALL", "host")
+
+
+def host_call(n, p, B) -> bool:
+    """Whether the CPU engine's kernel runs through _core.glmnet_path_host (see CPU_CALL)."""
+    if CPU_CALL not in ("host", "mlx"):
+        raise ValueError(f"MLXS_CPU_CALL must be 'host' or 'mlx', got {CPU_CALL!r}")
+    return CPU_CALL == "host"
+
+
+def kernel_host(inputs, *, B, L, p, nthreads, block_threads=1):
+    """Run the path kernel now through _core.glmnet_path_host on numpy arrays: the 17 inputs of
+    _core.glmnet_path, C-contiguous, x's float dtype (int32 where the kernel reads ints).
+    Returns its six outputs (beta (B, L, p), a0, lambda, dev_ratio (B, L), nulldev (B,),
+    info (B, 4) int32), zero past each path's end."""
+    from . import _core
+    dt = inputs[0].dtype
+    outs = [np.zeros((B, L, p), dt), np.zeros((B, L), dt), np.zeros((B, L), dt),
+            np.zeros((B, L), dt), np.zeros(B, dt), np.zeros((B, 4), np.int32)]
+    _core.glmnet_path_host(inputs, outs, L, nthreads=nthreads, block_threads=block_threads)
+    return outs
+
+
+def _run_paths_host(x, Y, W, O, params, *, grams, gst, p, B, L, pf, excluded, npdt, cores,
+                    block_threads, trace_it, mode):
+    def c(a, d=npdt):
+        return np.ascontiguousarray(a, dtype=d)
+    ul, ip, dp, cl = params
+    z, zi = np.zeros(1, dtype=npdt), np.zeros(1, dtype=np.int32)
+    if mode == 1:
+        xin, gin, gsin = z, c(grams), c(gst)
+    else:
+        xin, gin, gsin = c(x.T), z, z       # (an F-ordered float64 x: no copy)
+    inputs = [xin, c(Y), c(W), c(O), gin, gsin, c(pf), c(cl), c(excluded, np.int32), c(ul),
+              c(ip, np.int32), c(dp), np.arange(p, dtype=np.int32), z, zi, z, z]
+    with _Progress(B * L, bool(trace_it)) as prog:
+        outs = kernel_host(inputs, B=B, L=L, p=p, nthreads=cores, block_threads=block_threads)
+        prog.finish(int(outs[5][:, 0].sum()))
+    return path_result(outs, mode)

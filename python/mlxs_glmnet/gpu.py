@@ -1148,8 +1148,7 @@ def _screen(gh, S, g, std, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     (b'xm) xm_j) / xs_j with b the solutions over ys, against alpha lambda pf_j / ys. All of it on
     the host: on the device its small products and reductions cost ~2 ms a screen (H100), in
     launches and synchronisations."""
-    from . import _core
-    from .engine import _cpu_threads
+    from .engine import _cpu_threads, kernel_host
     B, p = g.shape[0], pf.shape[0]
     K = len(S)
     Sn = np.asarray(S, dtype=np.int64)
@@ -1160,17 +1159,13 @@ def _screen(gh, S, g, std, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     ipk[0] = 1                           # (the CPU primitive checks w's (B, n) shape against it)
     ipk[1] = ipk[11] = K
     ipk[12], ipk[13], ipk[14] = int(shared), 0, 0
-    with mx.stream(mx.cpu):              # float64 lives on the CPU only
-        f64, i32 = mx.float64, mx.int32
-        d, di = mx.zeros((1,), f64), mx.zeros((1,), i32)
-        inputs = [d, d, mx.zeros((B, 1), f64), d, mx.array(GS, f64), mx.array(gS, f64),
-                  mx.array(pf[Sn], f64), mx.array(np.ascontiguousarray(cl[:, Sn]), f64),
-                  mx.array(excluded[Sn].astype(np.int32), i32), mx.array(ul, f64),
-                  mx.array(ipk, i32), mx.array(dp, f64), mx.arange(K, dtype=i32), d, di, d, d]
-        outs = _core.glmnet_path(inputs, L, nthreads=min(_cpu_threads(), B), block_threads=1,
-                                 stream=mx.cpu)
-        mx.eval(*outs[:6])
-        res = [np.array(o) for o in outs[:6]]
+    f64, i32 = np.float64, np.int32
+    d, di = np.zeros(1, f64), np.zeros(1, i32)
+    c = np.ascontiguousarray
+    inputs = [d, d, np.zeros((B, 1), f64), d, c(GS, f64), c(gS, f64), c(pf[Sn], f64),
+              c(cl[:, Sn], f64), c(excluded[Sn], i32), c(ul, f64), c(ipk, i32), c(dp, f64),
+              np.arange(K, dtype=i32), d, di, d, d]
+    res = kernel_host(inputs, B=B, L=L, p=K, nthreads=min(_cpu_threads(), B))
     xm, xs, cc, ju, ys = std                   # (_standardisation of g, once for every screen)
     ys = np.where(ys > 0, ys, 1.0)
     lmu = res[5][:, 0]

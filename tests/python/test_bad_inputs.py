@@ -291,6 +291,75 @@ def test_core_valid_call_still_runs():
         assert info[0, 0] == L and info[0, 2] == 0
 
 
+def _host_outputs(B=1, L=5, p=4, dt=np.float64):
+    return [np.zeros((B, L, p), dt), np.zeros((B, L), dt), np.zeros((B, L), dt),
+            np.zeros((B, L), dt), np.zeros(B, dt), np.zeros((B, 4), np.int32)]
+
+
+@pytest.mark.parametrize("what,mutate", list(_bad_core_calls()), ids=[w for w, _ in _bad_core_calls()])
+def test_host_call_rejects_inconsistent_arguments(what, mutate):
+    """The same inconsistent calls through the direct host entry (numpy buffers, no MLX graph):
+    ValueError before the kernel runs."""
+    import mlx.core as mx
+    from mlxs_glmnet import _core
+    ins, L = _core_inputs()
+    ins[10] = mx.array(np.asarray(ins[10], dtype=np.int32))
+    ins = [np.array(a) for a in mutate(ins)]
+    with pytest.raises(ValueError, match="glmnet_path"):
+        _core.glmnet_path_host(ins, _host_outputs(L=L), L, nthreads=1, block_threads=1)
+
+
+def _host_bad_buffers():
+    yield "strided input", lambda ins, outs: ins.__setitem__(6, np.ones(8)[::2])
+    yield "input of the wrong dtype", lambda ins, outs: ins.__setitem__(6, np.ones(4, np.float32))
+    yield "int input as float", lambda ins, outs: ins.__setitem__(8, np.zeros(4))
+    yield "input not an array", lambda ins, outs: ins.__setitem__(6, [1.0, 1.0, 1.0, 1.0])
+    yield "read-only output", lambda ins, outs: setattr(outs[0].flags, "writeable", False)
+    yield "output too small", lambda ins, outs: outs.__setitem__(1, np.zeros((1, 4)))
+    yield "output of the wrong dtype", lambda ins, outs: outs.__setitem__(5, np.zeros((1, 4)))
+    yield "strided output", lambda ins, outs: outs.__setitem__(2, np.zeros((1, 10))[:, ::2])
+    yield "too few outputs", lambda ins, outs: outs.pop()
+
+
+@pytest.mark.parametrize("what,mutate", list(_host_bad_buffers()), ids=[w for w, _ in _host_bad_buffers()])
+def test_host_call_rejects_bad_buffers(what, mutate):
+    """The host entry converts nothing: an input or output that is not a C-contiguous array of
+    the kernel's dtype (outputs: writable, of the right size) is a ValueError, and no output is
+    written."""
+    import mlx.core as mx
+    from mlxs_glmnet import _core
+    ins, L = _core_inputs()
+    ins[10] = mx.array(np.asarray(ins[10], dtype=np.int32))
+    ins = [np.array(a) for a in ins]
+    outs = _host_outputs(L=L)
+    mutate(ins, outs)
+    with pytest.raises(ValueError, match="glmnet_path_host"):
+        _core.glmnet_path_host(ins, outs, L, nthreads=1, block_threads=1)
+    assert all(not np.asarray(o).any() for o in outs)
+
+
+def test_host_call_matches_the_primitive():
+    """A valid direct call gives the primitive's outputs bit for bit, in both modes, and leaves
+    its (read-only) inputs untouched."""
+    import mlx.core as mx
+    from mlxs_glmnet import _core
+    for mode in (0, 1):
+        ins, L = _core_inputs(mode=mode)
+        ins[10] = mx.array(np.asarray(ins[10], dtype=np.int32))
+        outs = _core.glmnet_path(ins, L, nthreads=1, block_threads=1, stream=mx.cpu)
+        mx.eval(*outs)
+        hin = [np.array(a) for a in ins]
+        kept = [a.copy() for a in hin]
+        for a in hin:
+            a.flags.writeable = False
+        houts = _host_outputs(L=L)
+        _core.glmnet_path_host(hin, houts, L, nthreads=1, block_threads=1)
+        for a, b in zip(outs[:6], houts):
+            assert np.array_equal(np.array(a), b)
+        assert all(np.array_equal(a, b) for a, b in zip(hin, kept))
+        assert houts[5][0, 0] == L and houts[5][0, 2] == 0
+
+
 def test_several_responses_constant_column():
     """glmnet_batch with an (n, B) y: a constant response is named (the check looks in full only
     at responses whose first two values agree); one whose first values agree is not constant."""

@@ -359,10 +359,10 @@ def test_screen_finds_the_hidden_variables(gpu_on_cpu, monkeypatch):
     monkeypatch.setattr(gpu, "RANK_CENTRED", False)         # (the plain marginal ranking)
     ranked = np.argsort(-np.abs((x - x.mean(0)).T @ (y - y.mean())) / x.std(0))
     solves = []
-    real = _core.glmnet_path                  # (the screens' float64 solves on the host)
-    monkeypatch.setattr(_core, "glmnet_path", lambda inputs, L, **kw: (
-        solves.append(int(np.array(inputs[10])[1])) if inputs[4].dtype == mx.float64 else None,
-        real(inputs, L, **kw))[1])
+    real = _core.glmnet_path_host             # (the screens' float64 solves on the host)
+    monkeypatch.setattr(_core, "glmnet_path_host", lambda inputs, outs, L, **kw: (
+        solves.append(int(inputs[10][1])) if inputs[4].dtype == np.float64 else None,
+        real(inputs, outs, L, **kw))[1])
     monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2)
     got = mg.glmnet(x, y, device="gpu", type_gaussian="covariance")
     # no launch over all variables; the screens' restricted paths over the growing column set
