@@ -505,6 +505,14 @@ _JERR_PMAX = ("from mlxs_glmnet engine (error code {jerr}); Number of nonzero co
               "path exceeds pmax={pmax} at {k}th lambda value; solutions for larger lambdas returned")
 
 
+def _kept_columns(excluded, dev, X):
+    """The columns the CPU engine solves over when at least half of them are excluded (None:
+    all of them, excluded ones skipped inside the kernel)."""
+    if dev != "cpu" or isinstance(X, engine.mx.array) or 2 * int(excluded.sum()) < excluded.shape[0]:
+        return None
+    return np.flatnonzero(~excluded)
+
+
 def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
          trace_it, type_gaussian, unit=False):
     """unit: every row of Wb is all ones (glmnet() without weights, or several responses)."""
@@ -530,19 +538,33 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         dev = memory.plan_gpu(mode, n, p, B, prep["nlam"], asked=not auto, x_resident=resident,
                               irls=family != "gaussian" and _glm_driver(n) == "irls",
                               folds=B > 1 and not unit)
+    pf, lo, hi, excluded = prep["pf"], prep["lo"], prep["hi"], prep["excluded"]
+    keep = _kept_columns(excluded, dev, X)
+    Xr = X
+    if keep is not None:
+        # most variables excluded (relax = TRUE refits each active set with the rest excluded):
+        # the CPU engine solves over the kept columns only (a covariance-mode Gram over all of
+        # x cost more than the whole refit); excluded variables stay 0 as they would anyway
+        Xr = X[:, keep]
+        pf, lo, hi, excluded = pf[keep], lo[keep], hi[keep], excluded[keep]
+        mode = engine.choose_mode(family, n, len(keep), type_gaussian)
     # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
-    mode = memory.plan(mode, n, p, B, prep["nlam"], forced=type_gaussian == "covariance",
+    mode = memory.plan(mode, n, Xr.shape[1], B, prep["nlam"], forced=type_gaussian == "covariance",
                        real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4)
-    res = engine.run_paths(X, y_in, Wb, None if O is None else np.ascontiguousarray(O),
+    res = engine.run_paths(Xr, y_in, Wb, None if O is None else np.ascontiguousarray(O),
                            family=family, alpha=prep["alpha"],
                            nlam=prep["nlam"], flmin=flmin, ulam=prep["lam"],
                            standardize=bool(standardize), intercept=bool(intercept),
                            thresh=float(thresh), maxit=int(maxit), dfmax=prep["dfmax"],
-                           pmax=prep["pmax"], pf=prep["pf"], lower=prep["lo"], upper=prep["hi"],
-                           excluded=prep["excluded"], mode=mode, device=dev, dtype=dtype,
+                           pmax=prep["pmax"], pf=pf, lower=lo, upper=hi,
+                           excluded=excluded, mode=mode, device=dev, dtype=dtype,
                            # glmnet turns its deviance-change stop off when a limit is zero
                            fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any()) else 1e-5,
                            trace_it=trace_it, unit_weights=unit)
+    if keep is not None:
+        full = np.zeros(res.beta.shape[:2] + (p,), dtype=res.beta.dtype)
+        full[:, :, keep] = res.beta
+        res.beta = full
     wsums = Wb.sums if isinstance(Wb, engine.FoldBatch) else \
         (np.full(B, float(n)) if unit else Wb.sum(axis=1))
     if family == "gaussian" and unit and B == 1 and prep["moments"] is not None:

@@ -19,8 +19,13 @@
 #' @param grouped As in \code{cv.glmnet}: fold-wise statistics (\code{TRUE}) or per observation.
 #' @param keep If \code{TRUE}, the prevalidated fits \code{fit.preval} and \code{foldid} are kept.
 #' @param parallel Ignored (the engine already fits all folds in one call).
-#' @param ... Further arguments of \code{\link{mlxs_glmnet}} (family, alpha, ...).
-#' @return An object of class \code{"cv.glmnet"}.
+#' @param ... Further arguments of \code{\link{mlxs_glmnet}} (family, alpha, ...). With
+#'   \code{relax = TRUE} (and optionally \code{gamma}, as in \code{cv.glmnet}), the relaxed
+#'   fits are cross-validated too: glmnet's own \code{cv.glmnet} runs with every fit it makes
+#'   (the full data's, each fold's and every relaxed refit) an \code{mlxs_glmnet} call. The
+#'   folds are then fitted one after another, as glmnet does, not as one batch.
+#' @return An object of class \code{"cv.glmnet"} (\code{c("cv.relaxed", "cv.glmnet")} with
+#'   \code{relax = TRUE}).
 #' @examples
 #' \dontrun{
 #' cv <- mlxs_cv_glmnet(matrix(rnorm(2000), 100), rnorm(100))
@@ -50,6 +55,7 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
   glmnet.call[[1L]] <- as.name("mlxs_glmnet")
 
   dots <- list(...)
+  relax <- .check_flag(if (is.null(dots$relax)) FALSE else dots$relax, "relax")
   fam_arg <- if (is.null(dots$family)) "gaussian" else dots$family
   glmnet_args <- c("alpha", "nlambda", "lambda.min.ratio", "standardize", "intercept", "thresh",
                    "dfmax", "pmax", "exclude", "penalty.factor", "lower.limits", "upper.limits",
@@ -67,8 +73,18 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
                         if (is.null(a$upper.limits)) Inf else a$upper.limits,
                         if (is.null(a$maxit)) 1e+05 else a$maxit,
                         trace.it, device,
-                        dots[setdiff(names(dots), c(glmnet_args, "family"))])
+                        dots[setdiff(names(dots), c(glmnet_args, "family", "relax", "gamma"))])
   nobs <- nrow(prep$x)
+  if (relax) {
+    if (!is.null(foldid) && (!is.numeric(foldid) || length(foldid) != nobs || anyNA(foldid)))
+      .stopf("foldid must hold one positive whole fold number per row of x (length ", nobs, ")")
+    out <- .cv_relaxed(prep$x, y, weights, offset, lambda, type.measure, nfolds, foldid,
+                       alignment, grouped, keep, trace.it, device, ...)
+    out$call <- cv.call
+    out$glmnet.fit$call <- glmnet.call
+    out$glmnet.fit$relaxed$call <- glmnet.call
+    return(out)
+  }
 
   if (is.null(foldid)) {
     nfolds <- .check_scalar(nfolds, "nfolds", 3, integer = TRUE)
@@ -121,4 +137,27 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
                       dimnames = list(c("min", "1se"), "Lambda"))
   class(out) <- "cv.glmnet"
   out
+}
+
+# relax = TRUE: glmnet's own cv.glmnet (and its cv.relaxed.raw), run with `glmnet` bound to a
+# wrapper of mlxs_glmnet() in the environment they look it up from: the full data's fit, each
+# fold's and (through relax.glmnet's update() of those fits' calls) every relaxed refit are the
+# engine's. glmnet's R code does the bookkeeping; the R package adds no numerics.
+.cv_relaxed <- function(x, y, weights, offset, lambda, type.measure, nfolds, foldid, alignment,
+                        grouped, keep, trace.it, device, ...) {
+  ns <- asNamespace("glmnet")
+  env <- new.env(parent = ns)
+  # (the fits' calls are evaluated again by relax.glmnet's update() from glmnet's namespace: they
+  # name the package and carry device's value, not a variable of this frame)
+  env$glmnet <- eval(bquote(function(x, y, ...)
+    mlxsglmnet::mlxs_glmnet(x, y, device = .(if (is.null(device)) "auto" else device), ...)))
+  for (f in c("cv.glmnet", "cv.relaxed.raw")) {
+    fn <- get(f, envir = ns)
+    environment(fn) <- env
+    assign(f, fn, envir = env)
+  }
+  env$cv.glmnet(x, y, weights = weights, offset = offset, lambda = lambda,
+                type.measure = type.measure, nfolds = nfolds, foldid = foldid,
+                alignment = alignment, grouped = grouped, keep = keep, parallel = FALSE,
+                trace.it = trace.it, ...)
 }

@@ -13,9 +13,8 @@
 #' between R and Python per lambda.
 #'
 #' @section Differences from glmnet:
-#' Families \code{"multinomial"}, \code{"cox"} and \code{"mgaussian"}, non-canonical links,
-#' \code{relax = TRUE} and \code{type.logistic = "modified.Newton"} are not supported (an error
-#' says so). A user-supplied \code{lambda} must already be in decreasing order (glmnet sorts it
+#' Families \code{"multinomial"}, \code{"cox"} and \code{"mgaussian"}, non-canonical links
+#' and \code{type.logistic = "modified.Newton"} are not supported (an error says so). A user-supplied \code{lambda} must already be in decreasing order (glmnet sorts it
 #' silently; here an unsorted \code{lambda} is an error).
 #'
 #' @param x Input matrix, observations in rows (see the section on the data handoff).
@@ -39,6 +38,12 @@
 #' @param penalty.factor Per-variable penalty factors.
 #' @param lower.limits,upper.limits Bounds on the coefficients (scalars or vectors).
 #' @param maxit Maximum number of passes over the data.
+#' @param relax If \code{TRUE}, the relaxed fit is added as in glmnet: glmnet's own
+#'   \code{\link[glmnet]{relax.glmnet}} refits each distinct active set of the path without
+#'   penalty, and every one of those fits is an \code{mlxs_glmnet} call (the engine). The result
+#'   has class \code{"relaxed"} and glmnet's \code{coef}, \code{predict}, \code{print} and
+#'   \code{plot} methods take \code{gamma}. \code{maxp} and \code{path} in \code{...} go to
+#'   \code{relax.glmnet}.
 #' @param trace.it If 1, the engine shows a progress bar.
 #' @param device \code{"auto"}, \code{"cpu"} or \code{"gpu"}. \code{"auto"} uses a GPU (CUDA, or
 #'   Metal once it passed its self-check) only where it was measured to win over the CPU engine
@@ -50,10 +55,12 @@
 #'   lambda, checked by \code{bench/gpu.py --check}); binomial and poisson fits with 30000 or more
 #'   rows run glmnet's IRLS in covariance form, driven from the host.
 #' @param ... \code{type.gaussian} (\code{"covariance"} or \code{"naive"}) and \code{dtype}
-#'   (\code{"float32"} or \code{"float64"}) are passed to the engine; other glmnet-only
+#'   (\code{"float32"} or \code{"float64"}) are passed to the engine, \code{maxp} and
+#'   \code{path} to \code{relax.glmnet} (with \code{relax = TRUE}); other glmnet-only
 #'   arguments are ignored with a warning.
 #' @return An object of class \code{c("elnet", "glmnet")}, \code{c("lognet", "glmnet")} or
-#'   \code{c("fishnet", "glmnet")} with glmnet's fields.
+#'   \code{c("fishnet", "glmnet")} with glmnet's fields; with \code{relax = TRUE}, class
+#'   \code{"relaxed"} in front and the relaxed fit in \code{$relaxed}, as glmnet returns it.
 #' @examples
 #' \dontrun{
 #' fit <- mlxs_glmnet(matrix(rnorm(2000), 100), rnorm(100))
@@ -66,8 +73,9 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
                         lambda = NULL, standardize = TRUE, intercept = TRUE, thresh = 1e-07,
                         dfmax = nvars + 1, pmax = min(dfmax * 2 + 20, nvars), exclude = NULL,
                         penalty.factor = rep(1, nvars), lower.limits = -Inf, upper.limits = Inf,
-                        maxit = 1e+05, trace.it = 0, device = "auto", ...) {
+                        maxit = 1e+05, relax = FALSE, trace.it = 0, device = "auto", ...) {
   this.call <- match.call()
+  relax <- .check_flag(relax, "relax")
   nobs <- NROW(x)    # the defaults of lambda.min.ratio, dfmax, pmax, penalty.factor refer to
   nvars <- NCOL(x)   # these, as in glmnet (no copy of x is made here)
   prep <- .prepare_args(x, y, family, weights, offset, alpha, nlambda,
@@ -78,7 +86,30 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
                         if (missing(penalty.factor)) NULL else penalty.factor,
                         lower.limits, upper.limits, maxit, trace.it, device, list(...))
   res <- .engine_call("fit", prep$x, prep$y, prep$family, prep$kwargs)
-  .as_glmnet(res, prep$family, prep$xnames, prep$classnames, this.call, nrow(prep$x))
+  fit <- .as_glmnet(res, prep$family, prep$xnames, prep$classnames, this.call, nrow(prep$x))
+  if (!relax) return(fit)
+  dots <- list(...)
+  .relax(fit, prep$x, y, weights, offset, lower.limits, upper.limits,
+         if (missing(penalty.factor)) rep(1, nvars) else penalty.factor,
+         if (is.null(dots$maxp)) nrow(prep$x) - 3L else dots$maxp, isTRUE(dots$path))
+}
+
+# relax = TRUE: glmnet's relax.glmnet() on our fit. It refits every distinct active set with
+# update(fit, x = x, lambda = 0, exclude = ..., relax = FALSE), which evaluates fit$call: an
+# mlxs_glmnet() call, so every refit is the engine's. The call is evaluated from glmnet's
+# namespace, so it names the function with its package for the refits (the user may not have
+# attached mlxsglmnet); the result keeps the user's call.
+.relax <- function(fit, x, y, weights, offset, lower.limits, upper.limits, penalty.factor,
+                   maxp, path) {
+  call <- fit$call
+  fit$call[[1L]] <- quote(mlxsglmnet::mlxs_glmnet)
+  out <- glmnet::relax.glmnet(fit, x = x, y = y, weights = weights, offset = offset,
+                              lower.limits = lower.limits, upper.limits = upper.limits,
+                              penalty.factor = penalty.factor, maxp = maxp, path = path,
+                              check.args = FALSE)
+  out$call <- call
+  out$relaxed$call <- call
+  out
 }
 
 # Checks every argument and builds the engine's keyword arguments. Returns x (untouched when it
@@ -154,10 +185,11 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
       .stopf("dtype must be \"float32\" or \"float64\"")
     out$dtype <- dots$dtype
   }
-  if (isTRUE(dots$relax)) .stopf("relax = TRUE is not supported by mlxs_glmnet")
   if (!is.null(dots$type.logistic) && !identical(dots$type.logistic[1L], "Newton"))
     .stopf("type.logistic: only \"Newton\" is supported by mlxs_glmnet")
-  ignored <- setdiff(nm, c("type.gaussian", "dtype", "relax", "type.logistic"))
+  # (maxp and path are relax.glmnet's, gamma cv.glmnet's (it stays in the fits' calls); glmnet
+  # ignores them as well where they have no use)
+  ignored <- setdiff(nm, c("type.gaussian", "dtype", "type.logistic", "maxp", "path", "gamma"))
   if (length(ignored))
     warning("mlxs_glmnet: ignoring argument(s) ", paste(ignored, collapse = ", "), call. = FALSE)
   out

@@ -92,3 +92,30 @@ def test_cpu_call_setting_is_checked(monkeypatch):
     monkeypatch.setattr(engine, "CPU_CALL", "gpu")
     with pytest.raises(ValueError, match="MLXS_CPU_CALL"):
         mg.glmnet(x, ys["gaussian"])
+
+
+@pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
+def test_most_columns_excluded_solved_over_the_rest(family, monkeypatch):
+    """With at least half of the variables excluded (relax = TRUE's refits of an active set), the
+    CPU engine solves over the kept columns only; the fit is the one over all columns with the
+    excluded ones skipped in the kernel: same lambdas, same coefficients, zeros where excluded."""
+    from mlxs_glmnet import api
+    x, ys, w, off = _data(150, 20, seed=4)
+    exclude = np.r_[1, 3, 5:20]
+    seen = []
+    real = _core.glmnet_path_host
+    monkeypatch.setattr(_core, "glmnet_path_host",
+                        lambda ins, outs, L, **k: (seen.append(outs[0].shape[-1]), real(ins, outs, L, **k))[1])
+    for kw in (dict(), dict(lambda_=[0.0]), dict(weights=w, offset=off, alpha=0.5)):
+        sub = mg.glmnet(x, ys[family], family, exclude=exclude, thresh=1e-12, **kw)
+        assert seen[-1] == 3
+        with monkeypatch.context() as m:
+            m.setattr(api, "_kept_columns", lambda *a: None)
+            full = mg.glmnet(x, ys[family], family, exclude=exclude, thresh=1e-12, **kw)
+        assert seen[-1] == 20
+        assert sub.beta.shape == full.beta.shape == (20, len(full.lambda_))
+        np.testing.assert_allclose(sub.lambda_, full.lambda_, rtol=1e-12)
+        np.testing.assert_allclose(sub.beta, full.beta, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(sub.a0, full.a0, rtol=1e-9, atol=1e-12)
+        assert not sub.beta[exclude].any()
+        assert np.array_equal(sub.df, full.df)
