@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import warnings
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -40,6 +41,28 @@ class GlmnetFit:
     feature_names: Optional[list] = None
     info: dict = field(default_factory=dict)
     obs_index: Optional[object] = None       # pandas index of the training rows (frames.py)
+    relaxed: Optional["GlmnetFit"] = None    # relax=True: the relaxed fit (glmnet's $relaxed)
+
+    # -- relax = True: glmnet's blend of the path and its relaxed fit ------------------------
+    def blend(self, gamma: float) -> "GlmnetFit":
+        """glmnet's blend.relaxed: the fit gamma * (this path) + (1 - gamma) * (its relaxed
+        fit) at every lambda of the path (lambdas whose active set was too large to refit
+        (maxp) take the last relaxed fit). gamma = 1 is the path itself."""
+        gamma = _check_gamma(gamma)
+        if self.relaxed is None:
+            raise ValueError("gamma: this fit has no relaxed fit (fit it with relax=True)")
+        plain = dataclasses.replace(self, relaxed=None)
+        if gamma == 1.0:
+            return plain
+        gamma = max(gamma, 1e-5)                 # (glmnet's epsilon)
+        r = self.relaxed
+        pos = {float(v): i for i, v in enumerate(r.lambda_)}
+        at = np.array([pos.get(float(v), -1) for v in self.lambda_])
+        at[at < 0] = at.max()                    # (glmnet: a lambda without a refit takes the last)
+        return dataclasses.replace(
+            plain, a0=gamma * self.a0 + (1 - gamma) * r.a0[at],
+            beta=gamma * self.beta + (1 - gamma) * r.beta[:, at],
+            dev_ratio=gamma * self.dev_ratio + (1 - gamma) * r.dev_ratio[at])
 
     # -- glmnet's coef / predict ------------------------------------------------------------
     def _coefs_at(self, s):
@@ -53,23 +76,33 @@ class GlmnetFit:
         left, right, frac = lambda_interp(self.lambda_, s)
         return full[:, left] * frac + full[:, right] * (1 - frac), s
 
-    def coef(self, s=None) -> np.ndarray:
+    def coef(self, s=None, gamma: float = 1.0) -> np.ndarray:
+        """(p+1, k) coefficients at lambdas s (the path's when None); gamma < 1 blends in the
+        relaxed fit (relax=True), as glmnet's coef(fit, s, gamma)."""
+        if _check_gamma(gamma) != 1.0:
+            return self.blend(gamma).coef(s)
         return self._coefs_at(s)[0]
 
     def coef_frame(self, s=None):
         """coef() as a pandas DataFrame: rows "(Intercept)" and the features, columns lambdas."""
         return frames.coef_frame(self, s)
 
-    def plot(self, xvar: str = "norm", label: bool = False, ax=None, **kwargs):
+    def plot(self, xvar: str = "norm", label: bool = False, ax=None, gamma: float = 1.0, **kwargs):
         """Coefficient paths against the L1 norm, log(lambda) or the deviance explained, as
-        glmnet's plot.glmnet (matplotlib; returns the Axes)."""
+        glmnet's plot.glmnet (matplotlib; returns the Axes); gamma < 1: of the blend with the
+        relaxed fit, as glmnet's plot.relaxed."""
         from .plot import plot_fit
+        if _check_gamma(gamma) != 1.0:
+            return self.blend(gamma).plot(xvar=xvar, label=label, ax=ax, **kwargs)
         return plot_fit(self, xvar=xvar, label=label, ax=ax, **kwargs)
 
-    def predict(self, newx=None, s=None, type: str = "link", newoffset=None):
+    def predict(self, newx=None, s=None, type: str = "link", newoffset=None, gamma: float = 1.0):
         """glmnet's predict(). On a pandas DataFrame newx (columns matched to the features by
         name) link/response/class predictions come back indexed like newx: a Series for a
-        scalar s, else a DataFrame with one column per lambda."""
+        scalar s, else a DataFrame with one column per lambda. gamma < 1 predicts from the
+        blend with the relaxed fit (relax=True), as glmnet's predict(fit, gamma = )."""
+        if _check_gamma(gamma) != 1.0:
+            return self.blend(gamma).predict(newx, s=s, type=type, newoffset=newoffset)
         if frames.is_frame(newx) and type in ("link", "response", "class"):
             newx = frames.align_newx(self, newx)
             out = self._predict(newx, s, type, newoffset)
@@ -118,11 +151,27 @@ class GlmnetFit:
                 f"nlambda={len(self.lambda_)}, dev_ratio_max={self.dev_ratio.max(initial=0):.4f})")
 
     def summary(self) -> str:
-        """glmnet's print(): Df, %Dev, Lambda per step."""
-        lines = ["    Df  %Dev   Lambda"]
+        """glmnet's print(): Df, %Dev, Lambda per step (relax=True: also the relaxed fit's %Dev,
+        "%Dev R", blank where its active set was not refitted)."""
+        if self.relaxed is None:
+            lines = ["    Df  %Dev   Lambda"]
+            for k in range(len(self.lambda_)):
+                lines.append(f"{k + 1:3d} {int(self.df[k]):3d} {100 * self.dev_ratio[k]:5.2f} {self.lambda_[k]:.6g}")
+            return "\n".join(lines)
+        rdev = dict(zip(self.relaxed.lambda_.tolist(), self.relaxed.dev_ratio.tolist()))
+        lines = ["Relaxed", "    Df  %Dev %Dev R   Lambda"]
         for k in range(len(self.lambda_)):
-            lines.append(f"{k + 1:3d} {int(self.df[k]):3d} {100 * self.dev_ratio[k]:5.2f} {self.lambda_[k]:.6g}")
+            r = rdev.get(float(self.lambda_[k]))
+            rd = "      " if r is None else f"{100 * r:6.2f}"
+            lines.append(f"{k + 1:3d} {int(self.df[k]):3d} {100 * self.dev_ratio[k]:5.2f} {rd} {self.lambda_[k]:.6g}")
         return "\n".join(lines)
+
+
+def _check_gamma(gamma) -> float:
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(gamma) <= 1.0:
+        raise ValueError(f"gamma must be a single number in [0, 1], got {gamma!r}")
+    return float(gamma)
 
 
 def lambda_interp(lam: np.ndarray, s: np.ndarray):
@@ -371,6 +420,16 @@ def _limits(v, name, p, sign):
     return a
 
 
+def _scaled_penalty(pf, excluded):
+    """glmnet's penalty factors as the kernel takes them: an excluded variable's set to 1, then
+    all rescaled to sum to the number of variables."""
+    pf = np.array(pf, dtype=np.float64)
+    pf[excluded] = 1.0
+    if pf.sum() <= 0:
+        raise ValueError("penalty_factor must not all be zero")
+    return pf * pf.shape[0] / pf.sum()
+
+
 def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_, standardize,
              intercept, thresh, dfmax, pmax, exclude, penalty_factor, lower_limits, upper_limits,
              maxit, type_gaussian):
@@ -456,11 +515,8 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
             excluded[ex] = True
     if excluded.all():
         raise ValueError("exclude: cannot exclude all variables")
-    pf = pf.copy()
-    pf[excluded] = 1.0                       # as glmnet does before rescaling to sum to nvars
-    if pf.sum() <= 0:
-        raise ValueError("penalty_factor must not all be zero")
-    pf = pf * p / pf.sum()
+    pf_given = pf
+    pf = _scaled_penalty(pf, excluded)
     lo = _limits(lower_limits, "lower_limits", p, -1)
     hi = _limits(upper_limits, "upper_limits", p, +1)
     if dfmax is None:
@@ -495,7 +551,7 @@ def _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, la
     return dict(X=X, Y=Y, w=w, off=off, classnames=classnames, names=names, index=index, n=n, p=p, lam=lam,
                 nlam=nlam, pf=pf, excluded=excluded, lo=lo, hi=hi, dfmax=int(dfmax),
                 pmax=int(pmax), alpha=float(alpha), lmr=lambda_min_ratio, unit_w=weights is None,
-                moments=moments)
+                moments=moments, pf_given=pf_given)
 
 
 # glmnet's own texts after the prefix (its prefix is "from glmnet C++ code (error code ...)")
@@ -617,20 +673,65 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
            nlambda: int = 100, lambda_min_ratio=None, lambda_=None, standardize: bool = True,
            intercept: bool = True, thresh: float = 1e-7, dfmax=None, pmax=None, exclude=None,
            penalty_factor=None, lower_limits=-_INF, upper_limits=_INF, maxit: int = 100000,
-           device=None, dtype=None, trace_it: int = 0, type_gaussian=None) -> GlmnetFit:
+           device=None, dtype=None, trace_it: int = 0, type_gaussian=None, relax: bool = False,
+           maxp=None, path: bool = False) -> GlmnetFit:
     """Fit an elastic-net regularisation path with glmnet's semantics (one kernel launch).
 
     device: "cpu", "gpu", or "auto"/None: a GPU where it was measured to win (x already an
     mx.array on it, or n p of at least engine.AUTO_GPU_GLM_ELEMENTS for binomial/poisson and
-    engine.AUTO_GPU_GAUSSIAN_ELEMENTS for gaussian), else the CPU (engine.resolve_device)."""
+    engine.AUTO_GPU_GAUSSIAN_ELEMENTS for gaussian), else the CPU (engine.resolve_device).
+
+    relax=True adds glmnet's relaxed fit (``fit.relaxed``; ``coef``, ``predict`` and ``plot``
+    then take ``gamma``): each distinct active set of the path refitted without penalty
+    (lambda 0, the other variables excluded), as glmnet's relax.glmnet. maxp: active sets with
+    more variables are not refitted (default n - 3; their lambdas are left out of the relaxed
+    fit); path=True refits each set along the path's lambdas down to 0 instead of at 0 alone."""
+    if not isinstance(relax, (bool, np.bool_)):
+        raise TypeError("relax must be True or False")
     prep = _prepare(x, y, family, weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
                     standardize, intercept, thresh, dfmax, pmax, exclude, penalty_factor,
                     lower_limits, upper_limits, maxit, type_gaussian)
+    if relax:
+        maxp = prep["n"] - 3 if maxp is None else maxp
+        if isinstance(maxp, bool) or not isinstance(maxp, (int, np.integer)):
+            raise ValueError(f"maxp must be a whole number, got {maxp!r}")
+        if not isinstance(path, (bool, np.bool_)):
+            raise TypeError("path must be True or False")
     # glmnet's nobs is nrow(x), zero weights included (it also sets the lambda.min.ratio default)
-    return _run(prep, family, prep["w"][None, :], np.array([prep["n"]]), offset is not None,
-                standardize=standardize,
-                intercept=intercept, thresh=thresh, maxit=maxit, device=device, dtype=dtype,
-                trace_it=trace_it, type_gaussian=type_gaussian, unit=prep["unit_w"])[0]
+    kw = dict(standardize=standardize, intercept=intercept, thresh=thresh, maxit=maxit,
+              device=device, dtype=dtype, trace_it=trace_it, type_gaussian=type_gaussian,
+              unit=prep["unit_w"])
+    fit = _run(prep, family, prep["w"][None, :], np.array([prep["n"]]), offset is not None, **kw)[0]
+    if relax:
+        fit.relaxed = _relaxed(fit, prep, family, offset is not None, int(maxp), bool(path),
+                               dict(kw, trace_it=0))
+    return fit
+
+
+def _relaxed(fit, prep, family, offset_given, maxp, path, kw):
+    """glmnet's relax.glmnet on a fit: every distinct active set of the path with at most maxp
+    variables refitted at lambda 0 (path: along the path's lambdas and then 0) with the other
+    variables excluded; each lambda takes its set's refit; sets over maxp are left out."""
+    nz = fit.beta != 0
+    size = nz.sum(axis=0)
+    a0, beta, dev = fit.a0.copy(), fit.beta.copy(), fit.dev_ratio.copy()
+    lam0 = np.append(fit.lambda_, 0.0) if path else np.zeros(1)
+    refits = {}
+    for k in np.flatnonzero((size > 0) & (size <= maxp)):
+        key = nz[:, k].tobytes()
+        if key not in refits:
+            out = ~nz[:, k] | prep["excluded"]
+            pk = dict(prep, excluded=out, pf=_scaled_penalty(prep["pf_given"], out), lam=lam0,
+                      nlam=len(lam0))
+            r = _run(pk, family, prep["w"][None, :], np.array([prep["n"]]), offset_given, **kw)[0]
+            m = len(r.lambda_) - 1
+            refits[key] = (r.a0[m], r.beta[:, m], r.dev_ratio[m])
+        a0[k], beta[:, k], dev[k] = refits[key]
+    keep = size <= maxp
+    return dataclasses.replace(
+        fit, a0=a0[keep], beta=beta[:, keep], dev_ratio=dev[keep], lambda_=fit.lambda_[keep].copy(),
+        df=fit.df[keep].copy(), dim=np.array([fit.beta.shape[0], int(keep.sum())]),
+        info=dict(fit.info, relaxed_refits=len(refits)))
 
 
 def glmnet_batch(x, y, family: str = "gaussian", *, weights_batch=None, weights=None, offset=None,

@@ -112,6 +112,17 @@ local({
     class(out) <- "cv.glmnet"
     out
   }
+  relaxed <- function(fit, rfit) {          # glmnet's relax.glmnet result: the relaxed fit inside
+    fit$relaxed <- rfit
+    class(fit) <- c("relaxed", class(fit))
+    fit
+  }
+  unrelax <- function(f) {
+    r <- f$relaxed
+    f$relaxed <- NULL
+    class(f) <- class(f)[-1L]
+    list(fit = f, relaxed = r)
+  }
   folds <- function(nfolds, n) sample(rep(seq(nfolds), length = n))
   unfit <- function(f) list(a0 = as.double(f$a0), beta = as.matrix(f$beta),
                             lambda = as.double(f$lambda), df = as.integer(f$df),
@@ -120,7 +131,7 @@ local({
                             offset = isTRUE(f$offset), nobs = as.integer(f$nobs),
                             classnames = if (is.null(f$classnames)) NULL else as.character(f$classnames),
                             xnames = rownames(f$beta), cls = class(f)[1L])
-  list(fit = fit, cv = cv, folds = folds, unfit = unfit)
+  list(fit = fit, cv = cv, folds = folds, unfit = unfit, relaxed = relaxed, unrelax = unrelax)
 })
 """
 _FN = {}
@@ -129,7 +140,7 @@ _FN = {}
 def _fns():
     if not _FN:
         res = _ro.r(_R_SOURCE)
-        for k in ("fit", "cv", "folds", "unfit"):
+        for k in ("fit", "cv", "folds", "unfit", "relaxed", "unrelax"):
             _FN[k] = res.rx2(k)
     return _FN
 
@@ -175,7 +186,12 @@ def _csc(beta):
 
 
 def _fit_sexp(fit, call, xnames=None):
-    """xnames: the R character vector of column names when x came from R (passed back as is)."""
+    """xnames: the R character vector of column names when x came from R (passed back as is).
+    A fit with a relaxed fit (relax=True) becomes glmnet's "relaxed" object."""
+    if fit.relaxed is not None:
+        import dataclasses
+        return _call("relaxed", _fit_sexp(dataclasses.replace(fit, relaxed=None), call, xnames),
+                     _fit_sexp(fit.relaxed, call, xnames))
     family = fit.family
     if family not in _CLASS:
         raise ValueError(f"fit: family {family!r} has no glmnet class")
@@ -260,6 +276,11 @@ def from_r(obj):
             type_measure=str(name.names[0]),
             foldid=np.array(g("foldid"), dtype=np.int64) if keep else None,
             fit_preval=np.array(g("fit.preval"), dtype=np.float64) if keep else None)
+    if cls[:1] == ["relaxed"] and "glmnet" in cls:
+        parts = _ro.vectors.ListVector(_call("unrelax", obj))
+        fit = from_r(parts.rx2("fit"))
+        fit.relaxed = from_r(parts.rx2("relaxed"))
+        return fit
     if "glmnet" not in cls or cls[0] not in _FAMILY:
         raise TypeError("obj must be an R glmnet object of class elnet, lognet or fishnet, or a "
                         f"cv.glmnet object; got class {cls or type(obj).__name__}")

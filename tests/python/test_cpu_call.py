@@ -119,3 +119,25 @@ def test_most_columns_excluded_solved_over_the_rest(family, monkeypatch):
         np.testing.assert_allclose(sub.a0, full.a0, rtol=1e-9, atol=1e-12)
         assert not sub.beta[exclude].any()
         assert np.array_equal(sub.df, full.df)
+
+
+def test_relax_arguments_are_checked():
+    x, ys, _, _ = _data(40, 5)
+    y = ys["gaussian"]
+    with pytest.raises(TypeError, match="relax"):
+        mg.glmnet(x, y, relax="yes")
+    with pytest.raises(ValueError, match="maxp"):
+        mg.glmnet(x, y, relax=True, maxp=2.5)
+    with pytest.raises(TypeError, match="path"):
+        mg.glmnet(x, y, relax=True, path=1)
+    fit = mg.glmnet(x, y)
+    with pytest.raises(ValueError, match="relaxed fit"):
+        fit.predict(x, gamma=0.5)
+    rfit = mg.glmnet(x, y, relax=True)
+    for bad in (-0.1, 1.5, [0.5], "0.5", True):
+        with pytest.raises(ValueError, match="gamma"):
+            rfit.coef(gamma=bad)
+    # gamma = 1 is the path itself; gamma = 0 the relaxed fit at its lambdas
+    np.testing.assert_array_equal(rfit.coef(gamma=1.0), fit.coef())
+    np.testing.assert_allclose(rfit.coef(gamma=0.0)[1:], rfit.relaxed.beta, rtol=1e-4, atol=1e-12)
+    assert "Relaxed" in rfit.summary() and "%Dev R" in rfit.summary()

@@ -60,6 +60,25 @@ def test_path_plot(fits, tmp_path, xvar, xlab):
     _render(ax, tmp_path / f"path_{xvar}.png")
 
 
+def test_relaxed_path_plot(fits, tmp_path):
+    """plot(gamma=) of a relax=True fit draws the blend of the path and its relaxed fit, as
+    glmnet's plot.relaxed; gamma = 1 is the path's own plot."""
+    x = np.random.default_rng(4).standard_normal((300, 12))
+    y = x[:, :4] @ np.array([2.0, -1.5, 1.0, 0.5]) + np.random.default_rng(5).standard_normal(300)
+    fit = mg.glmnet(x, y, relax=True)
+    blend = fit.blend(0.25)
+    ax = fit.plot(xvar="lambda", gamma=0.25)
+    active = np.flatnonzero(np.any(blend.beta != 0, axis=1))
+    for ln, j in zip(ax.get_lines(), active):
+        np.testing.assert_allclose(ln.get_ydata(), blend.beta[j])
+    assert not np.allclose(blend.beta, fit.beta)
+    _render(ax, tmp_path / "relaxed.png")
+    ax1 = fit.plot(xvar="lambda", gamma=1.0)
+    for ln, j in zip(ax1.get_lines(), np.flatnonzero(np.any(fit.beta != 0, axis=1))):
+        np.testing.assert_allclose(ln.get_ydata(), fit.beta[j])
+    plt.close(ax1.figure)
+
+
 def test_path_plot_top_axis_and_labels(fits, tmp_path):
     fit = fits[0]
     fig, ax = plt.subplots()

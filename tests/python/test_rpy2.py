@@ -277,3 +277,39 @@ def test_r_errors_in_r_methods_surface_as_rruntimeerror(rdata):
     fit = to_r(mg.glmnet(r_matrix(rdata["x"]), _np(rdata["y"])))
     with pytest.raises(RRuntimeError):
         _r("predict(obj, newx = newx[, 1:3], s = 0.1)", obj=fit, newx=rdata["newx"])
+
+
+@pytest.mark.parametrize("fam,y,extra", [
+    ("gaussian", "y", ""), ("binomial", "yb", ", alpha = 0.5"),
+    ("poisson", "yp", ", offset = off, lower.limits = -0.2")])
+def test_relax_matches_r_glmnet_and_round_trips(rdata, fam, y, extra):
+    """glmnet(relax=True) in Python against R glmnet's relax.glmnet on the same data: the relaxed
+    fit at every lambda, glmnet's gamma blend through R's predict on our converted object, and
+    back through from_r."""
+    ref = _r(f'glmnet(x, {y}, family = "{fam}", relax = TRUE, maxp = 6, thresh = 1e-12{extra})')
+    kw = dict(alpha=0.5) if fam == "binomial" else \
+        dict(offset=_np(rdata["off"]), lower_limits=-0.2) if fam == "poisson" else {}
+    yv = _np(_r(f"as.numeric({y}) - {1 if fam == 'binomial' else 0}"))
+    fit = mg.glmnet(r_matrix(rdata["x"]), yv, fam, relax=True, maxp=6, thresh=1e-12, **kw)
+    rr = _r("obj$relaxed", obj=ref)
+    rlam = _np(rr.rx2("lambda"))
+    assert fit.relaxed.lambda_.shape == rlam.shape and len(rlam) < len(fit.lambda_)
+    np.testing.assert_allclose(fit.relaxed.lambda_, rlam, rtol=1e-10)
+    rb = _np(_r("as.matrix(obj$relaxed$beta)", obj=ref)).reshape(15, -1, order="F")
+    np.testing.assert_allclose(fit.relaxed.beta, rb, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fit.relaxed.a0, _np(rr.rx2("a0")), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fit.relaxed.dev_ratio, _np(rr.rx2("dev.ratio")), rtol=1e-7, atol=1e-10)
+    ours = to_r(fit)
+    assert list(ro.r["class"](ours))[0] == "relaxed"
+    off = ", newoffset = off[1:7]" if fam == "poisson" else ""
+    for gamma in (0.0, 0.4, 1.0):
+        expr = f'predict(obj, newx, s = c(0.2, 0.05, 0.005), gamma = {gamma}{off})'
+        a = _np(_r(expr, obj=ours))
+        b = _np(_r(expr, obj=ref))
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+        p = fit.predict(_np(rdata["newx"]), s=[0.2, 0.05, 0.005], gamma=gamma,
+                        newoffset=_np(rdata["off"])[:7] if fam == "poisson" else None)
+        np.testing.assert_allclose(p, b, rtol=1e-6, atol=1e-8)
+    back = from_r(ref)
+    np.testing.assert_allclose(back.relaxed.beta, rb)
+    assert from_r(ours).relaxed.beta.shape == fit.relaxed.beta.shape
