@@ -704,11 +704,11 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
     fit = _run(prep, family, prep["w"][None, :], np.array([prep["n"]]), offset is not None, **kw)[0]
     if relax:
         fit.relaxed = _relaxed(fit, prep, family, offset is not None, int(maxp), bool(path),
-                               dict(kw, trace_it=0))
+                               dict(kw, trace_it=0), trace_it=trace_it)
     return fit
 
 
-def _relaxed(fit, prep, family, offset_given, maxp, path, kw):
+def _relaxed(fit, prep, family, offset_given, maxp, path, kw, trace_it=0):
     """glmnet's relax.glmnet on a fit: every distinct active set of the path with at most maxp
     variables refitted at lambda 0 (path: along the path's lambdas and then 0) with the other
     variables excluded; each lambda takes its set's refit; sets over maxp are left out."""
@@ -716,17 +716,23 @@ def _relaxed(fit, prep, family, offset_given, maxp, path, kw):
     size = nz.sum(axis=0)
     a0, beta, dev = fit.a0.copy(), fit.beta.copy(), fit.dev_ratio.copy()
     lam0 = np.append(fit.lambda_, 0.0) if path else np.zeros(1)
+    todo = np.flatnonzero((size > 0) & (size <= maxp))
     refits = {}
-    for k in np.flatnonzero((size > 0) & (size <= maxp)):
-        key = nz[:, k].tobytes()
-        if key not in refits:
-            out = ~nz[:, k] | prep["excluded"]
-            pk = dict(prep, excluded=out, pf=_scaled_penalty(prep["pf_given"], out), lam=lam0,
-                      nlam=len(lam0))
-            r = _run(pk, family, prep["w"][None, :], np.array([prep["n"]]), offset_given, **kw)[0]
-            m = len(r.lambda_) - 1
-            refits[key] = (r.a0[m], r.beta[:, m], r.dev_ratio[m])
-        a0[k], beta[:, k], dev[k] = refits[key]
+    with engine._Progress(len({nz[:, k].tobytes() for k in todo}), bool(trace_it),
+                          label="relaxed fits", poll=False) as prog:
+        for k in todo:
+            key = nz[:, k].tobytes()
+            if key not in refits:
+                out = ~nz[:, k] | prep["excluded"]
+                pk = dict(prep, excluded=out, pf=_scaled_penalty(prep["pf_given"], out), lam=lam0,
+                          nlam=len(lam0))
+                r = _run(pk, family, prep["w"][None, :], np.array([prep["n"]]), offset_given,
+                         **kw)[0]
+                m = len(r.lambda_) - 1
+                refits[key] = (r.a0[m], r.beta[:, m], r.dev_ratio[m])
+                prog.update(len(refits))
+            a0[k], beta[:, k], dev[k] = refits[key]
+        prog.finish(len(refits))
     keep = size <= maxp
     return dataclasses.replace(
         fit, a0=a0[keep], beta=beta[:, keep], dev_ratio=dev[keep], lambda_=fit.lambda_[keep].copy(),

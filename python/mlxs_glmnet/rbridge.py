@@ -88,8 +88,11 @@ def _pack_fit(f):
                                   int(f.nobs)], dtype=np.int32),
                         np.asarray(f.df, dtype=np.int32), np.asarray(f.dim, dtype=np.int32),
                         rows, colptr]).astype(np.int32)
-    return {"d": d, "i": i,
-            "classnames": None if f.classnames is None else [str(c) for c in f.classnames]}
+    out = {"d": d, "i": i,
+           "classnames": None if f.classnames is None else [str(c) for c in f.classnames]}
+    if getattr(f, "relaxed", None) is not None:      # (relax = True only: one object more)
+        out["relaxed"] = _pack_fit(f.relaxed)
+    return out
 
 
 def _pack_cv(cv):
@@ -140,8 +143,8 @@ def _call(fn_name, pack, x, y, family, kwargs):
     return {"result": out, "warnings": [str(w.message) for w in caught]}
 
 
-_INTS = {"nlambda", "dfmax", "pmax", "maxit", "trace_it", "nfolds"}
-_BOOLS = {"standardize", "intercept", "keep", "grouped"}
+_INTS = {"nlambda", "dfmax", "pmax", "maxit", "trace_it", "nfolds", "maxp"}
+_BOOLS = {"standardize", "intercept", "keep", "grouped", "relax", "path"}
 
 
 def _as_list(v):
@@ -176,7 +179,8 @@ def fit(x, y, family, scal_vals, scal_names, str_vals, str_names, arrays):
     str_vals / str_names: the same for string arguments (device, dtype, type_gaussian);
     arrays: dict of vector arguments (or None).
     Returns {"result": {"d": float64[3 * nlam + nnz + 1], "i": int32[6 + nlam + 2 + nnz +
-    nlam + 1], "classnames": [str, str] | None}, "warnings": [str]} (layout in _pack_fit), or
+    nlam + 1], "classnames": [str, str] | None, and with relax = TRUE "relaxed": the relaxed
+    fit packed the same way}, "warnings": [str]} (layout in _pack_fit), or
     {"error": str, "warnings": [str]}; never raises for bad input or an engine failure."""
     kw = _kwargs(scal_vals, scal_names, str_vals, str_names, arrays)
     return _call("glmnet", _pack_fit, x, y, family, kw)
@@ -196,7 +200,8 @@ def cv_fit(x, y, family, scal_vals, scal_names, str_vals, str_names, arrays):
 def unpack_fit(packed):
     """A packed fit (fit()'s "result") as a plain dict with glmnet's field names: a0, beta
     (dense (p, nlam)), lambda, df, dim, dev_ratio, nulldev, npasses, jerr, offset, nobs,
-    classnames. The Python mirror of the R package's .as_glmnet()."""
+    classnames, and with relax = True relaxed (the relaxed fit's dict). The Python mirror of
+    the R package's .as_glmnet()."""
     d = np.asarray(packed["d"], dtype=np.float64)
     iv = np.asarray(packed["i"], dtype=np.int64)
     nlam, nnz = int(iv[0]), int(iv[1])
@@ -210,7 +215,8 @@ def unpack_fit(packed):
             "df": iv[6:6 + nlam].astype(np.int32), "dim": dim.astype(np.int32),
             "dev_ratio": d[2 * nlam:3 * nlam], "nulldev": float(d[3 * nlam + nnz]),
             "npasses": int(iv[2]), "jerr": int(iv[3]), "offset": bool(iv[4]),
-            "nobs": int(iv[5]), "classnames": packed.get("classnames")}
+            "nobs": int(iv[5]), "classnames": packed.get("classnames"),
+            **({"relaxed": unpack_fit(packed["relaxed"])} if "relaxed" in packed else {})}
 
 
 def fit_dict(x, y, family="gaussian", **kwargs):

@@ -113,6 +113,7 @@ local({
     out
   }
   relaxed <- function(fit, rfit) {          # glmnet's relax.glmnet result: the relaxed fit inside
+    rfit$dim <- fit$dim                      # (relax.glmnet leaves it so where maxp dropped lambdas)
     fit$relaxed <- rfit
     class(fit) <- c("relaxed", class(fit))
     fit

@@ -21,8 +21,8 @@
 #' @param parallel Ignored (the engine already fits all folds in one call).
 #' @param ... Further arguments of \code{\link{mlxs_glmnet}} (family, alpha, ...). With
 #'   \code{relax = TRUE} (and optionally \code{gamma}, as in \code{cv.glmnet}), the relaxed
-#'   fits are cross-validated too: glmnet's own \code{cv.glmnet} runs with every fit it makes
-#'   (the full data's, each fold's and every relaxed refit) an \code{mlxs_glmnet} call. The
+#'   fits are cross-validated too: glmnet's own \code{cv.glmnet} runs with every relaxed fit it
+#'   makes (the full data's and each fold's) an \code{mlxs_glmnet(relax = TRUE)} call. The
 #'   folds are then fitted one after another, as glmnet does, not as one batch.
 #' @return An object of class \code{"cv.glmnet"} (\code{c("cv.relaxed", "cv.glmnet")} with
 #'   \code{relax = TRUE}).
@@ -139,18 +139,24 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
   out
 }
 
-# relax = TRUE: glmnet's own cv.glmnet (and its cv.relaxed.raw), run with `glmnet` bound to a
-# wrapper of mlxs_glmnet() in the environment they look it up from: the full data's fit, each
-# fold's and (through relax.glmnet's update() of those fits' calls) every relaxed refit are the
-# engine's. glmnet's R code does the bookkeeping; the R package adds no numerics.
+# relax = TRUE: glmnet's own cv.glmnet (and its cv.relaxed.raw), run with `glmnet` and
+# `relax.glmnet` bound, in the environment they look them up from, to mlxs_glmnet(relax = TRUE)
+# and to a pass-through of its result: the full data's relaxed fit and each fold's are one engine
+# call each (the path and the refits of its active sets). glmnet's R code does the folds'
+# bookkeeping and the statistics over gamma; the R package adds no numerics.
 .cv_relaxed <- function(x, y, weights, offset, lambda, type.measure, nfolds, foldid, alignment,
                         grouped, keep, trace.it, device, ...) {
   ns <- asNamespace("glmnet")
   env <- new.env(parent = ns)
-  # (the fits' calls are evaluated again by relax.glmnet's update() from glmnet's namespace: they
-  # name the package and carry device's value, not a variable of this frame)
+  # (the calls recorded in the fits name the package and carry device's value, so that glmnet
+  # code evaluating them again finds both)
   env$glmnet <- eval(bquote(function(x, y, ...)
-    mlxsglmnet::mlxs_glmnet(x, y, device = .(if (is.null(device)) "auto" else device), ...)))
+    mlxsglmnet::mlxs_glmnet(x, y, device = .(if (is.null(device)) "auto" else device),
+                            relax = TRUE, ...)))
+  env$relax.glmnet <- function(fit, x, ..., check.args = TRUE) {
+    if (inherits(fit, "relaxed")) return(fit)
+    glmnet::relax.glmnet(fit, x, ..., check.args = check.args)
+  }
   for (f in c("cv.glmnet", "cv.relaxed.raw")) {
     fn <- get(f, envir = ns)
     environment(fn) <- env

@@ -38,12 +38,12 @@
 #' @param penalty.factor Per-variable penalty factors.
 #' @param lower.limits,upper.limits Bounds on the coefficients (scalars or vectors).
 #' @param maxit Maximum number of passes over the data.
-#' @param relax If \code{TRUE}, the relaxed fit is added as in glmnet: glmnet's own
-#'   \code{\link[glmnet]{relax.glmnet}} refits each distinct active set of the path without
-#'   penalty, and every one of those fits is an \code{mlxs_glmnet} call (the engine). The result
-#'   has class \code{"relaxed"} and glmnet's \code{coef}, \code{predict}, \code{print} and
-#'   \code{plot} methods take \code{gamma}. \code{maxp} and \code{path} in \code{...} go to
-#'   \code{relax.glmnet}.
+#' @param relax If \code{TRUE}, the relaxed fit is added as glmnet's
+#'   \code{\link[glmnet]{relax.glmnet}} adds it: the engine refits each distinct active set of
+#'   the path without penalty, in the same call. The result has class \code{"relaxed"} and
+#'   glmnet's \code{coef}, \code{predict}, \code{print} and \code{plot} methods take
+#'   \code{gamma}. \code{maxp} (default \code{nrow(x) - 3}) and \code{path} in \code{...} are
+#'   relax.glmnet's arguments.
 #' @param trace.it If 1, the engine shows a progress bar.
 #' @param device \code{"auto"}, \code{"cpu"} or \code{"gpu"}. \code{"auto"} uses a GPU (CUDA, or
 #'   Metal once it passed its self-check) only where it was measured to win over the CPU engine
@@ -85,31 +85,15 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
                         if (missing(pmax)) NULL else pmax, exclude,
                         if (missing(penalty.factor)) NULL else penalty.factor,
                         lower.limits, upper.limits, maxit, trace.it, device, list(...))
-  res <- .engine_call("fit", prep$x, prep$y, prep$family, prep$kwargs)
-  fit <- .as_glmnet(res, prep$family, prep$xnames, prep$classnames, this.call, nrow(prep$x))
-  if (!relax) return(fit)
-  dots <- list(...)
-  .relax(fit, prep$x, y, weights, offset, lower.limits, upper.limits,
-         if (missing(penalty.factor)) rep(1, nvars) else penalty.factor,
-         if (is.null(dots$maxp)) nrow(prep$x) - 3L else dots$maxp, isTRUE(dots$path))
-}
-
-# relax = TRUE: glmnet's relax.glmnet() on our fit. It refits every distinct active set with
-# update(fit, x = x, lambda = 0, exclude = ..., relax = FALSE), which evaluates fit$call: an
-# mlxs_glmnet() call, so every refit is the engine's. The call is evaluated from glmnet's
-# namespace, so it names the function with its package for the refits (the user may not have
-# attached mlxsglmnet); the result keeps the user's call.
-.relax <- function(fit, x, y, weights, offset, lower.limits, upper.limits, penalty.factor,
-                   maxp, path) {
-  call <- fit$call
-  fit$call[[1L]] <- quote(mlxsglmnet::mlxs_glmnet)
-  out <- glmnet::relax.glmnet(fit, x = x, y = y, weights = weights, offset = offset,
-                              lower.limits = lower.limits, upper.limits = upper.limits,
-                              penalty.factor = penalty.factor, maxp = maxp, path = path,
-                              check.args = FALSE)
-  out$call <- call
-  out$relaxed$call <- call
-  out
+  kw <- prep$kwargs
+  if (relax) {
+    dots <- list(...)
+    kw$relax <- TRUE
+    kw$maxp <- if (is.null(dots$maxp)) nrow(prep$x) - 3L else .check_scalar(dots$maxp, "maxp", integer = TRUE)
+    kw$path <- .check_flag(if (is.null(dots$path)) FALSE else dots$path, "path")
+  }
+  res <- .engine_call("fit", prep$x, prep$y, prep$family, kw)
+  .as_glmnet(res, prep$family, prep$xnames, prep$classnames, this.call, nrow(prep$x))
 }
 
 # Checks every argument and builds the engine's keyword arguments. Returns x (untouched when it
@@ -203,6 +187,18 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
   nlam <- iv[1L]
   nnz <- iv[2L]
   if (nlam == 0L) return(.empty_glmnet(d, iv, family, xnames, classnames, call, nobs))
+  if (!is.null(r$relaxed)) {
+    # relax = TRUE: glmnet's relaxed object (relax.glmnet leaves $dim of the relaxed fit as the
+    # path's, also where maxp left lambdas out; so does this)
+    r0 <- r
+    r0$relaxed <- NULL
+    fit <- .as_glmnet(r0, family, xnames, classnames, call, nobs)
+    rel <- .as_glmnet(r$relaxed, family, xnames, classnames, call, nobs)
+    rel$dim <- fit$dim
+    fit$relaxed <- rel
+    class(fit) <- c("relaxed", class(fit))
+    return(fit)
+  }
   snames <- paste0("s", seq_len(nlam) - 1L)
   a0 <- d[seq_len(nlam)]
   names(a0) <- snames

@@ -2,6 +2,8 @@
 dict-returning variants for other callers."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -65,6 +67,22 @@ def test_r_entry_point_flat_arguments_and_errors():
     nlam = int(res["glmnet_fit"]["i"][0])
     assert res["fit_preval"].shape == (120, nlam) and res["foldid"].dtype == np.int32
     assert res["name_key"] == "mse" and res["index"].shape == (2,)
+
+
+def test_relaxed_fit_crosses_as_one_more_packed_fit():
+    """relax = TRUE through the R entry point: the relaxed fit packed like the path, under
+    "relaxed", unpacking to the engine's fit.relaxed."""
+    x, eta, rng = _data(3)
+    y = eta + rng.standard_normal(120)
+    out = rbridge.fit(x, y, "gaussian", [1.0, 6.0, 0.0], ["relax", "maxp", "path"], [], [], None)
+    ref = mg.glmnet(x, y, relax=True, maxp=6)
+    res = out["result"]
+    assert set(res) == {"d", "i", "classnames", "relaxed"}
+    d = rbridge.unpack_fit(res)
+    _same(d, dataclasses.replace(ref, relaxed=None))
+    _same(d["relaxed"], ref.relaxed)
+    assert d["relaxed"]["beta"].shape[1] < d["beta"].shape[1]      # maxp left lambdas out
+    assert "relaxed" not in rbridge.unpack_fit(rbridge._pack_fit(mg.glmnet(x, y)))
 
 
 def test_dict_variants():
