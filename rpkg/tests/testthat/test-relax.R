@@ -59,7 +59,12 @@ test_that("relax = TRUE passes maxp and path to relax.glmnet, and keeps the call
   expect_identical(ours$call[[1]], as.name("mlxs_glmnet"))
   expect_identical(ours$relaxed$call, ours$call)
   expect_output(print(ours), "Relaxed")
+  f <- tempfile(fileext = ".png")
+  grDevices::png(f, type = if (capabilities("cairo")) "cairo" else NULL)
   expect_silent(plot(ours, gamma = 0.5))
+  grDevices::dev.off()
+  expect_gt(file.size(f), 1000)
+  unlink(f)
 })
 
 test_that("relax must be TRUE or FALSE", {
