@@ -320,11 +320,13 @@ def _f32_upload(a):
 # driver refuses, or with MLXS_GPU_ZEROCOPY=0, the copies go through mx.array as before.
 ZEROCOPY = os.environ.get("MLXS_GPU_ZEROCOPY", "1") != "0"
 ZEROCOPY_MIN_BYTES = int(os.environ.get("MLXS_GPU_ZEROCOPY_MIN_BYTES", 1 << 18))  # (0: all)
-# Large arrays go in blocks of about this many bytes (0: one block), pipelined: worker threads
+# Blocks of about this many bytes (0, the default: one block), pipelined: worker threads
 # page-lock the next blocks while the GPU reads the current one, and unlock the blocks read. On
-# an H100 host, locking 1.6 GB took 37.6 ms, the read 36.1 ms, the unlocking 11.8 ms: in one
-# block they add up.
-ZEROCOPY_BLOCK_BYTES = int(os.environ.get("MLXS_GPU_ZEROCOPY_BLOCK_BYTES", 64 << 20))
+# an H100 host, locking 1.6 GB took 37.6 ms, the read 36.1 ms, the unlocking 11.8 ms, one after
+# the other; on an H200 (stop 21, 2e5 x 1e3 float64, medians of the whole fit) 64 MB blocks did
+# not hide any of it: the upload stage took 100.7-103.1 ms in blocks and 99.2-103.0 ms in one,
+# the fit 168.9-176.4 ms against 144.6-179.7 ms. So one block by default.
+ZEROCOPY_BLOCK_BYTES = int(os.environ.get("MLXS_GPU_ZEROCOPY_BLOCK_BYTES", 0))
 ZEROCOPY_THREADS = 4
 _CU: dict = {}
 _ZC_SRC = r"""
