@@ -78,6 +78,34 @@ class CvGlmnetFit:
     type_measure: str
     foldid: Optional[np.ndarray] = None
     fit_preval: Optional[np.ndarray] = None
+    # relax=True: glmnet's $relaxed -- statlist (one dict of lambda_, cvm, cvsd, cvup, cvlo,
+    # nzero per gamma), gamma, lambda_min, lambda_1se, gamma_min, gamma_1se, nzero_min,
+    # nzero_1se, index ((2, 2): rows min / 1se, columns lambda index / gamma index, 1-based)
+    relaxed: Optional[dict] = None
+
+    def _resolve_sg(self, s, gamma):
+        """(lambda value(s), gamma) as predict.cv.relaxed resolves them: s "lambda_min" /
+        "lambda_1se" picks the relaxed optimum and, unless gamma is given, its gamma."""
+        r = self.relaxed
+        if r is None:
+            if gamma is not None and gamma != 1.0:
+                raise ValueError("gamma: this cross-validation has no relaxed fits (relax=True)")
+            return self._resolve_s(s), 1.0
+        if isinstance(s, str):
+            key = s.replace(".", "_")
+            if key not in ("lambda_min", "lambda_1se"):
+                raise ValueError(f"s must be 'lambda_1se', 'lambda_min' or numeric lambda value(s), got {s!r}")
+            lam = r[key]
+            if gamma is None:
+                gamma = r["gamma_min" if key == "lambda_min" else "gamma_1se"]
+        else:
+            lam = self._resolve_s(s)
+        if isinstance(gamma, str):
+            key = gamma.replace(".", "_")
+            if key not in ("gamma_min", "gamma_1se"):
+                raise ValueError(f"gamma must be 'gamma_1se', 'gamma_min' or a number, got {gamma!r}")
+            gamma = r[key]
+        return lam, 1.0 if gamma is None else gamma
 
     def _resolve_s(self, s):
         if isinstance(s, str):
@@ -91,13 +119,16 @@ class CvGlmnetFit:
             raise ValueError("s must be 'lambda_1se', 'lambda_min' or numeric lambda value(s)")
         return s
 
-    def predict(self, newx=None, s="lambda_1se", type: str = "link", newoffset=None):
-        """Predictions of the full-data fit at s (default: lambda_1se), as predict.cv.glmnet."""
-        return self.glmnet_fit.predict(newx, s=self._resolve_s(s), type=type, newoffset=newoffset)
+    def predict(self, newx=None, s="lambda_1se", type: str = "link", newoffset=None, gamma=None):
+        """Predictions of the full-data fit at s (default: lambda_1se), as predict.cv.glmnet;
+        relax=True: at gamma too (default: the gamma chosen with s, as predict.cv.relaxed)."""
+        lam, g = self._resolve_sg(s, gamma)
+        return self.glmnet_fit.predict(newx, s=lam, type=type, newoffset=newoffset, gamma=g)
 
-    def coef(self, s="lambda_1se") -> np.ndarray:
-        """(p+1, k) coefficients (intercept first) of the full-data fit at s."""
-        return self.glmnet_fit.coef(s=self._resolve_s(s))
+    def coef(self, s="lambda_1se", gamma=None) -> np.ndarray:
+        """(p+1, k) coefficients (intercept first) of the full-data fit at s (and gamma)."""
+        lam, g = self._resolve_sg(s, gamma)
+        return self.glmnet_fit.coef(s=lam, gamma=g)
 
     def coef_frame(self, s="lambda_1se"):
         """coef() as a pandas DataFrame (rows "(Intercept)" and the features)."""
@@ -116,8 +147,19 @@ class CvGlmnetFit:
                 f"lambda_1se={self.lambda_1se:.6g})")
 
     def summary(self) -> str:
-        """glmnet's print.cv.glmnet table."""
+        """glmnet's print.cv.glmnet table (relax=True: print.cv.relaxed's, with the gammas)."""
         (measure, label), = self.name.items()
+        r = self.relaxed
+        if r is not None:
+            lines = [f"Measure: {label}", "",
+                     "    Gamma Index     Lambda Index  Measure       SE Nonzero"]
+            for tag in ("min", "1se"):
+                il, ig = (int(v) for v in r["index"][0 if tag == "min" else 1])
+                st = r["statlist"][ig - 1]
+                lines.append(f"{tag:>3} {r['gamma_' + tag]:5.2f} {ig:5d} {r['lambda_' + tag]:10.5g} "
+                             f"{il:5d} {st['cvm'][il - 1]:8.5g} {st['cvsd'][il - 1]:8.5g} "
+                             f"{r['nzero_' + tag]:7d}")
+            return "\n".join(lines)
         lines = [f"Measure: {label}", "", "     Lambda Index  Measure       SE Nonzero"]
         for tag, i in zip(("min", "1se"), self.index[:, 0]):
             k = int(i) - 1
@@ -205,10 +247,121 @@ def _cv_raw(family, measure, predmat, y):
     return -2.0 * np.where(y1 > 0, np.log(p), np.log1p(-p))
 
 
+def _relax_problem(f, prep, family, kwargs, maxp, path, train, sizes):
+    """glmnet's relax.glmnet on one problem of the CV batch: the full data (train None) or the
+    training rows of a fold (train: a row mask; the held-out rows get weight 0, as in the batch).
+    maxp defaults to the problem's rows - 3, as relax.glmnet's n - 3 on glmnet's subset."""
+    n = prep["n"]
+    rows = n if train is None else int(train.sum())
+    pk = prep if train is None else dict(prep, w=prep["w"] * train, unit_w=False, moments=None)
+    kw = dict(standardize=kwargs.get("standardize", True), intercept=kwargs.get("intercept", True),
+              thresh=kwargs.get("thresh", 1e-7), maxit=kwargs.get("maxit", 100000),
+              device=kwargs.get("device"), dtype=kwargs.get("dtype"), trace_it=0,
+              type_gaussian=kwargs.get("type_gaussian"), unit=bool(pk["unit_w"]))
+    f.relaxed = api._relaxed(f, pk, family, kwargs.get("offset") is not None,
+                             rows - 3 if maxp is None else int(maxp), bool(path), kw)
+    return f
+
+
+def _predmat(fold_fits, X, foldid, lam, alignment, off, say):
+    """Held-out predictions on the link scale (glmnet's buildPredmat): every fold's fit at the
+    full data's lambdas (alignment "lambda", glmnet's interpolation) or at its own path's steps
+    ("fraction")."""
+    n, L = foldid.shape[0], lam.shape[0]
+    predmat = np.empty((n, L))
+    for k, ff in enumerate(fold_fits):
+        rows = np.flatnonzero(foldid == k + 1)
+        if len(ff.lambda_) == 0:
+            raise RuntimeError(f"the fit of fold {k + 1} returned no solution (jerr={ff.jerr})")
+        if alignment == "lambda":
+            cf = _interp_coefs(ff.a0, ff.beta, ff.lambda_, lam)
+        else:
+            cf = np.vstack([np.asarray(ff.a0, dtype=np.float64)[None, :],
+                            np.asarray(ff.beta, dtype=np.float64)])
+            m = min(cf.shape[1], L)
+            cf = np.concatenate([cf[:, :m], np.repeat(cf[:, m - 1:m], L - m, axis=1)], axis=1)
+        used = np.flatnonzero(np.any(cf[1:] != 0, axis=1))   # skip never-active columns
+        if used.size == 0:
+            eta = np.broadcast_to(cf[0], (rows.size, L)).copy()
+        elif isinstance(X, api.engine.mx.array):     # x on a device: predict there
+            mx = api.engine.mx
+            xr = mx.take(X, mx.array(rows.astype(np.int32)), axis=0)
+            eta = np.array(xr @ mx.array(cf[1:].astype(np.float32)), dtype=np.float64) + cf[0]
+        elif 2 * used.size < X.shape[1]:
+            eta = X[np.ix_(rows, used)] @ cf[1 + used] + cf[0]
+        else:
+            eta = X[rows] @ cf[1:] + cf[0]
+        if off is not None:
+            eta = eta + off[rows, None]
+        predmat[rows] = eta
+        say(f"Fold: {k + 1}/{len(fold_fits)}")
+    return predmat
+
+
+def _cv_stats(predmat, family, measure, grouped, yv, w, foldid, nfolds, n, lam, nz):
+    """glmnet's cvcompute and cvstats of held-out predictions: (lambda, cvm, cvsd, nzero) at
+    the lambdas where the standard error is defined."""
+    L = lam.shape[0]
+    if measure == "auc":
+        cvraw = np.full((nfolds, L), np.nan)
+        with np.errstate(over="ignore"):
+            prob = 1.0 / (1.0 + np.exp(-predmat))
+        for k in range(nfolds):
+            rows = foldid == k + 1
+            wneg, wpos = w[rows] * (1.0 - yv[rows]), w[rows] * yv[rows]
+            for j in range(L):
+                cvraw[k, j] = _weighted_auc(prob[rows, j], wneg, wpos)
+        cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
+        N = np.full(L, float(nfolds))
+    else:
+        raw = _cv_raw(family, measure, predmat, yv)
+        if grouped:
+            raw = np.where(np.isinf(raw), np.nan, raw)
+            cvraw = np.empty((nfolds, L))
+            for k in range(nfolds):
+                rows = foldid == k + 1
+                cvraw[k] = _wmean(raw[rows], w[rows])
+            cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
+            N = np.full(L, float(nfolds))
+        else:
+            cvraw, cw = raw, w
+            N = n - np.isnan(predmat).sum(axis=0).astype(np.float64)
+    cvm = _wmean(cvraw, cw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cvsd = np.sqrt(_wmean((cvraw - cvm) ** 2, cw) / (N - 1))
+    good = ~np.isnan(cvsd)
+    return lam[good], cvm[good], cvsd[good], nz[good]
+
+
+def _opt_relaxed(statlist, gamma, auc):
+    """glmnet's getOptcv.relaxed: over every (gamma, lambda), the largest lambda (then gamma)
+    attaining the smallest measure, and the largest within one standard error of it."""
+    lams = np.concatenate([st["lambda_"] for st in statlist])
+    cvm = np.concatenate([st["cvm"] for st in statlist])
+    cvsd = np.concatenate([st["cvsd"] for st in statlist])
+    nzero = np.concatenate([st["nzero"] for st in statlist])
+    gams = np.concatenate([np.full(len(st["lambda_"]), g) for st, g in zip(statlist, gamma)])
+    ig = np.concatenate([np.full(len(st["lambda_"]), i + 1) for i, st in enumerate(statlist)])
+    il = np.concatenate([np.arange(1, len(st["lambda_"]) + 1) for st in statlist])
+    if auc:
+        cvm = -cvm
+
+    def pick(mask):
+        cand = np.flatnonzero(mask)
+        order = np.lexsort((-gams[cand], -lams[cand]))     # lambda, then gamma, decreasing
+        return int(cand[order[0]])
+    i = pick(cvm <= np.nanmin(cvm))
+    j = pick(cvm <= cvm[i] + cvsd[i])
+    return dict(lambda_min=float(lams[i]), lambda_1se=float(lams[j]), gamma_min=float(gams[i]),
+                gamma_1se=float(gams[j]), nzero_min=int(nzero[i]), nzero_1se=int(nzero[j]),
+                index=np.array([[il[i], ig[i]], [il[j], ig[j]]], dtype=np.int64))
+
+
 # ----------------------------------------------------------------------------- cv_glmnet
 def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
               type_measure: str = "default", keep: bool = False, grouped: bool = True,
-              trace_it: int = 0, seed=None, alignment: str = "lambda", **kwargs) -> CvGlmnetFit:
+              trace_it: int = 0, seed=None, alignment: str = "lambda", relax: bool = False,
+              gamma=(0.0, 0.25, 0.5, 0.75, 1.0), **kwargs) -> CvGlmnetFit:
     """K-fold cross-validation of the elastic-net path, as R glmnet's ``cv.glmnet``.
 
     x, y, family and ``**kwargs`` (weights, offset, alpha, nlambda, lambda_min_ratio, lambda_,
@@ -216,7 +369,25 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     upper_limits, maxit, device, dtype) are glmnet's. ``foldid`` (1-based fold numbers) overrides
     ``nfolds``; otherwise folds are a random permutation of rep(1..nfolds) drawn with
     ``numpy.random.default_rng(seed)``. ``type_measure``: "default", "mse", "deviance", "mae"
-    (all families), "class" and "auc" (binomial). All folds are fitted in one engine call."""
+    (all families), "class" and "auc" (binomial). All folds are fitted in one engine call.
+
+    relax=True cross-validates glmnet's relaxed fits too, as ``cv.glmnet(relax = TRUE)``: the
+    full data's fit and every fold's get their relaxed fit (``maxp`` and ``path`` as in
+    :func:`mlxs_glmnet.glmnet`), and each ``gamma`` (1 added when missing) blends them for the
+    held-out predictions. The usual fields are gamma = 1's (the plain path's); ``relaxed`` holds
+    glmnet's ``$relaxed``: the statistics per gamma, gamma_min / gamma_1se and the lambdas that go
+    with them; ``predict`` / ``coef`` take ``gamma`` (default: the one chosen with ``s``)."""
+    maxp, rpath = kwargs.pop("maxp", None), kwargs.pop("path", False)
+    if not isinstance(relax, (bool, np.bool_)):
+        raise TypeError("relax must be True or False")
+    if not relax and (maxp is not None or rpath):
+        raise TypeError("cv_glmnet(): maxp and path are relax=True's arguments")
+    if relax:
+        gam = np.atleast_1d(np.asarray(gamma, dtype=np.float64)) if not isinstance(gamma, str) \
+            else np.array([np.nan])
+        if gam.ndim != 1 or gam.size == 0 or not np.all((gam >= 0) & (gam <= 1)):
+            raise ValueError(f"gamma must be numbers in [0, 1], got {gamma!r}")
+        gam = np.sort(gam)
     unknown = sorted(set(kwargs) - _GLMNET_OPTIONS)
     if unknown:
         raise TypeError(f"cv_glmnet() got unexpected keyword argument(s): {', '.join(unknown)}")
@@ -297,6 +468,12 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     args["foldid"] = api._Folds(foldid, nfolds, sizes)
     fits = api._batch(prepared, args)
     fit, fold_fits = fits[0], fits[1:]
+    if relax:                 # glmnet's relax.glmnet on the full data's fit and on every fold's
+        say("Relaxed fits")
+        fits = [_relax_problem(f, prep, family, kwargs, maxp, rpath,
+                               None if k == 0 else (foldid != k), sizes)
+                for k, f in enumerate(fits)]
+        fit, fold_fits = fits[0], fits[1:]
     say(f"Fitted ({time.perf_counter() - t0:.3f}s)")
     X = prep["X"]
     lam = np.asarray(fit.lambda_, dtype=np.float64)
@@ -305,38 +482,10 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         raise RuntimeError(f"the full-data fit returned no solution (jerr={fit.jerr})")
     nz = (np.asarray(fit.beta) != 0).sum(axis=0).astype(np.int64)
 
-    # Held-out predictions on the link scale (glmnet's buildPredmat).
     offset = kwargs.get("offset")
     off = None if offset is None else np.asarray(offset, dtype=np.float64).reshape(-1)
-    predmat = np.empty((n, L))
-    for k, ff in enumerate(fold_fits):
-        rows = np.flatnonzero(foldid == k + 1)
-        if len(ff.lambda_) == 0:
-            raise RuntimeError(f"the fit of fold {k + 1} returned no solution (jerr={ff.jerr})")
-        if alignment == "lambda":
-            cf = _interp_coefs(ff.a0, ff.beta, ff.lambda_, lam)
-        else:
-            cf = np.vstack([np.asarray(ff.a0, dtype=np.float64)[None, :],
-                            np.asarray(ff.beta, dtype=np.float64)])
-            m = min(cf.shape[1], L)
-            cf = np.concatenate([cf[:, :m], np.repeat(cf[:, m - 1:m], L - m, axis=1)], axis=1)
-        used = np.flatnonzero(np.any(cf[1:] != 0, axis=1))   # skip never-active columns
-        if used.size == 0:
-            eta = np.broadcast_to(cf[0], (rows.size, L)).copy()
-        elif isinstance(X, api.engine.mx.array):     # x on a device: predict there
-            mx = api.engine.mx
-            xr = mx.take(X, mx.array(rows.astype(np.int32)), axis=0)
-            eta = np.array(xr @ mx.array(cf[1:].astype(np.float32)), dtype=np.float64) + cf[0]
-        elif 2 * used.size < X.shape[1]:
-            eta = X[np.ix_(rows, used)] @ cf[1 + used] + cf[0]
-        else:
-            eta = X[rows] @ cf[1:] + cf[0]
-        if off is not None:
-            eta = eta + off[rows, None]
-        predmat[rows] = eta
-        say(f"Fold: {k + 1}/{nfolds}")
 
-    # Losses per observation and lambda.
+    # The measure and grouping glmnet settles on before it computes the losses.
     if measure == "auc" and n / nfolds < 10:
         warnings.warn("Too few (< 10) observations per fold for type_measure='auc'; changed to "
                       "type_measure='deviance'. Alternatively, use smaller value for nfolds",
@@ -347,45 +496,36 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
                       stacklevel=2)
         grouped = False
 
-    if measure == "auc":
-        cvraw = np.full((nfolds, L), np.nan)
-        with np.errstate(over="ignore"):
-            prob = 1.0 / (1.0 + np.exp(-predmat))
-        for k in range(nfolds):
-            rows = foldid == k + 1
-            wneg, wpos = w[rows] * (1.0 - yv[rows]), w[rows] * yv[rows]
-            for j in range(L):
-                cvraw[k, j] = _weighted_auc(prob[rows, j], wneg, wpos)
-        cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
-        N = np.full(L, float(nfolds))
-    else:
-        raw = _cv_raw(family, measure, predmat, yv)
-        if grouped:
-            raw = np.where(np.isinf(raw), np.nan, raw)
-            cvraw = np.empty((nfolds, L))
-            for k in range(nfolds):
-                rows = foldid == k + 1
-                cvraw[k] = _wmean(raw[rows], w[rows])
-            cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
-            N = np.full(L, float(nfolds))
-        else:
-            cvraw, cw = raw, w
-            N = n - np.isnan(predmat).sum(axis=0).astype(np.float64)
+    def stats_at(g):
+        """Held-out predictions of the folds' fits (blended with their relaxed fits at gamma
+        g < 1) and glmnet's statistics of them."""
+        pm = _predmat([ff if g == 1.0 else ff.blend(g) for ff in fold_fits], prep["X"], foldid,
+                      lam, alignment, off, say)
+        return pm, _cv_stats(pm, family, measure, grouped, yv, w, foldid, nfolds, n, lam, nz)
 
-    # glmnet's cvstats.
-    cvm = _wmean(cvraw, cw)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cvsd = np.sqrt(_wmean((cvraw - cvm) ** 2, cw) / (N - 1))
-    good = ~np.isnan(cvsd)
-    lam_out, cvm, cvsd, nz = lam[good], cvm[good], cvsd[good], nz[good]
+    predmat, (lam_out, cvm, cvsd, nz_out) = stats_at(1.0)
     if lam_out.size == 0:
         raise RuntimeError("cross-validation produced no finite measure at any lambda")
+    relaxed = None
+    if relax:
+        statlist = []
+        for g in gam:
+            if g == 1.0:
+                lo_, m_, sd_, z_ = lam_out, cvm, cvsd, nz_out
+            else:
+                _, (lo_, m_, sd_, z_) = stats_at(float(g))
+            statlist.append(dict(lambda_=lo_, cvm=m_, cvsd=sd_, cvup=m_ + sd_, cvlo=m_ - sd_,
+                                 nzero=z_))
+        relaxed = dict(statlist=statlist, gamma=gam,
+                       **_opt_relaxed(statlist, gam, measure == "auc"))
+    nz = nz_out
+    cvm_main, cvsd_main = cvm, cvsd
 
     # glmnet's getOptcv.glmnet.
-    score = -cvm if measure == "auc" else cvm
+    score = -cvm_main if measure == "auc" else cvm_main
     lambda_min = float(np.max(lam_out[score <= np.min(score)]))
     idmin = int(np.flatnonzero(lam_out == lambda_min)[0])
-    semin = score[idmin] + cvsd[idmin]
+    semin = score[idmin] + cvsd_main[idmin]
     ok = score <= semin
     lambda_1se = float(np.max(lam_out[ok]))
     id1se = int(np.flatnonzero(lam_out == lambda_1se)[0])
@@ -397,7 +537,8 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         name={measure: label}, glmnet_fit=fit, lambda_min=lambda_min, lambda_1se=lambda_1se,
         index=np.array([[idmin + 1], [id1se + 1]], dtype=np.int64), type_measure=measure,
         foldid=frames.label_obs(foldid.copy(), fit.obs_index) if keep else None,
-        fit_preval=frames.label_obs(predmat, fit.obs_index, lam) if keep else None)
+        fit_preval=frames.label_obs(predmat, fit.obs_index, lam) if keep else None,
+        relaxed=relaxed)
 
 
 CVGlmnet = CvGlmnetFit   # the name used in the Python API docs; one class

@@ -11,7 +11,10 @@ is asked for. Both functions draw into ``ax`` (a new figure when None) and retur
   end of the lines.
 - :func:`plot_cv` (``CvGlmnetFit.plot``) is glmnet's ``plot.cv.glmnet``: red points at the mean CV
   measure against log(lambda), dark grey error bars (cvlo..cvup), the number of non-zero
-  coefficients along the top, dotted vertical lines at lambda_min and lambda_1se.
+  coefficients along the top, dotted vertical lines at lambda_min and lambda_1se. A relaxed
+  cross-validation (``relax=True``) draws glmnet's ``plot.cv.relaxed``: one curve per gamma
+  (coloured from gamma 0 to 1, with its standard-error band) and the lines at the relaxed
+  optimum's lambdas.
 """
 from __future__ import annotations
 
@@ -117,11 +120,14 @@ def plot_fit(fit, xvar: str = "norm", label: bool = False, ax=None, figsize=None
 
 
 def plot_cv(cv, sign_lambda: float = 1, ax=None, figsize=None, **kwargs):
-    """The CV curve of a CvGlmnetFit (glmnet's plot.cv.glmnet). Extra keyword arguments go to the
-    scatter of the mean measure. Returns the Axes."""
+    """The CV curve of a CvGlmnetFit (glmnet's plot.cv.glmnet; relax=True: plot.cv.relaxed).
+    Extra keyword arguments go to the scatter of the mean measure (the curves, relaxed).
+    Returns the Axes."""
     if not isinstance(sign_lambda, (int, float, np.integer, np.floating)) or sign_lambda == 0:
         raise ValueError(f"sign_lambda must be 1 or -1, got {sign_lambda!r}")
     sgn = 1.0 if sign_lambda > 0 else -1.0
+    if getattr(cv, "relaxed", None) is not None:
+        return _plot_cv_relaxed(cv, sgn, _axes(ax, figsize), **kwargs)
     lam = np.asarray(cv.lambda_, dtype=float)
     with np.errstate(divide="ignore"):
         xs = sgn * np.log(lam)
@@ -148,4 +154,25 @@ def plot_cv(cv, sign_lambda: float = 1, ax=None, figsize=None, **kwargs):
     top.set_xticks(xs[keep])
     top.set_xticklabels([str(int(z)) for z in np.asarray(cv.nzero)[keep]])
     top.tick_params(length=0)
+    return ax
+
+
+def _plot_cv_relaxed(cv, sgn, ax, **kwargs):
+    r = cv.relaxed
+    gam = np.asarray(r["gamma"], dtype=float)
+    cmap = _plt().get_cmap("autumn")
+    for g, st in zip(gam, r["statlist"]):
+        with np.errstate(divide="ignore"):
+            xs = sgn * np.log(np.asarray(st["lambda_"], dtype=float))
+        col = cmap(1.0 - g if gam.size > 1 else 0.0)
+        ax.fill_between(xs, st["cvlo"], st["cvup"], color=col, alpha=0.12, linewidth=0)
+        opts = dict(color=col, linewidth=1.5, label=f"gamma = {g:g}")
+        opts.update(kwargs)
+        ax.plot(xs, st["cvm"], **opts)
+    for v in (r["lambda_min"], r["lambda_1se"]):
+        ax.axvline(sgn * np.log(v), color="black", linestyle=":", linewidth=1)
+    (_, label), = cv.name.items() if isinstance(cv.name, dict) else [(None, str(cv.name))]
+    ax.set_ylabel(label)
+    ax.set_xlabel(("-" if sgn < 0 else "") + r"Log($\lambda$)")
+    ax.legend(title=r"$\gamma$", fontsize="small")
     return ax

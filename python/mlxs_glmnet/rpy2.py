@@ -124,6 +124,32 @@ local({
     class(f) <- class(f)[-1L]
     list(fit = f, relaxed = r)
   }
+  cvrelaxed <- function(out, gamma, cvm, cvsd, lambdas, nzeros, lmin, l1se, gmin, g1se, nzmin,
+                        nz1se, index) {      # cv.glmnet(relax = TRUE)'s object around a cv one
+    statlist <- lapply(seq_along(gamma), function(i) {
+      nz <- nzeros[[i]]
+      names(nz) <- paste0("s", seq_along(nz) - 1L)
+      list(lambda = lambdas[[i]], cvm = cvm[[i]], cvsd = cvsd[[i]], cvup = cvm[[i]] + cvsd[[i]],
+           cvlo = cvm[[i]] - cvsd[[i]], nzero = nz)
+    })
+    names(statlist) <- paste("g", gamma, sep = ":")
+    out$relaxed <- list(statlist = statlist, gamma = gamma, lambda.min = lmin, lambda.1se = l1se,
+                        gamma.min = gmin, gamma.1se = g1se, nzero.min = nzmin, nzero.1se = nz1se,
+                        index = matrix(index, 2L, 2L, dimnames = list(c("min", "1se"),
+                                                                      c("Lambda", "Gamma"))))
+    class(out) <- c("cv.relaxed", "cv.glmnet")
+    out
+  }
+  unrelaxcv <- function(o) {
+    r <- o$relaxed
+    list(gamma = as.double(r$gamma),
+         lambda = lapply(r$statlist, function(s) as.double(s$lambda)),
+         cvm = lapply(r$statlist, function(s) as.double(s$cvm)),
+         cvsd = lapply(r$statlist, function(s) as.double(s$cvsd)),
+         nzero = lapply(r$statlist, function(s) as.integer(s$nzero)),
+         opt = c(r$lambda.min, r$lambda.1se, r$gamma.min, r$gamma.1se, r$nzero.min, r$nzero.1se),
+         index = as.integer(r$index))
+  }
   folds <- function(nfolds, n) sample(rep(seq(nfolds), length = n))
   unfit <- function(f) list(a0 = as.double(f$a0), beta = as.matrix(f$beta),
                             lambda = as.double(f$lambda), df = as.integer(f$df),
@@ -132,7 +158,8 @@ local({
                             offset = isTRUE(f$offset), nobs = as.integer(f$nobs),
                             classnames = if (is.null(f$classnames)) NULL else as.character(f$classnames),
                             xnames = rownames(f$beta), cls = class(f)[1L])
-  list(fit = fit, cv = cv, folds = folds, unfit = unfit, relaxed = relaxed, unrelax = unrelax)
+  list(fit = fit, cv = cv, folds = folds, unfit = unfit, relaxed = relaxed, unrelax = unrelax,
+       cvrelaxed = cvrelaxed, unrelaxcv = unrelaxcv)
 })
 """
 _FN = {}
@@ -141,7 +168,7 @@ _FN = {}
 def _fns():
     if not _FN:
         res = _ro.r(_R_SOURCE)
-        for k in ("fit", "cv", "folds", "unfit", "relaxed", "unrelax"):
+        for k in ("fit", "cv", "folds", "unfit", "relaxed", "unrelax", "cvrelaxed", "unrelaxcv"):
             _FN[k] = res.rx2(k)
     return _FN
 
@@ -243,9 +270,19 @@ def _cv_sexp(cv, call=None, fit_call=None, xnames=None):
     else:
         preval, foldid = _ri.NULL, _ri.NULL
     call = _py_call("cv_glmnet", fit.family) if call is None else call
-    return _call("cv", _dbl(cv.lambda_), _dbl(cv.cvm), _dbl(cv.cvsd), _dbl(cv.cvup),
-                 _dbl(cv.cvlo), _int(cv.nzero), _str([call]), name, fsx, preval, foldid,
-                 _dbl([cv.lambda_min]), _dbl([cv.lambda_1se]), _int(np.asarray(cv.index).reshape(-1)))
+    out = _call("cv", _dbl(cv.lambda_), _dbl(cv.cvm), _dbl(cv.cvsd), _dbl(cv.cvup),
+                _dbl(cv.cvlo), _int(cv.nzero), _str([call]), name, fsx, preval, foldid,
+                _dbl([cv.lambda_min]), _dbl([cv.lambda_1se]), _int(np.asarray(cv.index).reshape(-1)))
+    r = getattr(cv, "relaxed", None)
+    if r is None:
+        return out
+    st = r["statlist"]
+    lst = lambda k, f: _ri.ListSexpVector([f(d[k]) for d in st])  # noqa: E731
+    return _call("cvrelaxed", out, _dbl(r["gamma"]), lst("cvm", _dbl), lst("cvsd", _dbl),
+                 lst("lambda_", _dbl), lst("nzero", _int), _dbl([r["lambda_min"]]),
+                 _dbl([r["lambda_1se"]]), _dbl([r["gamma_min"]]), _dbl([r["gamma_1se"]]),
+                 _int([r["nzero_min"]]), _int([r["nzero_1se"]]),
+                 _int(np.asarray(r["index"]).reshape(-1, order="F")))
 
 
 # ----------------------------------------------------------------------------- R -> Python
@@ -267,7 +304,22 @@ def from_r(obj):
         name = g("name")
         fit = from_r(g("glmnet.fit"))
         keep = "fit.preval" in list(obj.names)
+        relaxed = None
+        if "cv.relaxed" in cls:
+            u = _ro.vectors.ListVector(_call("unrelaxcv", obj))
+            gam = np.array(u.rx2("gamma"), dtype=np.float64)
+            lams, cvms, sds, nzs = ([np.array(v, dtype=t) for v in u.rx2(k)] for k, t in (
+                ("lambda", np.float64), ("cvm", np.float64), ("cvsd", np.float64), ("nzero", np.int64)))
+            opt = np.array(u.rx2("opt"), dtype=np.float64)
+            relaxed = dict(
+                statlist=[dict(lambda_=a, cvm=m, cvsd=d, cvup=m + d, cvlo=m - d, nzero=z)
+                          for a, m, d, z in zip(lams, cvms, sds, nzs)],
+                gamma=gam, lambda_min=float(opt[0]), lambda_1se=float(opt[1]),
+                gamma_min=float(opt[2]), gamma_1se=float(opt[3]), nzero_min=int(opt[4]),
+                nzero_1se=int(opt[5]),
+                index=np.array(u.rx2("index"), dtype=np.int64).reshape(2, 2, order="F"))
         return _cv.CvGlmnetFit(
+            relaxed=relaxed,
             lambda_=np.array(g("lambda"), dtype=np.float64), cvm=np.array(g("cvm"), dtype=np.float64),
             cvsd=np.array(g("cvsd"), dtype=np.float64), cvup=np.array(g("cvup"), dtype=np.float64),
             cvlo=np.array(g("cvlo"), dtype=np.float64), nzero=np.array(g("nzero"), dtype=np.int64),

@@ -559,3 +559,34 @@ def test_cv_checks_data_once(monkeypatch):
         mg.cv_glmnet(x, yb, "binomial", weights=-w)
     with pytest.raises(ValueError, match="y must be a vector"):
         mg.cv_glmnet(x, np.stack([yb, yb], axis=1), "binomial")
+
+
+def test_cv_relax_arguments_and_methods():
+    """relax=True's arguments are checked; without relax gamma is refused by the methods;
+    predict / coef default to the gamma chosen with s; gamma 1's statistics are the plain CV's."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((120, 8))
+    y = x[:, :3] @ np.array([1.0, -0.8, 0.5]) + rng.standard_normal(120)
+    foldid = np.resize(np.arange(1, 5), 120)
+    with pytest.raises(TypeError, match="relax"):
+        mg.cv_glmnet(x, y, relax=1)
+    with pytest.raises(ValueError, match="gamma"):
+        mg.cv_glmnet(x, y, relax=True, gamma=[0.5, 1.5])
+    with pytest.raises(TypeError, match="maxp"):
+        mg.cv_glmnet(x, y, maxp=3)
+    plain = mg.cv_glmnet(x, y, foldid=foldid)
+    with pytest.raises(ValueError, match="relaxed"):
+        plain.predict(x[:2], gamma=0.5)
+    cv = mg.cv_glmnet(x, y, foldid=foldid, relax=True, gamma=[0.0, 0.5])
+    np.testing.assert_array_equal(cv.relaxed["gamma"], [0.0, 0.5])
+    np.testing.assert_allclose(cv.cvm, plain.cvm, rtol=1e-12)
+    r = cv.relaxed
+    np.testing.assert_allclose(cv.coef(s="lambda_min"),
+                               cv.glmnet_fit.coef(s=r["lambda_min"], gamma=r["gamma_min"]))
+    np.testing.assert_allclose(cv.predict(x[:3], s="lambda_1se", gamma="gamma_min"),
+                               cv.glmnet_fit.predict(x[:3], s=r["lambda_1se"], gamma=r["gamma_min"]))
+    assert "Gamma" in cv.summary()
+    with pytest.raises(ValueError, match="gamma"):
+        cv.coef(gamma="best")
+    small = mg.cv_glmnet(x, y, foldid=foldid, relax=True, maxp=2)       # refits of <= 2 variables
+    assert len(small.glmnet_fit.relaxed.lambda_) < len(small.glmnet_fit.lambda_)

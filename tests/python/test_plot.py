@@ -79,6 +79,24 @@ def test_relaxed_path_plot(fits, tmp_path):
     plt.close(ax1.figure)
 
 
+def test_relaxed_cv_plot(tmp_path):
+    """A relaxed cross-validation draws one curve per gamma (glmnet's plot.cv.relaxed) with the
+    lines at the relaxed optimum's lambdas."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((200, 10))
+    y = x[:, :3] @ np.array([1.0, -1.0, 0.5]) + rng.standard_normal(200)
+    cv = mg.cv_glmnet(x, y, relax=True, gamma=[0.0, 0.5], seed=2)
+    ax = cv.plot()
+    curves = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+    assert len(curves) == 2                                  # the gammas asked for: 0, 0.5
+    for ln, st in zip(curves, cv.relaxed["statlist"]):
+        np.testing.assert_allclose(ln.get_ydata(), st["cvm"])
+    vlines = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    np.testing.assert_allclose(sorted(ln.get_xdata()[0] for ln in vlines),
+                               sorted(np.log([cv.relaxed["lambda_min"], cv.relaxed["lambda_1se"]])))
+    _render(ax, tmp_path / "cv_relaxed.png")
+
+
 def test_path_plot_top_axis_and_labels(fits, tmp_path):
     fit = fits[0]
     fig, ax = plt.subplots()

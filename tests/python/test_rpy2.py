@@ -313,3 +313,42 @@ def test_relax_matches_r_glmnet_and_round_trips(rdata, fam, y, extra):
     back = from_r(ref)
     np.testing.assert_allclose(back.relaxed.beta, rb)
     assert from_r(ours).relaxed.beta.shape == fit.relaxed.beta.shape
+
+
+@pytest.mark.parametrize("fam,y,measure", [("gaussian", "y", "default"), ("binomial", "yb", "auc"),
+                                           ("binomial", "yb", "class"), ("poisson", "yp", "deviance")])
+def test_cv_relax_matches_r_cv_glmnet(rdata, fam, y, measure):
+    """cv_glmnet(relax=True) against R's cv.glmnet(relax = TRUE) with the same folds: every
+    gamma's statistics, glmnet's choice of (gamma, lambda), predictions at it, and the object
+    through to_r / from_r (R's cv.relaxed methods on ours)."""
+    _r("foldid <- rep_len(1:5, 300)")
+    ref = _r(f'cv.glmnet(x, {y}, family = "{fam}", relax = TRUE, foldid = foldid, '
+             f'gamma = c(0, 0.3, 0.8), type.measure = "{measure}")')
+    yv = _np(_r(f"as.numeric({y}) - {1 if fam == 'binomial' else 0}"))
+    cv = mg.cv_glmnet(r_matrix(rdata["x"]), yv, fam, foldid=np.resize(np.arange(1, 6), 300),
+                      relax=True, gamma=[0.8, 0.0, 0.3], type_measure=measure)
+    r = cv.relaxed
+    np.testing.assert_array_equal(r["gamma"], [0.0, 0.3, 0.8])
+    rr = _r("obj$relaxed", obj=ref)
+    for i, st in enumerate(r["statlist"]):
+        rs = _r(f"obj$relaxed$statlist[[{i + 1}]]", obj=ref)
+        np.testing.assert_allclose(st["lambda_"], _np(rs.rx2("lambda")), rtol=1e-10)
+        np.testing.assert_allclose(st["cvm"], _np(rs.rx2("cvm")), rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(st["cvsd"], _np(rs.rx2("cvsd")), rtol=1e-6, atol=1e-10)
+        np.testing.assert_array_equal(st["nzero"], _np(rs.rx2("nzero")))
+    for k in ("lambda.min", "lambda.1se", "gamma.min", "gamma.1se"):
+        assert r[k.replace(".", "_")] == pytest.approx(float(rr.rx2(k)[0]), rel=1e-10)
+    np.testing.assert_array_equal(r["index"], _np(rr.rx2("index")).reshape(2, 2))
+    np.testing.assert_allclose(cv.cvm, _np(ref.rx2("cvm")), rtol=1e-7, atol=1e-10)
+    for s in ("lambda.min", "lambda.1se"):
+        want = _np(_r(f'predict(obj, newx, s = "{s}")', obj=ref))
+        np.testing.assert_allclose(cv.predict(_np(rdata["newx"]), s=s).ravel(), want.ravel(),
+                                   rtol=1e-6, atol=1e-8)
+    ours = to_r(cv)
+    assert list(ro.r["class"](ours)) == ["cv.relaxed", "cv.glmnet"]
+    np.testing.assert_allclose(_np(_r('predict(obj, newx, s = "lambda.1se")', obj=ours)),
+                               _np(_r('predict(obj, newx, s = "lambda.1se")', obj=ref)),
+                               rtol=1e-6, atol=1e-8)
+    back = from_r(ref)
+    assert back.relaxed["gamma_min"] == r["gamma_min"]
+    np.testing.assert_array_equal(back.relaxed["index"], r["index"])
