@@ -80,7 +80,8 @@ class CvGlmnetFit:
     fit_preval: Optional[np.ndarray] = None
     # relax=True: glmnet's $relaxed -- statlist (one dict of lambda_, cvm, cvsd, cvup, cvlo,
     # nzero per gamma), gamma, lambda_min, lambda_1se, gamma_min, gamma_1se, nzero_min,
-    # nzero_1se, index ((2, 2): rows min / 1se, columns lambda index / gamma index, 1-based)
+    # nzero_1se, index ((2, 2): rows min / 1se, columns lambda index / gamma index, 1-based);
+    # with keep=True also fit_preval: {gamma: held-out predictions (n, nlambda)}, gamma 1 included
     relaxed: Optional[dict] = None
 
     def _resolve_sg(self, s, gamma):
@@ -508,16 +509,21 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         raise RuntimeError("cross-validation produced no finite measure at any lambda")
     relaxed = None
     if relax:
-        statlist = []
+        statlist, pms = [], []
         for g in gam:
             if g == 1.0:
-                lo_, m_, sd_, z_ = lam_out, cvm, cvsd, nz_out
+                pm, (lo_, m_, sd_, z_) = predmat, (lam_out, cvm, cvsd, nz_out)
             else:
-                _, (lo_, m_, sd_, z_) = stats_at(float(g))
+                pm, (lo_, m_, sd_, z_) = stats_at(float(g))
+            pms.append(pm)
             statlist.append(dict(lambda_=lo_, cvm=m_, cvsd=sd_, cvup=m_ + sd_, cvlo=m_ - sd_,
                                  nzero=z_))
         relaxed = dict(statlist=statlist, gamma=gam,
                        **_opt_relaxed(statlist, gam, measure == "auc"))
+        if keep:        # glmnet keeps every gamma's held-out predictions, gamma 1's included
+            gk = list(gam) + ([] if gam[-1] == 1.0 else [1.0])
+            relaxed["fit_preval"] = {float(g): frames.label_obs(pm, fit.obs_index, lam)
+                                     for g, pm in zip(gk, pms + ([] if gam[-1] == 1.0 else [predmat]))}
     nz = nz_out
     cvm_main, cvsd_main = cvm, cvsd
 

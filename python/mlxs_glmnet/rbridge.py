@@ -118,6 +118,23 @@ def _pack_cv(cv):
         out["foldid"] = np.asarray(cv.foldid, dtype=np.int32)
     if getattr(cv, "fit_preval", None) is not None:
         out["fit_preval"] = np.asfortranarray(np.asarray(cv.fit_preval, dtype=np.float64))
+    r = getattr(cv, "relaxed", None)
+    if r is not None:       # relax = TRUE: glmnet's $relaxed, flat (see the R package's .cv_relaxed)
+        st = r["statlist"]
+        out["relaxed"] = {
+            "gamma": np.asarray(r["gamma"], dtype=np.float64),
+            "lambda": [np.asarray(d["lambda_"], dtype=np.float64) for d in st],
+            "cvm": [np.asarray(d["cvm"], dtype=np.float64) for d in st],
+            "cvsd": [np.asarray(d["cvsd"], dtype=np.float64) for d in st],
+            "nzero": [np.asarray(d["nzero"], dtype=np.int32) for d in st],
+            "opt": np.array([r["lambda_min"], r["lambda_1se"], r["gamma_min"], r["gamma_1se"],
+                             r["nzero_min"], r["nzero_1se"]], dtype=np.float64),
+            "index": np.asarray(r["index"], dtype=np.int32).reshape(-1, order="F"),
+            "preval_gamma": None, "preval": None}
+        if "fit_preval" in r:
+            out["relaxed"]["preval_gamma"] = np.array(list(r["fit_preval"]), dtype=np.float64)
+            out["relaxed"]["preval"] = [np.asfortranarray(np.asarray(v, dtype=np.float64))
+                                        for v in r["fit_preval"].values()]
     return out
 
 

@@ -20,10 +20,10 @@
 #' @param keep If \code{TRUE}, the prevalidated fits \code{fit.preval} and \code{foldid} are kept.
 #' @param parallel Ignored (the engine already fits all folds in one call).
 #' @param ... Further arguments of \code{\link{mlxs_glmnet}} (family, alpha, ...). With
-#'   \code{relax = TRUE} (and optionally \code{gamma}, as in \code{cv.glmnet}), the relaxed
-#'   fits are cross-validated too: glmnet's own \code{cv.glmnet} runs with every relaxed fit it
-#'   makes (the full data's and each fold's) an \code{mlxs_glmnet(relax = TRUE)} call. The
-#'   folds are then fitted one after another, as glmnet does, not as one batch.
+#'   \code{relax = TRUE} (and optionally \code{gamma}, \code{maxp}, \code{path}, as in
+#'   \code{cv.glmnet}), the relaxed fits are cross-validated too, in the same engine call: every
+#'   problem's relaxed fit, the statistics for each gamma and glmnet's choice of (gamma,
+#'   lambda), returned as glmnet's \code{"cv.relaxed"} object.
 #' @return An object of class \code{"cv.glmnet"} (\code{c("cv.relaxed", "cv.glmnet")} with
 #'   \code{relax = TRUE}).
 #' @examples
@@ -75,17 +75,6 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
                         trace.it, device,
                         dots[setdiff(names(dots), c(glmnet_args, "family", "relax", "gamma"))])
   nobs <- nrow(prep$x)
-  if (relax) {
-    if (!is.null(foldid) && (!is.numeric(foldid) || length(foldid) != nobs || anyNA(foldid)))
-      .stopf("foldid must hold one positive whole fold number per row of x (length ", nobs, ")")
-    out <- .cv_relaxed(prep$x, y, weights, offset, lambda, type.measure, nfolds, foldid,
-                       alignment, grouped, keep, trace.it, device, ...)
-    out$call <- cv.call
-    out$glmnet.fit$call <- glmnet.call
-    out$glmnet.fit$relaxed$call <- glmnet.call
-    return(out)
-  }
-
   if (is.null(foldid)) {
     nfolds <- .check_scalar(nfolds, "nfolds", 3, integer = TRUE)
     if (nfolds > nobs) .stopf("nfolds (", nfolds, ") must not exceed nrow(x) = ", nobs)
@@ -105,6 +94,20 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
   kw$keep <- keep
   kw$grouped <- grouped
   kw$alignment <- alignment
+  if (relax) {
+    gamma <- if (is.null(dots$gamma)) c(0, 0.25, 0.5, 0.75, 1) else dots$gamma
+    if (!is.numeric(gamma) || !length(gamma) || anyNA(gamma))
+      .stopf("gamma must be a numeric vector of values in [0, 1]")
+    if (any(gamma < 0 | gamma > 1)) {   # cv.glmnet's checkgamma.relax: warned and left out
+      warning("gamma values outside [0, 1] ignored", call. = FALSE)
+      gamma <- gamma[gamma >= 0 & gamma <= 1]
+      if (!length(gamma)) .stopf("gamma: no valid values of gamma")
+    }
+    kw$relax <- TRUE
+    kw$gamma <- as.array(as.double(gamma))
+    if (!is.null(dots$maxp)) kw$maxp <- .check_scalar(dots$maxp, "maxp", integer = TRUE)
+    if (!is.null(dots$path)) kw$path <- .check_flag(dots$path, "path")
+  }
   res <- .engine_call("cv_fit", prep$x, prep$y, prep$family, kw)
 
   fit <- .as_glmnet(res$glmnet_fit, prep$family, prep$xnames, prep$classnames, glmnet.call,
@@ -136,34 +139,44 @@ mlxs_cv_glmnet <- function(x, y, weights = NULL, offset = NULL, lambda = NULL,
   out$index <- matrix(as.integer(res$index), 2L, 1L,
                       dimnames = list(c("min", "1se"), "Lambda"))
   class(out) <- "cv.glmnet"
+  if (relax) out <- .cv_relaxed(out, res$relaxed, keep, snames)
   out
 }
 
-# relax = TRUE: glmnet's own cv.glmnet (and its cv.relaxed.raw), run with `glmnet` and
-# `relax.glmnet` bound, in the environment they look them up from, to mlxs_glmnet(relax = TRUE)
-# and to a pass-through of its result: the full data's relaxed fit and each fold's are one engine
-# call each (the path and the refits of its active sets). glmnet's R code does the folds'
-# bookkeeping and the statistics over gamma; the R package adds no numerics.
-.cv_relaxed <- function(x, y, weights, offset, lambda, type.measure, nfolds, foldid, alignment,
-                        grouped, keep, trace.it, device, ...) {
-  ns <- asNamespace("glmnet")
-  env <- new.env(parent = ns)
-  # (the calls recorded in the fits name the package and carry device's value, so that glmnet
-  # code evaluating them again finds both)
-  env$glmnet <- eval(bquote(function(x, y, ...)
-    mlxsglmnet::mlxs_glmnet(x, y, device = .(if (is.null(device)) "auto" else device),
-                            relax = TRUE, ...)))
-  env$relax.glmnet <- function(fit, x, ..., check.args = TRUE) {
-    if (inherits(fit, "relaxed")) return(fit)
-    glmnet::relax.glmnet(fit, x, ..., check.args = check.args)
+# relax = TRUE: glmnet's cv.relaxed object from the engine's statistics per gamma (rbridge
+# _pack_cv's "relaxed"): $relaxed as cv.glmnet builds it, and with keep = TRUE every gamma's
+# held-out predictions in fit.preval (a list, as cv.glmnet keeps them).
+.cv_relaxed <- function(out, r, keep, snames) {
+  gamma <- as.double(r$gamma)
+  statlist <- lapply(seq_along(gamma), function(i) {
+    cvm <- as.double(r$cvm[[i]])
+    cvsd <- as.double(r$cvsd[[i]])
+    nz <- as.integer(r$nzero[[i]])
+    names(nz) <- paste0("s", seq_along(nz) - 1L)
+    list(lambda = as.double(r$lambda[[i]]), cvm = cvm, cvsd = cvsd, cvup = cvm + cvsd,
+         cvlo = cvm - cvsd, nzero = nz)
+  })
+  names(statlist) <- paste("g", gamma, sep = ":")
+  opt <- as.double(r$opt)
+  rel <- list(statlist = statlist, gamma = gamma, lambda.min = opt[1L],
+                      lambda.1se = opt[2L], gamma.min = opt[3L], gamma.1se = opt[4L],
+                      nzero.min = as.integer(opt[5L]), nzero.1se = as.integer(opt[6L]),
+                      index = matrix(as.integer(r$index), 2L, 2L,
+                                     dimnames = list(c("min", "1se"), c("Lambda", "Gamma"))))
+  if (keep && !is.null(r$preval)) {
+    pv <- lapply(r$preval, function(m) {
+      m <- as.matrix(m)
+      dimnames(m) <- list(NULL, snames[seq_len(ncol(m))])
+      m
+    })
+    names(pv) <- paste("g", as.double(r$preval_gamma), sep = ":")
+    fv <- out$foldid                    # (cv.glmnet puts both after index when it relaxes)
+    out$fit.preval <- NULL
+    out$foldid <- NULL
+    out$fit.preval <- pv
+    out$foldid <- fv
   }
-  for (f in c("cv.glmnet", "cv.relaxed.raw")) {
-    fn <- get(f, envir = ns)
-    environment(fn) <- env
-    assign(f, fn, envir = env)
-  }
-  env$cv.glmnet(x, y, weights = weights, offset = offset, lambda = lambda,
-                type.measure = type.measure, nfolds = nfolds, foldid = foldid,
-                alignment = alignment, grouped = grouped, keep = keep, parallel = FALSE,
-                trace.it = trace.it, ...)
+  out$relaxed <- rel
+  class(out) <- c("cv.relaxed", "cv.glmnet")
+  out
 }

@@ -104,4 +104,16 @@ test_that("cv with relax = TRUE matches cv.glmnet's cv.relaxed object", {
   expect_identical(ours$call[[1]], as.name("mlxs_cv_glmnet"))
   expect_identical(ours$glmnet.fit$call[[1]], as.name("mlxs_glmnet"))
   expect_identical(ours$glmnet.fit$relaxed$call, ours$glmnet.fit$call)
+  # keep = TRUE: every gamma's held-out predictions, as cv.glmnet keeps them
+  ok <- mlxs_cv_glmnet(d$x, d$y, relax = TRUE, foldid = rep_len(1:4, 120), keep = TRUE,
+                       gamma = c(0, 0.5))
+  rk <- cv.glmnet(d$x, d$y, relax = TRUE, foldid = rep_len(1:4, 120), keep = TRUE,
+                  gamma = c(0, 0.5))
+  expect_identical(names(ok), names(rk))
+  expect_identical(names(ok$fit.preval), names(rk$fit.preval))
+  for (g in names(rk$fit.preval))
+    expect_equal(ok$fit.preval[[g]], rk$fit.preval[[g]], tolerance = 1e-6)
+  expect_identical(ok$foldid, rk$foldid)
+  expect_warning(mlxs_cv_glmnet(d$x, d$y, relax = TRUE, gamma = c(0.5, 2), nfolds = 3),
+                 "gamma values outside")
 })
