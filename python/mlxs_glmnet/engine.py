@@ -524,8 +524,8 @@ def kernel_host(inputs, *, B, L, p, nthreads, block_threads=1):
     info (B, 4) int32), zero past each path's end."""
     from . import _core
     dt = inputs[0].dtype
-    outs = [np.zeros((B, L, p), dt), np.zeros((B, L), dt), np.zeros((B, L), dt),
-            np.zeros((B, L), dt), np.zeros(B, dt), np.zeros((B, 4), np.int32)]
+    outs = [np.empty((B, L, p), dt), np.empty((B, L), dt), np.empty((B, L), dt),
+            np.empty((B, L), dt), np.empty(B, dt), np.empty((B, 4), np.int32)]   # (zeroed there)
     _core.glmnet_path_host(inputs, outs, L, nthreads=nthreads, block_threads=block_threads)
     return outs
 

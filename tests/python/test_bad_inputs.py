@@ -339,25 +339,30 @@ def test_host_call_rejects_bad_buffers(what, mutate):
 
 
 def test_host_call_matches_the_primitive():
-    """A valid direct call gives the primitive's outputs bit for bit, in both modes, and leaves
-    its (read-only) inputs untouched."""
+    """A valid direct call gives the primitive's outputs bit for bit, in both modes, for paths
+    that stop early (glmnet's rules; dfmax 0 stops after 5 solutions): what follows the stop is
+    zero whatever the output arrays held, and the (read-only) inputs are left untouched."""
     import mlx.core as mx
     from mlxs_glmnet import _core
     for mode in (0, 1):
-        ins, L = _core_inputs(mode=mode)
-        ins[10] = mx.array(np.asarray(ins[10], dtype=np.int32))
-        outs = _core.glmnet_path(ins, L, nthreads=1, block_threads=1, stream=mx.cpu)
-        mx.eval(*outs)
-        hin = [np.array(a) for a in ins]
-        kept = [a.copy() for a in hin]
-        for a in hin:
-            a.flags.writeable = False
-        houts = _host_outputs(L=L)
-        _core.glmnet_path_host(hin, houts, L, nthreads=1, block_threads=1)
-        for a, b in zip(outs[:6], houts):
-            assert np.array_equal(np.array(a), b)
-        assert all(np.array_equal(a, b) for a, b in zip(hin, kept))
-        assert houts[5][0, 0] == L and houts[5][0, 2] == 0
+        for dfmax in (5, 0):
+            ins, L = _core_inputs(mode=mode, L=12)
+            ins[10] = mx.array(np.asarray(ins[10], dtype=np.int32))
+            ins = _ip(ins, 9, dfmax)
+            outs = _core.glmnet_path(ins, L, nthreads=1, block_threads=1, stream=mx.cpu)
+            mx.eval(*outs)
+            hin = [np.array(a) for a in ins]
+            kept = [a.copy() for a in hin]
+            for a in hin:
+                a.flags.writeable = False
+            houts = [np.full_like(o, 7) for o in _host_outputs(L=L)]      # (garbage before)
+            _core.glmnet_path_host(hin, houts, L, nthreads=1, block_threads=1)
+            for a, b in zip(outs[:6], houts):
+                assert np.array_equal(np.array(a), b)
+            assert all(np.array_equal(a, b) for a, b in zip(hin, kept))
+            lmu = houts[5][0, 0]
+            assert 1 <= lmu <= L and (dfmax > 0 or lmu == 5), (mode, dfmax, lmu)
+            assert not houts[1][0, lmu:].any() and not houts[0][0, lmu:].any()
 
 
 def test_several_responses_constant_column():
