@@ -886,3 +886,23 @@ def test_sparse_zeros(monkeypatch, advise):
     assert not z.any()
     z[1, 7, :] = 2.0
     assert z.sum() == 1400.0
+
+
+@pytest.mark.parametrize("family", ["gaussian", "binomial"])
+def test_relax_on_the_gpu_driver(gpu_on_cpu, family):
+    """relax=True on the GPU path: the refits of the active sets (lambda 0, the other variables
+    excluded) go through the same GPU driver (here on the CPU seam, float32) and give the float64
+    CPU engine's relaxed fit to float32 accuracy."""
+    rng = np.random.default_rng(12)
+    n, p = 400, 12
+    x = rng.standard_normal((n, p))
+    eta = x[:, :3] @ np.array([0.9, -0.7, 0.5])
+    y = eta + rng.standard_normal(n) if family == "gaussian" else \
+        (eta + rng.logistic(size=n) > 0).astype(float)
+    cpu = mg.glmnet(x, y, family, relax=True, device="cpu", thresh=1e-10)
+    got = mg.glmnet(x, y, family, relax=True, device="gpu", thresh=1e-10)
+    assert got.info["device"] == "gpu" and gpu_on_cpu
+    m = min(len(cpu.lambda_), len(got.lambda_))
+    np.testing.assert_allclose(got.relaxed.beta[:, :m], cpu.relaxed.beta[:, :m], rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(got.relaxed.a0[:m], cpu.relaxed.a0[:m], rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(got.relaxed.dev_ratio[:m], cpu.relaxed.dev_ratio[:m], atol=1e-4)
