@@ -249,34 +249,25 @@ static void host_call(const nb::list& inputs, const nb::list& outputs, int L, in
   std::vector<CIn<int>> iin(NIN);
   std::vector<Desc> d(NIN);
   Ptrs ptr{};
+  auto describe = [&](const auto& a, int k) {     // size, shape and data of input k
+    d[k].nd = static_cast<int>(a.ndim());
+    d[k].n = 1;
+    for (int i = 0; i < d[k].nd; ++i) d[k].n *= a.shape(i);
+    for (int i = 0; i < std::min(2, d[k].nd); ++i) d[k].sh[i] = a.shape(i);
+    ptr.in[k] = a.data();
+  };
   for (int k = 0; k < NIN; ++k) {
     const bool is_int = (k == JX || k == IP || k == GSL || k == RIP);
     nb::handle h = inputs[static_cast<size_t>(k)];
-    size_t n = 1;
-    int nd = 0;
-    size_t sh[2] = {0, 0};
+    if (is_int ? !nb::try_cast(h, iin[k], false) : !nb::try_cast(h, rin[k], false))
+      throw std::invalid_argument("glmnet_path_host: input " + std::to_string(k) + " must be a " +
+                                  "C-contiguous " + (is_int ? "int32 array" : "array of x's dtype"));
     if (is_int) {
-      if (!nb::try_cast(h, iin[k], false))
-        throw std::invalid_argument("glmnet_path_host: input " + std::to_string(k) +
-                                    " must be a C-contiguous int32 array");
-      nd = static_cast<int>(iin[k].ndim());
-      for (int i = 0; i < nd; ++i) n *= iin[k].shape(i);
-      for (int i = 0; i < std::min(2, nd); ++i) sh[i] = iin[k].shape(i);
-      ptr.in[k] = iin[k].data();
+      describe(iin[k], k);
       d[k].ints = iin[k].data();
     } else {
-      if (!nb::try_cast(h, rin[k], false))
-        throw std::invalid_argument("glmnet_path_host: input " + std::to_string(k) +
-                                    " must be a C-contiguous array of x's dtype");
-      nd = static_cast<int>(rin[k].ndim());
-      for (int i = 0; i < nd; ++i) n *= rin[k].shape(i);
-      for (int i = 0; i < std::min(2, nd); ++i) sh[i] = rin[k].shape(i);
-      ptr.in[k] = rin[k].data();
+      describe(rin[k], k);
     }
-    d[k].n = n;
-    d[k].nd = nd;
-    d[k].sh[0] = sh[0];
-    d[k].sh[1] = sh[1];
   }
   check_inputs(d, L);
   const size_t B = d[W].sh[0], n = d[W].sh[1], p = d[PF].n;
