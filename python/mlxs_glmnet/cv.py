@@ -248,7 +248,7 @@ def _cv_raw(family, measure, predmat, y):
     return -2.0 * np.where(y1 > 0, np.log(p), np.log1p(-p))
 
 
-def _relax_problem(f, prep, family, kwargs, maxp, path, train, sizes):
+def _relax_problem(f, prep, family, kwargs, maxp, path, train):
     """glmnet's relax.glmnet on one problem of the CV batch: the full data (train None) or the
     training rows of a fold (train: a row mask; the held-out rows get weight 0, as in the batch).
     maxp defaults to the problem's rows - 3, as relax.glmnet's n - 3 on glmnet's subset."""
@@ -472,11 +472,10 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     if relax:                 # glmnet's relax.glmnet on the full data's fit and on every fold's
         say("Relaxed fits")
         fits = [_relax_problem(f, prep, family, kwargs, maxp, rpath,
-                               None if k == 0 else (foldid != k), sizes)
+                               None if k == 0 else (foldid != k))
                 for k, f in enumerate(fits)]
         fit, fold_fits = fits[0], fits[1:]
     say(f"Fitted ({time.perf_counter() - t0:.3f}s)")
-    X = prep["X"]
     lam = np.asarray(fit.lambda_, dtype=np.float64)
     L = lam.shape[0]
     if L == 0:
