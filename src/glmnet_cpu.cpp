@@ -149,7 +149,7 @@ struct Desc {   // what the checks need of an input: its size and shape, an int 
 static void check_inputs(const std::vector<Desc>& in, int L) {
   auto fail = [](const std::string& m) { throw std::invalid_argument("glmnet_path: " + m); };
   if (in[W].ndim() != 2) fail("weights must be a (B, n) matrix");
-  if (in[IP].ndim() != 1 || in[IP].size() < 15) fail("int parameters must hold 15 values");
+  if (in[IP].ndim() != 1 || in[IP].size() < 16) fail("int parameters must hold 16 values");
   const int* ip = in[IP].ints;
   const size_t B = in[W].shape(0), n = in[W].shape(1), p = in[PF].size();
   const int mode = ip[4];
@@ -167,7 +167,8 @@ static void check_inputs(const std::vector<Desc>& in, int L) {
   if (mode == 0 && (in[Y].size() != B * n || in[OFF].size() != B * n)) fail("y and offset must be (B, n)");
   if (in[JX].size() != p || in[CL].size() != (warm ? B : 1) * 2 * p)
     fail("exclusions (p) or limits ((B,) 2, p) sized wrongly");
-  if (in[DP].size() < 4 * B) fail("real parameters must be (B, 4)");
+  if (in[DP].size() < 6 * B) fail("real parameters must be (B, 6)");
+  if (ip[15] < 1) fail("mnlam must be positive");
   if (ip[5] == 1 && in[ULAM].size() < static_cast<size_t>(L)) fail("fewer user lambdas than nlam");
   if (mode == 0 && in[X].size() != n * p) fail("x must be (p, n) in naive mode");
   if (mode == 1) {

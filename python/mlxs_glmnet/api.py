@@ -167,6 +167,34 @@ class GlmnetFit:
         return "\n".join(lines)
 
 
+def glmnet_control(fdev=None, devmax=None, eps=None, mnlam=None, pmin=None, *,
+                   factory: bool = False) -> dict:
+    """glmnet's glmnet.control for this engine: set the parameters that shape every later path
+    (fdev: the deviance-change stop, 0 turns it off; devmax: the deviance-ratio stop; eps: the
+    smallest lambda.min.ratio used; mnlam: solutions before any early stop; pmin: the binomial
+    probability clamp and IRLS weight floor), or with factory=True restore glmnet's factory
+    values (1e-5, 0.999, 1e-6, 5, 1e-9). Returns the values now in force."""
+    if factory:
+        engine.CONTROL.update(engine.CONTROL_DEFAULTS)
+    new = {k: v for k, v in dict(fdev=fdev, devmax=devmax, eps=eps, mnlam=mnlam, pmin=pmin).items()
+           if v is not None}
+    for k, v in new.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(v):
+            raise ValueError(f"{k} must be a finite number, got {v!r}")
+    if "mnlam" in new and (new["mnlam"] < 1 or new["mnlam"] != int(new["mnlam"])):
+        raise ValueError(f"mnlam must be a positive whole number, got {new['mnlam']!r}")
+    for k in ("fdev", "eps"):
+        if k in new and not 0 <= new[k] < 1:
+            raise ValueError(f"{k} must be in [0, 1), got {new[k]!r}")
+    if "devmax" in new and not 0 < new["devmax"] <= 1:
+        raise ValueError(f"devmax must be in (0, 1], got {new['devmax']!r}")
+    if "pmin" in new and not 0 < new["pmin"] < 0.5:
+        raise ValueError(f"pmin must be in (0, 0.5), got {new['pmin']!r}")
+    engine.CONTROL.update({k: (int(v) if k == "mnlam" else float(v)) for k, v in new.items()})
+    return dict(engine.CONTROL)
+
+
 def _check_gamma(gamma) -> float:
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
             or not 0.0 <= float(gamma) <= 1.0:
@@ -584,7 +612,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         flmin = np.where(nobs_b < p, 0.01, 1e-4)
     else:
         flmin = np.full(B, float(prep["lmr"]))
-    flmin = np.maximum(flmin, 1e-6)   # glmnet.control()$eps: the smallest lambda.min.ratio used
+    flmin = np.maximum(flmin, engine.CONTROL["eps"])   # glmnet.control()$eps: the smallest ratio
     dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
     mode = engine.choose_mode(family, n, p, type_gaussian)
     if dev == "gpu":                # the GPU's own memory: auto takes the CPU where it would not fit
@@ -615,7 +643,8 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
                            pmax=prep["pmax"], pf=pf, lower=lo, upper=hi,
                            excluded=excluded, mode=mode, device=dev, dtype=dtype,
                            # glmnet turns its deviance-change stop off when a limit is zero
-                           fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any()) else 1e-5,
+                           fdev=0.0 if ((prep["lo"] == 0).any() or (prep["hi"] == 0).any())
+                           else engine.CONTROL["fdev"],
                            trace_it=trace_it, unit_weights=unit)
     if keep is not None:
         full = np.zeros(res.beta.shape[:2] + (p,), dtype=res.beta.dtype)

@@ -358,15 +358,27 @@ def resolve_device(device, *, x=None, family="gaussian", shape=None, dtype=None)
     raise ValueError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}")
 
 
+# glmnet.control()'s parameters that shape a path, at glmnet 4.1's factory values: fdev (the
+# deviance-change stop), devmax (the deviance-ratio stop), eps (the smallest lambda.min.ratio),
+# mnlam (solutions before any early stop) and pmin (the binomial probability clamp and IRLS weight
+# floor). mlxs_glmnet.glmnet_control() changes them; the R package passes R's glmnet.control()
+# values with every call, so that they act as they act on glmnet.
+CONTROL_DEFAULTS = {"fdev": 1e-5, "devmax": 0.999, "eps": 1e-6, "mnlam": 5, "pmin": 1e-9}
+CONTROL = dict(CONTROL_DEFAULTS)
+
+
 def kernel_params(*, n, p, B, fam, mode, nlam, ulam, intercept, standardize, maxit, dfmax, pmax,
                   alpha, flmin, thresh, fdev, lower, upper):
     """The kernel's small inputs, the same for every backend: user lambdas, the int parameters,
-    the per-problem real parameters and the limits (see path.kern's header)."""
+    the per-problem real parameters and the limits (see path.kern's header). devmax, mnlam and
+    pmin come from CONTROL."""
     ul = np.asarray(ulam if ulam is not None else [0.0], dtype=np.float64)
     ip = np.array([n, p, int(nlam), fam, mode, int(ulam is not None), int(intercept),
-                   int(standardize), int(maxit), int(dfmax), int(pmax), p, 0, 0, 0], dtype=np.int32)
+                   int(standardize), int(maxit), int(dfmax), int(pmax), p, 0, 0, 0,
+                   int(CONTROL["mnlam"])], dtype=np.int32)
     dp = np.stack([np.full(B, alpha), np.asarray(flmin, dtype=np.float64) * np.ones(B),
-                   np.full(B, thresh), np.full(B, fdev)], axis=1)
+                   np.full(B, thresh), np.full(B, fdev), np.full(B, float(CONTROL["devmax"])),
+                   np.full(B, float(CONTROL["pmin"]))], axis=1)
     cl = np.stack([np.maximum(lower, -BIG), np.minimum(upper, BIG)])
     return ul, ip, dp, cl
 

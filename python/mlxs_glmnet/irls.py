@@ -32,7 +32,6 @@ import os
 import numpy as np
 import mlx.core as mx
 
-PMIN = 1e-9            # path.kern: the binomial IRLS weight floor and probability clamp
 # A problem's kept Gram is refreshed when an IRLS step shrank the change by less than this factor
 # (when the refresh is expensive, n |S|^2 >= 1e11; else by less than 0.1). Measured on an H200,
 # binomial n = 1e6, p = 1e3: 0.1 -> 59 refreshes, 1.73 s; 0.5 -> 7 refreshes, 1.38 s; at n = 1e5
@@ -115,7 +114,7 @@ class _Backend:
         return outs
 
 
-def _moments(eta, Y, Wn, fam):
+def _moments(eta, Y, Wn, fam, PMIN):
     """IRLS weights v = wn h and residuals r = wn (y - mu) at eta (all (k, n))."""
     if fam == 1:
         mu = mx.sigmoid(eta)
@@ -126,7 +125,7 @@ def _moments(eta, Y, Wn, fam):
     return Wn * h, Wn * (Y - mu)
 
 
-def _deviance(eta, Y, Wn, fam):
+def _deviance(eta, Y, Wn, fam, PMIN):
     """sum_i wn_i d_i as path.kern computes it (binomial probabilities clamped at PMIN)."""
     if fam == 1:
         mu = mx.clip(mx.sigmoid(eta), PMIN, 1 - PMIN)
@@ -159,7 +158,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     B = W.shape[0]
     L = int(nlam)
     ulflag, intr, isd, maxit, ne, nx = (int(ip[k]) for k in (5, 6, 7, 8, 9, 10))
-    alpha, flmin, thresh, fdev = (np.asarray(dp[:, k], dtype=np.float64) for k in range(4))
+    alpha, flmin, thresh, fdev, devmax, pmin = (np.asarray(dp[:, k], dtype=np.float64)
+                                                for k in range(6))
+    PMIN = float(pmin[0])                 # (glmnet.control's pmin: one for the whole call)
     pf = np.asarray(pf, dtype=np.float64)
 
     # ---- device data ----
@@ -328,7 +329,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             vf = v[int(hit[0])]
         else:                              # f is not iterating: its weights at its solution
             fa = np.array([f])
-            vf = _moments(eta_of(fa), Yd[idx_d(fa)], Wn[idx_d(fa)], fam)[0][0]
+            vf = _moments(eta_of(fa), Yd[idx_d(fa)], Wn[idx_d(fa)], fam, PMIN)[0][0]
         wf = Wn[f]
         hf = mx.where(wf > 0, vf / mx.where(wf > 0, wf, 1), 0)                 # f's IRLS h
         # a problem whose own IRLS weights are far from f's on its rows keeps its own Gram
@@ -380,7 +381,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             r = mx.stack([at_kkt[bb][1] for bb in idx])
             kkt_reused[0] += 1
         else:
-            v, r = _moments(eta_of(idx), Yd[ix], Wn[ix], fam)
+            v, r = _moments(eta_of(idx), Yd[ix], Wn[ix], fam, PMIN)
         for bb in idx:                     # (the step moves the coefficients)
             at_kkt.pop(bb, None)
         sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
@@ -439,8 +440,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         lam_sub = np.minimum(lam / svg, 1e30)
         cls = np.clip(cl[:, S][None, :, :] * xs[idx][:, None, :][:, :, S], -BIG, BIG)
         ipk = np.array([1, m, 1, 0, 1, 1, intr, 0, max(1, maxit - int(npass[idx].min())), m + 1,
-                        m + 1, m, 0, 0, 1], dtype=np.int32)
-        dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svg, np.zeros(k)], axis=1)
+                        m + 1, m, 0, 0, 1, 1], dtype=np.int32)
+        dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svg, np.zeros(k), devmax[idx],
+                        pmin[idx]], axis=1)
         dummy = mx.zeros((1,), be.dt)
         inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, Gn, gst,
                   be.arr(pf[S]), be.arr(cls), mx.zeros((m,), mx.int32), dummy,
@@ -507,10 +509,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             eta = eta_of(ok)
             ok_d = idx_d(ok)
             Yk, Wk = Yd[ok_d], Wn[ok_d]
-            vk, r = _moments(eta, Yk, Wk, fam)
+            vk, r = _moments(eta, Yk, Wk, fam, PMIN)
             sr = mx.sum(r, axis=1)
             gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
-            dvd = _deviance(eta, Yk, Wk, fam)
+            dvd = _deviance(eta, Yk, Wk, fam, PMIN)
             mx.eval(gd, dvd, vk, r)
             for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
                 at_kkt[bb] = (vk[i], r[i])
@@ -546,7 +548,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             jerr[cur[late]] = -1
             cur = cur[~conv & ~late]
     all_idx = np.arange(B)
-    nulld = np.array(_deviance(eta_of(all_idx), Yd, Wn, fam), dtype=np.float64)
+    nulld = np.array(_deviance(eta_of(all_idx), Yd, Wn, fam, PMIN), dtype=np.float64)
     thrg = thresh * nulld * 0.5
     thresh_g = thrg
 
@@ -577,7 +579,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     if not ulflag and alive.size:
         store(alive, 0, lammax[alive])
     s = 1
-    mnl = min(L, 5)
+    mnl = min(L, int(ip[15]))
     while alive.size:
         m = s - 1 if ulflag else s
         if m >= L:
@@ -603,12 +605,14 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         if not ulflag and m + 1 >= mnl:
             prev = dev_o[alive, m - 1] if m > 0 else np.zeros(alive.size)
             stop |= df > ne
+            # (fdev = 0: no deviance-change stop in float32, where only rounding triggers it)
+            fon = (fdev[alive] > 0) | (be.kind != "gpu")
             if fam == 1:
-                stop |= devr - prev < fdev[alive]
+                stop |= fon & (devr - prev < fdev[alive])
                 stop |= sv_last[alive] <= (1 + PMIN) * PMIN * (1 - PMIN)
             else:
-                stop |= (devr - dev_o[alive, m - mnl + 1]) / devr < 10 * fdev[alive]
-            stop |= devr > 0.999
+                stop |= fon & ((devr - dev_o[alive, m - mnl + 1]) / devr < 10 * fdev[alive])
+            stop |= devr > devmax[alive]
         alive = alive[~stop]
         s += 1
     info = np.stack([lmu, npass, jerr, (W > 0).sum(axis=1)], axis=1)

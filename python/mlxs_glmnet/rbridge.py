@@ -138,12 +138,24 @@ def _pack_cv(cv):
     return out
 
 
+_CONTROL_PREFIX = "control_"
+
+
 def _call(fn_name, pack, x, y, family, kwargs):
-    """Run one engine entry point; never raises for engine errors (returns them as text)."""
+    """Run one engine entry point; never raises for engine errors (returns them as text).
+    Keyword arguments control_<name> are R's glmnet.control() values, in force for this call
+    only (mlxs_glmnet.glmnet_control's fdev, devmax, eps, mnlam, pmin)."""
     kwargs = {k: v for k, v in dict(kwargs).items() if v is not None}
+    control = {k[len(_CONTROL_PREFIX):]: kwargs.pop(k) for k in list(kwargs)
+               if k.startswith(_CONTROL_PREFIX)}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        saved = None
         try:
+            if control:
+                from .engine import CONTROL
+                saved = dict(CONTROL)
+                engine().glmnet_control(**control)
             mg = engine()
             fn = getattr(mg, fn_name, None)
             if fn is None:
@@ -157,10 +169,15 @@ def _call(fn_name, pack, x, y, family, kwargs):
             if not isinstance(e, (ValueError, TypeError)):
                 msg = f"{type(e).__name__}: {msg}"
             return {"error": msg, "warnings": [str(w.message) for w in caught]}
+        finally:
+            if saved is not None:
+                from .engine import CONTROL
+                CONTROL.clear()
+                CONTROL.update(saved)
     return {"result": out, "warnings": [str(w.message) for w in caught]}
 
 
-_INTS = {"nlambda", "dfmax", "pmax", "maxit", "trace_it", "nfolds", "maxp"}
+_INTS = {"nlambda", "dfmax", "pmax", "maxit", "trace_it", "nfolds", "maxp", "control_mnlam"}
 _BOOLS = {"standardize", "intercept", "keep", "grouped", "relax", "path"}
 
 

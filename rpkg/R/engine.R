@@ -81,10 +81,33 @@ mlxs_engine_info <- function() {
   reticulate::py_to_r(b$info())
 }
 
+# R's glmnet.control() values that shape a path (fdev, devmax, eps, mnlam, pmin), for the engine
+# to use in this call as glmnet would: control_<name> keyword arguments (rbridge). Values glmnet
+# has at their factory settings are not sent. Others that a path of these families does not use
+# (exmx, big, prec, mxit, epsnr, mxitnr) are left alone, with a warning when changed.
+.control_kwargs <- function(ctl) {
+  factory <- list(fdev = 1e-05, devmax = 0.999, eps = 1e-06, mnlam = 5, pmin = 1e-09)
+  out <- list()
+  for (nm in names(factory))
+    if (!isTRUE(all.equal(ctl[[nm]], factory[[nm]], tolerance = 0)))
+      out[[paste0("control_", nm)]] <- ctl[[nm]]
+  unused <- list(exmx = 250, big = 9.9e+35)
+  changed <- names(unused)[!vapply(names(unused), function(nm)
+    isTRUE(all.equal(ctl[[nm]], unused[[nm]])), TRUE)]
+  if (length(changed))
+    warning("mlxs_glmnet: glmnet.control(", paste(changed, collapse = ", "), ") changed; the ",
+            "engine does not use it", call. = FALSE)
+  out
+}
+
 # Call one bridge entry point. Engine errors come back as text and become R errors; Python
 # warnings become R warnings; any other Python failure is caught and turned into an R error.
 .engine_call <- function(entry, x, y, family, kwargs) {
   b <- .bridge()
+  ctl <- glmnet::glmnet.control()
+  kwargs <- c(kwargs, .control_kwargs(ctl))
+  if (isTRUE(ctl$itrace > 0) && !isTRUE(kwargs$trace_it > 0))
+    kwargs$trace_it <- 1L        # glmnet.control(itrace = 1) shows glmnet's progress bars too
   # Flatten the keyword arguments: scalars into one double vector, strings into one character
   # vector, arrays (zero-copy views) into a short list. reticulate 1.28 converts a named list
   # element by element (~50 us each, ~1 ms for glmnet's 18 arguments); this costs ~0.1 ms.

@@ -14,7 +14,10 @@
 #'
 #' @section Differences from glmnet:
 #' Families \code{"multinomial"}, \code{"cox"} and \code{"mgaussian"}, non-canonical links
-#' and \code{type.logistic = "modified.Newton"} are not supported (an error says so). A user-supplied \code{lambda} must already be in decreasing order (glmnet sorts it
+#' and \code{type.logistic = "modified.Newton"} are not supported (an error says so).
+#' \code{\link[glmnet]{glmnet.control}}'s \code{fdev}, \code{devmax}, \code{eps}, \code{mnlam},
+#' \code{pmin} and \code{itrace} act as they act on glmnet (they are read at every call);
+#' \code{exmx} and \code{big} are not used (a warning says so when they are changed). A user-supplied \code{lambda} must already be in decreasing order (glmnet sorts it
 #' silently; here an unsorted \code{lambda} is an error).
 #'
 #' @param x Input matrix, observations in rows (see the section on the data handoff).

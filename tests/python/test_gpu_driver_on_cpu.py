@@ -906,3 +906,25 @@ def test_relax_on_the_gpu_driver(gpu_on_cpu, family):
     np.testing.assert_allclose(got.relaxed.beta[:, :m], cpu.relaxed.beta[:, :m], rtol=2e-3, atol=2e-4)
     np.testing.assert_allclose(got.relaxed.a0[:m], cpu.relaxed.a0[:m], rtol=2e-3, atol=2e-4)
     np.testing.assert_allclose(got.relaxed.dev_ratio[:m], cpu.relaxed.dev_ratio[:m], atol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "binomial"])
+def test_glmnet_control_reaches_the_gpu_drivers(gpu_on_cpu, family):
+    """glmnet_control's devmax, mnlam and fdev stop the GPU drivers' paths (the covariance
+    driver's kernel, the IRLS driver's own loop) where they stop the CPU engine's."""
+    rng = np.random.default_rng(13)
+    n, p = 300, 10
+    x = rng.standard_normal((n, p))
+    eta = x[:, :3] @ np.array([1.2, -0.9, 0.6])
+    y = eta + 0.5 * rng.standard_normal(n) if family == "gaussian" else \
+        (eta + rng.logistic(size=n) > 0).astype(float)
+    try:
+        for ctl in (dict(devmax=0.6), dict(mnlam=30, fdev=1e-3), dict(fdev=0)):
+            mg.glmnet_control(factory=True)
+            mg.glmnet_control(**ctl)
+            cpu = mg.glmnet(x, y, family, device="cpu")
+            got = mg.glmnet(x, y, family, device="gpu")
+            assert got.info["device"] == "gpu"
+            assert len(got.lambda_) == len(cpu.lambda_), ctl
+    finally:
+        mg.glmnet_control(factory=True)

@@ -352,3 +352,24 @@ def test_cv_relax_matches_r_cv_glmnet(rdata, fam, y, measure):
     back = from_r(ref)
     assert back.relaxed["gamma_min"] == r["gamma_min"]
     np.testing.assert_array_equal(back.relaxed["index"], r["index"])
+
+
+@pytest.mark.parametrize("ctl", [dict(fdev=0), dict(devmax=0.8), dict(mnlam=20, fdev=1e-3),
+                                 dict(eps=1e-3), dict(pmin=1e-4)], ids=str)
+def test_glmnet_control_matches_r(rdata, ctl):
+    """mg.glmnet_control(...) against R's glmnet.control(...) with the same values: the same
+    paths, gaussian and binomial; factory=True restores the defaults on both sides."""
+    args = ", ".join(f"{k} = {v}" for k, v in ctl.items())
+    try:
+        _r(f"glmnet.control({args})")
+        mg.glmnet_control(**ctl)
+        for fam, y in (("gaussian", "y"), ("binomial", "yb")):
+            ref = _r(f'glmnet(x, {y}, family = "{fam}", lambda.min.ratio = 0, thresh = 1e-12)')
+            yv = _np(_r(f"as.numeric({y}) - {1 if fam == 'binomial' else 0}"))
+            fit = mg.glmnet(r_matrix(rdata["x"]), yv, fam, lambda_min_ratio=0, thresh=1e-12)
+            np.testing.assert_allclose(fit.lambda_, _np(ref.rx2("lambda")), rtol=1e-10)
+            rb = _np(_r("as.matrix(obj$beta)", obj=ref)).reshape(15, -1, order="F")
+            np.testing.assert_allclose(fit.beta, rb, rtol=1e-7, atol=1e-9)
+    finally:
+        _r("glmnet.control(factory = TRUE)")
+        mg.glmnet_control(factory=True)

@@ -273,3 +273,28 @@ def test_x_finiteness_by_block_sums(monkeypatch, order, threads):
         assert not api._all_finite(view(b))
         with pytest.raises(ValueError, match="x contains NaN or infinite"):
             mg.glmnet(view(b), rng.standard_normal(300))
+
+
+def test_glmnet_control_values_and_reset():
+    """glmnet_control sets the path-shaping parameters for later fits (fdev=0: every lambda),
+    checks them by name, and factory=True restores glmnet's values."""
+    from mlxs_glmnet import engine
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((80, 6))
+    y = x[:, 0] - x[:, 1] + 0.5 * rng.standard_normal(80)
+    try:
+        assert mg.glmnet_control() == engine.CONTROL_DEFAULTS
+        n_default = len(mg.glmnet(x, y).lambda_)
+        assert n_default < 100
+        assert mg.glmnet_control(fdev=0)["fdev"] == 0.0
+        assert len(mg.glmnet(x, y).lambda_) == 100
+        mg.glmnet_control(devmax=0.5)
+        assert len(mg.glmnet(x, y).lambda_) < n_default
+        for bad in (dict(fdev=-1), dict(fdev=1.5), dict(devmax=0), dict(mnlam=0), dict(mnlam=2.5),
+                    dict(pmin=0.7), dict(eps="small"), dict(devmax=float("nan"))):
+            name = next(iter(bad))
+            with pytest.raises(ValueError, match=name):
+                mg.glmnet_control(**bad)
+    finally:
+        assert mg.glmnet_control(factory=True) == engine.CONTROL_DEFAULTS
+    assert len(mg.glmnet(x, y).lambda_) == n_default
