@@ -191,8 +191,8 @@ def test_warm_start_resumes_a_solution():
         # warm start: the gradient at the start goes in the cross-product slot (internal scale)
         gs = st.copy()
         gs[0, p:2 * p] = (cc - Gc @ (start * sd / ysd)) * sd * ysd + xm * ybar
-        ip = np.array([1, p, 1, 0, 1, 1, 1, 1, 100000, p + 1, p + 1, p, 0, 0, 1], np.int32)
-        dp = np.array([[1.0, lam, 1e-14, 0.0]])
+        ip = np.array([1, p, 1, 0, 1, 1, 1, 1, 100000, p + 1, p + 1, p, 0, 0, 1, 5], np.int32)
+        dp = np.array([[1.0, lam, 1e-14, 0.0, 0.999, 1e-9]])
         cl = np.stack([np.full(p, -9.9e35), np.full(p, 9.9e35)])[None]
         ins = [f(np.zeros(1)), f(np.zeros(1)), f(np.zeros((1, 1))), f(np.zeros(1)), f(g), f(gs),
                f(np.ones(p)), f(cl), mx.array(np.zeros(p, np.int32)), f(np.zeros(1)),
