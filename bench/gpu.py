@@ -163,6 +163,37 @@ def check():
                   f"lambda rel err {lam_err:.1e}, max rel objective gap {gap:.1e}", flush=True)
     for k, v in defaults.items():
         setattr(G, k, v)
+    # relax=True: the refits of the active sets through the GPU drivers, against the float64
+    # CPU engine's relaxed fits (float32 accuracy on the deviance ratio and the coefficients)
+    for name, x, y, fam, kw, Wb in cases():
+        if Wb is not None or np.ndim(y) == 2 or not name.endswith("_default") or x.shape[0] < x.shape[1]:
+            continue
+        try:
+            g = mg.glmnet(x, y, fam, relax=True, device="gpu", thresh=1e-10, **kw).relaxed
+            c = mg.glmnet(x, y, fam, relax=True, device="cpu", thresh=1e-12, **kw).relaxed
+            k = min(len(g.lambda_), len(c.lambda_))
+            dd = float(np.abs(g.dev_ratio[:k] - c.dev_ratio[:k]).max())
+            db = float(np.abs(g.beta[:, :k] - c.beta[:, :k]).max() / max(np.abs(c.beta).max(), 1.0))
+            ok = dd <= 1e-4 and db <= 1e-2
+            print(f"{'ok  ' if ok else 'FAIL'} relax {name}: max |d dev_ratio| {dd:.1e}, "
+                  f"max |d beta| / max |beta| {db:.1e}", flush=True)
+            if not ok:
+                failures.append(f"relax {name}")
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            failures.append(f"relax {name}: {type(e).__name__}: {e}")
+    # glmnet_control: the path-stopping settings reach the GPU drivers
+    for ctl in (dict(fdev=0), dict(devmax=0.8), dict(mnlam=30, fdev=1e-3)):
+        for name, x, y, fam, kw, Wb in cases()[:1] + [c for c in cases() if c[0].startswith("binomial_400")][:1]:
+            try:
+                mg.glmnet_control(**ctl)
+                ng = len(mg.glmnet(x, y, fam, device="gpu", **kw).lambda_)
+                nc = len(mg.glmnet(x, y, fam, device="cpu", **kw).lambda_)
+            finally:
+                mg.glmnet_control(factory=True)
+            ok = abs(ng - nc) <= (1 if ctl.get("fdev", 1) != 0 else 0)
+            print(f"{'ok  ' if ok else 'FAIL'} control {ctl} {name}: nlam gpu {ng} cpu {nc}", flush=True)
+            if not ok:
+                failures.append(f"control {ctl} {name}")
     # bad input reaches the GPU only after validation; the messages name the argument
     x, y = cases()[0][1], cases()[0][2]
     for bad, kw in [("thresh", dict(thresh=-1.0)), ("weights", dict(weights=-np.ones(len(y)))),
