@@ -5,6 +5,8 @@
     python bench/run_bench.py --skip-big       # without the 100000 x 1000 rows
     python bench/run_bench.py --cv             # add the cross-validation section (needs the R
                                                # package mlxsglmnet; skipped gracefully without it)
+    python bench/run_bench.py --relax          # add relax = TRUE: the relaxed fit and its 10-fold
+                                               # CV over gamma, against glmnet's (R package too)
 
 For every n x p and family: one data set (correlated Gaussian columns, AR(1) correlation 0.5 with
 random scales and means, a sparse true beta with 10% non-zeros up to 20), the full default path
@@ -37,6 +39,7 @@ ROOT = os.path.dirname(HERE)
 SIZES = [(500, 50), (2000, 100), (5000, 200), (100000, 1000)]
 BIG = (100000, 1000)
 CV_SIZES = [(5000, 200), (100000, 1000)]
+RELAX_SIZES = [(500, 50), (5000, 200)]
 
 
 # ------------------------------------------------------------------------------------- data
@@ -146,6 +149,43 @@ write.table(out, "cv_results.txt", row.names = FALSE)
 """
 
 
+R_RELAX = r"""
+suppressMessages(library(glmnet))
+if (!requireNamespace("mlxsglmnet", quietly = TRUE)) {
+  writeLines("mlxsglmnet not installed", "relax_skipped.txt"); quit(status = 0)
+}
+rd <- function(f) readBin(f, "double", n = file.info(f)$size / 8, endian = "little")
+jobs <- read.table("relaxjobs.txt", header = TRUE, stringsAsFactors = FALSE)
+med <- function(f, reps) { t <- numeric(reps); for (r in seq_len(reps)) { gc(FALSE)
+  t0 <- proc.time()[["elapsed"]]; f(); t[r] <- proc.time()[["elapsed"]] - t0 }; median(t) }
+out <- NULL
+for (i in seq_len(nrow(jobs))) {
+  j <- jobs[i, ]
+  x <- matrix(rd(j$x), j$n, j$p); y <- rd(j$y)
+  set.seed(1); foldid <- sample(rep(seq(10), length = j$n))
+  invisible(mlxsglmnet::mlxs_glmnet(x[1:100, 1:5], y[1:100], family = j$family, relax = TRUE))
+  fm <- mlxsglmnet::mlxs_glmnet(x, y, family = j$family, relax = TRUE)
+  fg <- glmnet(x, y, family = j$family, relax = TRUE)
+  cm <- mlxsglmnet::mlxs_cv_glmnet(x, y, family = j$family, foldid = foldid, relax = TRUE)
+  cg <- cv.glmnet(x, y, family = j$family, foldid = foldid, relax = TRUE)
+  k <- min(ncol(fm$relaxed$beta), ncol(fg$relaxed$beta))
+  out <- rbind(out, data.frame(
+    n = j$n, p = j$p, family = j$family, reps = j$reps,
+    fit_mlxs = med(function() mlxsglmnet::mlxs_glmnet(x, y, family = j$family, relax = TRUE), j$reps),
+    fit_glmnet = med(function() glmnet(x, y, family = j$family, relax = TRUE), j$reps),
+    cv_mlxs = med(function() mlxsglmnet::mlxs_cv_glmnet(x, y, family = j$family, foldid = foldid,
+                                                        relax = TRUE), j$cvreps),
+    cv_glmnet = med(function() cv.glmnet(x, y, family = j$family, foldid = foldid, relax = TRUE),
+                    j$cvreps),
+    dbeta = max(abs(as.matrix(fm$relaxed$beta)[, 1:k] - as.matrix(fg$relaxed$beta)[, 1:k])),
+    gmin = sprintf("%g / %g", cm$relaxed$gamma.min, cg$relaxed$gamma.min),
+    lmin = sprintf("%.5g / %.5g", cm$relaxed$lambda.min, cg$relaxed$lambda.min)))
+  cat(sprintf("relax %s %dx%d done\n", j$family, j$n, j$p))
+}
+write.table(out, "relax_results.txt", row.names = FALSE)
+"""
+
+
 def rscript():
     exe = shutil.which(os.environ.get("RSCRIPT", "Rscript"))
     if exe is None:
@@ -191,6 +231,8 @@ def main(argv=None):
     ap.add_argument("--cv-repeats", type=int, default=3)
     ap.add_argument("--cv-big-binomial", action="store_true",
                     help="also time binomial cv at 100000 x 1000 (cv.glmnet needs ~20 min there)")
+    ap.add_argument("--relax", action="store_true",
+                    help="add relax = TRUE (R mlxs_glmnet / mlxs_cv_glmnet vs glmnet / cv.glmnet)")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
@@ -262,10 +304,11 @@ def main(argv=None):
         cv_rows, cv_note = None, None
         if args.cv:
             cv_rows, cv_note = run_cv(args, work)
+        relax = run_relax(args, work) if args.relax else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb)
+    write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax)
     print(f"wrote {args.out}")
 
 
@@ -306,7 +349,38 @@ def run_cv(args, work):
     return rows, None
 
 
-def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb):
+def run_relax(args, work):
+    """relax = TRUE timed inside R: (rows, None) or (None, why not)."""
+    jobs = ["x y n p family reps cvreps"]
+    for (n, p) in RELAX_SIZES:
+        for fam in args.families:
+            tag = os.path.join(work, f"relax_{fam}_{n}x{p}")
+            x, y = make_data(n, p, fam, seed=n + p)
+            _wbin(tag + "_x.bin", x)
+            _wbin(tag + "_y.bin", y)
+            jobs.append(f"{tag}_x.bin {tag}_y.bin {n} {p} {fam} {args.cv_repeats} "
+                        f"{max(1, args.cv_repeats - 1)}")
+    with open(os.path.join(work, "relaxjobs.txt"), "w") as fh:
+        fh.write("\n".join(jobs) + "\n")
+    with open(os.path.join(work, "relax.R"), "w") as fh:
+        fh.write(R_RELAX)
+    env = dict(os.environ)
+    env.setdefault("MLXSGLMNET_PYTHON", sys.executable)
+    proc = subprocess.run([rscript(), "--vanilla", "relax.R"], cwd=work, text=True, env=env)
+    skipped = os.path.join(work, "relax_skipped.txt")
+    if os.path.exists(skipped):
+        with open(skipped) as fh:
+            return None, "skipped: " + fh.read().strip()
+    if proc.returncode != 0 or not os.path.exists(os.path.join(work, "relax_results.txt")):
+        return None, f"failed (Rscript exit status {proc.returncode})"
+    import csv
+    with open(os.path.join(work, "relax_results.txt")) as fh:
+        rd = csv.reader(fh, delimiter=" ")
+        head = next(rd)
+        return [dict(zip(head, r)) for r in rd], None
+
+
+def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax=None):
     model, cores, usable = machine()
     rver, gver, mver = r_versions()
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -358,6 +432,26 @@ def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb):
                 lines.append(f"| {r['n']} | {r['p']} | {r['family']} | {r['reps']} | {tm:.3f} | {tg:.3f} | "
                              f"**{tm / tg:.2f}** | {float(r['lmin_mlxs']):.5g} / {float(r['lmin_glmnet']):.5g} | "
                              f"{float(r['l1se_mlxs']):.5g} / {float(r['l1se_glmnet']):.5g} |")
+            lines.append("")
+    if relax is not None:
+        rrows, rnote = relax
+        lines += ["## Relaxed fits (relax = TRUE), timed inside R", "",
+                  "`mlxs_glmnet(relax = TRUE)` vs `glmnet(relax = TRUE)` and `mlxs_cv_glmnet(relax = "
+                  "TRUE)` vs `cv.glmnet(relax = TRUE)` (10 folds, the same foldid, gamma 0, 0.25, "
+                  "0.5, 0.75, 1), one R process, medians of the repeats (the CV one fewer); "
+                  "max |d beta| of the relaxed fits; gamma.min and lambda.min of the CV."]
+        if rrows is None:
+            lines += ["", f"Relax section {rnote}.", ""]
+        else:
+            lines += ["", "| n | p | family | relaxed fit mlxs (s) | glmnet (s) | ratio | CV mlxs (s) | "
+                      "cv.glmnet (s) | ratio | max abs d beta | gamma.min mlxs / glmnet | "
+                      "lambda.min mlxs / glmnet |",
+                      "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+            for r in rrows:
+                fm, fg, cm, cg = (float(r[k]) for k in ("fit_mlxs", "fit_glmnet", "cv_mlxs", "cv_glmnet"))
+                lines.append(f"| {r['n']} | {r['p']} | {r['family']} | {fm:.4f} | {fg:.4f} | "
+                             f"**{fm / fg:.2f}** | {cm:.3f} | {cg:.3f} | **{cm / cg:.2f}** | "
+                             f"{float(r['dbeta']):.1e} | {r['gmin']} | {r['lmin']} |")
             lines.append("")
     # the GPU section: bench/gpu.py --time runs on the CUDA machine (not here); its latest table,
     # kept in RESULTS_GPU.md, is carried into RESULTS.md
