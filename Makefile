@@ -31,7 +31,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml CMakeLists.txt $(shell find python src -type f \( -name '*.py' -o -name '*.cpp' -o -name '*.h' -o -name '*.kern' \) 2>/dev/null)
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --upgrade --quiet pip
-	$(VPY) -m pip install --quiet "numpy<2" "pandas<3" pytest hypothesis matplotlib "rpy2<3.6"
+	$(VPY) -m pip install --quiet "numpy<2" "pandas<3" "scipy<1.14" pytest hypothesis matplotlib "rpy2<3.6"
 	$(VPY) -m pip install --quiet -C build-dir=build/venv-{wheel_tag} .
 	@touch $@
 

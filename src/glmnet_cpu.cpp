@@ -49,6 +49,8 @@ enum { NOUT = 9 };   // beta, a0, lambda, dev, nulldev, info; then the three wor
 struct Ptrs {
   const void* in[NIN];
   void* out[NOUT];
+  const int* sp_p = nullptr;   // a sparse x's column pointers (p + 1) and row indices (nnz)
+  const int* sp_i = nullptr;
 };
 
 // Every problem of a call: B blocks, nthreads host threads in all, block_threads per problem.
@@ -60,6 +62,12 @@ static void solve_all(const Ptrs& ptr, int B, int nthreads, int block_threads) {
   auto I = [&](int k) { return static_cast<const T*>(ptr.in[k]); };
   auto II = [&](int k) { return static_cast<const int*>(ptr.in[k]); };
   auto O = [&](int k) { return static_cast<T*>(ptr.out[k]); };
+  auto ctx_of = [&](int t, int nt, KBarrier* bar, T* red) {
+    KCtx<T> c{t, nt, bar, red};
+    c.sp_p = ptr.sp_p;
+    c.sp_i = ptr.sp_i;
+    return c;
+  };
   auto run = [&](const KCtx<T>& ctx, int b) {
     path_block<T>(ctx, b, I(X), I(Y), I(W), I(OFF), I(GRAM), I(GST), I(PF), I(CL), II(JX),
                   I(ULAM), II(IP), I(DP), II(GSL), I(RSP), II(RIP), I(RBE), I(RAD), O(0), O(1),
@@ -69,15 +77,15 @@ static void solve_all(const Ptrs& ptr, int B, int nthreads, int block_threads) {
   // one problem on bt threads (the calling thread is thread 0)
   auto solve = [&](int b) {
     if (bt == 1) {
-      run(KCtx<T>{}, b);
+      run(ctx_of(0, 1, nullptr, nullptr), b);
       return;
     }
     KBarrier bar;
     std::vector<T> red(4 * bt);
     std::vector<std::thread> helpers;
     for (int t = 1; t < bt; ++t)
-      helpers.emplace_back([&, t]() { run(KCtx<T>{t, bt, &bar, red.data()}, b); });
-    run(KCtx<T>{0, bt, &bar, red.data()}, b);
+      helpers.emplace_back([&, t]() { run(ctx_of(t, bt, &bar, red.data()), b); });
+    run(ctx_of(0, bt, &bar, red.data()), b);
     for (auto& h : helpers) h.join();
   };
   if (nt == 1) {
@@ -146,7 +154,7 @@ struct Desc {   // what the checks need of an input: its size and shape, an int 
   size_t shape(int i) const { return sh[i]; }
 };
 
-static void check_inputs(const std::vector<Desc>& in, int L) {
+static void check_inputs(const std::vector<Desc>& in, int L, bool sparse_x = false) {
   auto fail = [](const std::string& m) { throw std::invalid_argument("glmnet_path: " + m); };
   if (in[W].ndim() != 2) fail("weights must be a (B, n) matrix");
   if (in[IP].ndim() != 1 || in[IP].size() < 16) fail("int parameters must hold 16 values");
@@ -170,7 +178,8 @@ static void check_inputs(const std::vector<Desc>& in, int L) {
   if (in[DP].size() < 6 * B) fail("real parameters must be (B, 6)");
   if (ip[15] < 1) fail("mnlam must be positive");
   if (ip[5] == 1 && in[ULAM].size() < static_cast<size_t>(L)) fail("fewer user lambdas than nlam");
-  if (mode == 0 && in[X].size() != n * p) fail("x must be (p, n) in naive mode");
+  if (mode == 0 && !sparse_x && in[X].size() != n * p) fail("x must be (p, n) in naive mode");
+  if (sparse_x && mode != 0) fail("a sparse x is for naive mode only");
   if (mode == 1) {
     const size_t K = static_cast<size_t>(ip[11]), G = ip[12] ? 1 : B;
     if (ip[11] < 1 || K > p || in[GRAM].size() != G * K * p || in[GST].size() != B * (3 * p + 2))
@@ -237,7 +246,8 @@ static std::vector<array> glmnet_path(const std::vector<array>& inputs, int nlam
 // read in place (engine.CPU_CALL). inputs: the 17 arrays of glmnet_path (C-contiguous, x's
 // dtype, int32 where glmnet_path wants it; nothing is converted); outputs: six writable arrays
 // of the sizes of glmnet_path's first six, zeroed here once the checks pass. The workspaces are
-// allocated here.
+// allocated here. sp_indptr / sp_indices (int32): x is sparse, its non-zeros in compressed
+// columns (naive mode; x then holds the non-zeros' values).
 template <typename T>
 using CIn = nb::ndarray<const T, nb::c_contig, nb::device::cpu>;
 template <typename T>
@@ -245,7 +255,7 @@ using COut = nb::ndarray<T, nb::c_contig, nb::device::cpu>;
 
 template <typename T>
 static void host_call(const nb::list& inputs, const nb::list& outputs, int L, int nthreads,
-                      int block_threads) {
+                      int block_threads, const nb::object& sp_indptr, const nb::object& sp_indices) {
   std::vector<CIn<T>> rin(NIN);
   std::vector<CIn<int>> iin(NIN);
   std::vector<Desc> d(NIN);
@@ -270,7 +280,34 @@ static void host_call(const nb::list& inputs, const nb::list& outputs, int L, in
       describe(rin[k], k);
     }
   }
-  check_inputs(d, L);
+  // a sparse x: x holds the non-zeros; the structure is checked whole (the kernel trusts it)
+  const bool sparse_x = !sp_indptr.is_none();
+  CIn<int> spp, spi;
+  if (sparse_x) {
+    if (!nb::try_cast(sp_indptr, spp, false) || !nb::try_cast(sp_indices, spi, false) ||
+        spp.ndim() != 1 || spi.ndim() != 1)
+      throw std::invalid_argument("glmnet_path_host: sparse x: indptr and indices must be "
+                                  "C-contiguous int32 vectors");
+    const size_t p = d[PF].n, nnz = d[X].n;
+    const size_t n = d[W].nd == 2 ? d[W].sh[1] : 0;
+    const int* cp = spp.data();
+    const int* ri = spi.data();
+    if (spp.shape(0) != p + 1 || spi.shape(0) != nnz || cp[0] != 0 ||
+        static_cast<size_t>(cp[p]) != nnz)
+      throw std::invalid_argument("glmnet_path_host: sparse x: indptr must have p + 1 entries "
+                                  "from 0 to the number of non-zeros, indices one per non-zero");
+    for (size_t j = 0; j < p; ++j) {
+      if (cp[j + 1] < cp[j])
+        throw std::invalid_argument("glmnet_path_host: sparse x: indptr must not decrease");
+      for (int k = cp[j]; k < cp[j + 1]; ++k)
+        if (ri[k] < 0 || static_cast<size_t>(ri[k]) >= n || (k > cp[j] && ri[k] <= ri[k - 1]))
+          throw std::invalid_argument("glmnet_path_host: sparse x: row indices must lie in "
+                                      "[0, n) and ascend within a column");
+    }
+    ptr.sp_p = cp;
+    ptr.sp_i = ri;
+  }
+  check_inputs(d, L, sparse_x);
   const size_t B = d[W].sh[0], n = d[W].sh[1], p = d[PF].n;
   const size_t want[6] = {B * L * p, B * L, B * L, B * L, B, B * 4};
   std::vector<COut<T>> rout(5);
@@ -306,15 +343,16 @@ static void host_call(const nb::list& inputs, const nb::list& outputs, int L, in
 }
 
 static void glmnet_path_host(const nb::list& inputs, const nb::list& outputs, int nlam,
-                             int nthreads, int block_threads) {
+                             int nthreads, int block_threads, const nb::object& sp_indptr,
+                             const nb::object& sp_indices) {
   if (inputs.size() != NIN) throw std::invalid_argument("glmnet_path_host: expected 17 inputs");
   if (outputs.size() != 6) throw std::invalid_argument("glmnet_path_host: expected 6 outputs");
   if (nlam < 1) throw std::invalid_argument("glmnet_path_host: nlam must be positive");
   CIn<double> probe;
   if (nb::try_cast(inputs[static_cast<size_t>(X)], probe, false))
-    host_call<double>(inputs, outputs, nlam, nthreads, block_threads);
+    host_call<double>(inputs, outputs, nlam, nthreads, block_threads, sp_indptr, sp_indices);
   else
-    host_call<float>(inputs, outputs, nlam, nthreads, block_threads);
+    host_call<float>(inputs, outputs, nlam, nthreads, block_threads, sp_indptr, sp_indices);
 }
 
 }  // namespace mlxs_glmnet
@@ -324,6 +362,7 @@ NB_MODULE(_core, m) {
   m.def("glmnet_path", &mlxs_glmnet::glmnet_path, nb::arg("inputs"), nb::arg("nlam"), nb::arg("nthreads") = 1, nb::arg("block_threads") = 1,
         nb::kw_only(), nb::arg("stream") = nb::none());
   m.def("glmnet_path_host", &mlxs_glmnet::glmnet_path_host, nb::arg("inputs"), nb::arg("outputs"),
-        nb::arg("nlam"), nb::arg("nthreads") = 1, nb::arg("block_threads") = 1);
+        nb::arg("nlam"), nb::arg("nthreads") = 1, nb::arg("block_threads") = 1,
+        nb::arg("sp_indptr") = nb::none(), nb::arg("sp_indices") = nb::none());
   m.def("progress", []() { return mlxs_glmnet::g_progress.load(); });
 }

@@ -233,7 +233,35 @@ def _warn(msg, category=UserWarning):
     warnings.warn(msg, category, stacklevel=level)
 
 
+def _sparse_matrix(x, name: str):
+    """A scipy.sparse x as the engine takes it: compressed columns (CSC), float64 values, int32
+    row indices ascending within each column and no duplicates. The caller's matrix is used as it
+    is when it is that already (nothing is written into it), else converted into a new one."""
+    import scipy.sparse as sps
+    if len(x.shape) != 2:
+        raise ValueError(f"{name} must be a 2-d matrix, got {len(x.shape)} dimension(s)")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape})")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric matrix, got dtype {x.dtype}")
+    if x.nnz >= 2 ** 31 - 1:
+        raise ValueError(f"{name} has {x.nnz} non-zeros; at most 2**31 - 2 are supported")
+    c = x
+    ok = getattr(c, "format", None) == "csc" and c.dtype == np.float64 \
+        and c.indices.dtype == np.int32 and c.indptr.dtype == np.int32
+    if not ok or not c.has_canonical_format:
+        c = sps.csc_matrix(x, dtype=np.float64, copy=True)
+        c.sum_duplicates()                   # (sorted rows, no duplicates: on our copy)
+        c.indices = c.indices.astype(np.int32, copy=False)
+        c.indptr = c.indptr.astype(np.int32, copy=False)
+    if not np.isfinite(c.data).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return c
+
+
 def _as_matrix(x, name: str) -> np.ndarray:
+    if engine.is_sparse(x):
+        return _sparse_matrix(x, name)
     if isinstance(x, engine.mx.array):
         # an MLX array stays where it is (on a GPU: no host copy); checked on its device
         if x.ndim != 2:
@@ -613,7 +641,14 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
     else:
         flmin = np.full(B, float(prep["lmr"]))
     flmin = np.maximum(flmin, engine.CONTROL["eps"])   # glmnet.control()$eps: the smallest ratio
-    dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
+    sparse = engine.is_sparse(X)
+    if sparse:            # compressed columns: the CPU engine (its kernel reads them as they are)
+        if isinstance(device, str) and device.lower() == "gpu":
+            raise ValueError("device: a sparse x is fitted by the CPU engine; use device='cpu' "
+                             "(or 'auto'), or pass a dense x to fit it on a GPU")
+        dev = engine.resolve_device("cpu")
+    else:
+        dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
     mode = engine.choose_mode(family, n, p, type_gaussian)
     if dev == "gpu":                # the GPU's own memory: auto takes the CPU where it would not fit
         from .gpu import _glm_driver
@@ -630,11 +665,14 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         # the CPU engine solves over the kept columns only (a covariance-mode Gram over all of
         # x cost more than the whole refit); excluded variables stay 0 as they would anyway
         Xr = X[:, keep]
+        if sparse:
+            Xr.sort_indices()             # (our slice: ascending rows within columns)
         pf, lo, hi, excluded = pf[keep], lo[keep], hi[keep], excluded[keep]
         mode = engine.choose_mode(family, n, len(keep), type_gaussian)
     # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
     mode = memory.plan(mode, n, Xr.shape[1], B, prep["nlam"], forced=type_gaussian == "covariance",
-                       real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4)
+                       real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4,
+                       x_copy=not sparse)
     res = engine.run_paths(Xr, y_in, Wb, None if O is None else np.ascontiguousarray(O),
                            family=family, alpha=prep["alpha"],
                            nlam=prep["nlam"], flmin=flmin, ulam=prep["lam"],

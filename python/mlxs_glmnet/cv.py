@@ -284,6 +284,8 @@ def _predmat(fold_fits, X, foldid, lam, alignment, off, say):
         used = np.flatnonzero(np.any(cf[1:] != 0, axis=1))   # skip never-active columns
         if used.size == 0:
             eta = np.broadcast_to(cf[0], (rows.size, L)).copy()
+        elif api.engine.is_sparse(X):                # compressed columns: a sparse product
+            eta = np.asarray(X[rows] @ cf[1:]) + cf[0]
         elif isinstance(X, api.engine.mx.array):     # x on a device: predict there
             mx = api.engine.mx
             xr = mx.take(X, mx.array(rows.astype(np.int32)), axis=0)

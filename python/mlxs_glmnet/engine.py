@@ -202,11 +202,24 @@ def choose_mode(family: str, n: int, p: int, type_gaussian: str | None = None) -
     return 1 if (p <= COV_MAX_P and n >= p) else 0
 
 
+def is_sparse(x) -> bool:
+    """x is a scipy.sparse matrix (the API hands the engine compressed columns, api._as_matrix)."""
+    return type(x).__module__.startswith("scipy.sparse")
+
+
+def _rmul(A: np.ndarray, x) -> np.ndarray:
+    """A @ x for a dense (B, n) A and x dense or sparse (n, p)."""
+    return np.asarray((x.T @ A.T).T) if is_sparse(x) else A @ x
+
+
 def _weighted_gram(x: np.ndarray, w: np.ndarray, rows=None) -> np.ndarray:
     """X'diag(w)X over the given rows (all when None), in row blocks so that no copy of x is made
     beyond one block. numpy's BLAS: MLX's Linux CPU wheel ships the reference BLAS, ~30x slower
     for this product (DESIGN.md)."""
     n, p = x.shape
+    if is_sparse(x):             # (sparse products; the p x p result is dense)
+        xs, ws = (x, w) if rows is None else (x[rows], w[rows])
+        return np.asarray((xs.T @ xs.multiply(ws[:, None]).tocsc()).toarray(), dtype=np.float64)
     if rows is None and np.all(w == w[0]):
         g = x.T @ x          # syrk on the caller's array, no copy
         g *= w[0]
@@ -243,9 +256,9 @@ def gram_stats(x: np.ndarray, y: np.ndarray, W: np.ndarray):
             grams[b] = _weighted_gram(x, W[b] / sw[b])
     Wn = W / sw[:, None]
     st = np.empty((B, 3 * p + 2))
-    st[:, :p] = Wn @ x
+    st[:, :p] = _rmul(Wn, x)
     yb = np.broadcast_to(y, (B, n))          # one response for all, or one per problem
-    st[:, p:2 * p] = (Wn * yb) @ x
+    st[:, p:2 * p] = _rmul(Wn * yb, x)
     st[:, 2 * p] = (Wn * yb).sum(axis=1)
     st[:, 2 * p + 1] = (Wn * yb * yb).sum(axis=1)
     st[:, 2 * p + 2:] = np.diagonal(grams, axis1=1, axis2=2)
@@ -398,6 +411,14 @@ def _constant_columns(x) -> np.ndarray:
     """Columns of x (numpy or mx.array, n x p) equal to their first row everywhere."""
     if isinstance(x, mx.array):
         return np.array(mx.all(x == x[:1], axis=0))
+    if is_sparse(x):                     # (compressed columns: all zero, or n equal values)
+        nnz = np.diff(x.indptr)
+        out = nnz == 0
+        full = np.flatnonzero(nnz == x.shape[0])
+        for j in full:
+            v = x.data[x.indptr[j]:x.indptr[j + 1]]
+            out[j] = bool((v == v[0]).all())
+        return out
     return (np.asarray(x) == np.asarray(x)[:1]).all(axis=0)
 
 
@@ -484,7 +505,7 @@ def _run_paths_cpu(x, y, W, O, params, *, n, p, B, L, pf, excluded, mode, dtype,
     # update is O(n); with n below ~2000 the barriers cost more than the split saves).
     cores = _cpu_threads()
     block_threads = max(1, cores // B) if (mode == 0 and n >= BLOCK_SPLIT_MIN_N) else 1
-    if host_call(n, p, B):
+    if host_call(n, p, B) or is_sparse(x):        # (a sparse x: the host call only)
         return _run_paths_host(x, Y, W, O, params, grams=grams, gst=gst, p=p, B=B, L=L, pf=pf,
                                excluded=excluded, npdt=npdt, cores=cores,
                                block_threads=block_threads, trace_it=trace_it, mode=mode)
@@ -529,16 +550,19 @@ def host_call(n, p, B) -> bool:
     return CPU_CALL == "host"
 
 
-def kernel_host(inputs, *, B, L, p, nthreads, block_threads=1):
+def kernel_host(inputs, *, B, L, p, nthreads, block_threads=1, sparse=None):
     """Run the path kernel now through _core.glmnet_path_host on numpy arrays: the 17 inputs of
-    _core.glmnet_path, C-contiguous, x's float dtype (int32 where the kernel reads ints).
+    _core.glmnet_path, C-contiguous, x's float dtype (int32 where the kernel reads ints);
+    sparse: (indptr, indices) int32 of a compressed-column x whose non-zeros are inputs[0].
     Returns its six outputs (beta (B, L, p), a0, lambda, dev_ratio (B, L), nulldev (B,),
     info (B, 4) int32), zero past each path's end."""
     from . import _core
     dt = inputs[0].dtype
     outs = [np.empty((B, L, p), dt), np.empty((B, L), dt), np.empty((B, L), dt),
             np.empty((B, L), dt), np.empty(B, dt), np.empty((B, 4), np.int32)]   # (zeroed there)
-    _core.glmnet_path_host(inputs, outs, L, nthreads=nthreads, block_threads=block_threads)
+    sp_p, sp_i = (None, None) if sparse is None else sparse
+    _core.glmnet_path_host(inputs, outs, L, nthreads=nthreads, block_threads=block_threads,
+                           sp_indptr=sp_p, sp_indices=sp_i)
     return outs
 
 
@@ -548,13 +572,18 @@ def _run_paths_host(x, Y, W, O, params, *, grams, gst, p, B, L, pf, excluded, np
         return np.ascontiguousarray(a, dtype=d)
     ul, ip, dp, cl = params
     z, zi = np.zeros(1, dtype=npdt), np.zeros(1, dtype=np.int32)
+    sparse = None
     if mode == 1:
         xin, gin, gsin = z, c(grams), c(gst)
+    elif is_sparse(x):                   # compressed columns: the non-zeros and their positions
+        xin, gin, gsin = c(x.data), z, z
+        sparse = (c(x.indptr, np.int32), c(x.indices, np.int32))
     else:
         xin, gin, gsin = c(x.T), z, z       # (an F-ordered float64 x: no copy)
     inputs = [xin, c(Y), c(W), c(O), gin, gsin, c(pf), c(cl), c(excluded, np.int32), c(ul),
               c(ip, np.int32), c(dp), np.arange(p, dtype=np.int32), z, zi, z, z]
     with _Progress(B * L, bool(trace_it)) as prog:
-        outs = kernel_host(inputs, B=B, L=L, p=p, nthreads=cores, block_threads=block_threads)
+        outs = kernel_host(inputs, B=B, L=L, p=p, nthreads=cores, block_threads=block_threads,
+                           sparse=sparse)
         prog.finish(int(outs[5][:, 0].sum()))
     return path_result(outs, mode)

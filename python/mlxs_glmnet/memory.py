@@ -72,13 +72,15 @@ def budget_bytes():
     return _available_bytes()
 
 
-def estimate_bytes(mode: int, n: int, p: int, B: int, L: int, real_bytes: int = 8) -> int:
-    """Bytes the engine allocates for one call, beyond the caller's arrays (see the module doc)."""
+def estimate_bytes(mode: int, n: int, p: int, B: int, L: int, real_bytes: int = 8,
+                   x_copy: bool = True) -> int:
+    """Bytes the engine allocates for one call, beyond the caller's arrays (see the module doc).
+    x_copy False: naive mode reads x where it is (a sparse x: its non-zeros as given)."""
     common = real_bytes * (B * L * (p + 4) + B * (10 * p + 4 * n) + 3 * B * n + 2 * p) + 4 * 6 * B * p
     if mode == 1:
         grams = 8 * p * p * (B + (2 if B > 1 else 0))   # numpy float64 Grams (+ full and held-out)
         return common + grams + real_bytes * B * p * p  # + the copy handed to MLX
-    return common + real_bytes * n * p
+    return common + (real_bytes * n * p if x_copy else 0)
 
 
 def _fmt(b: float) -> str:
@@ -90,9 +92,9 @@ def _fmt(b: float) -> str:
 
 
 def plan(mode: int, n: int, p: int, B: int, L: int, *, forced: bool = False,
-         real_bytes: int = 8) -> int:
+         real_bytes: int = 8, x_copy: bool = True) -> int:
     """The mode to run (1 covariance, 0 naive) within the memory budget, or MemoryError."""
-    need = estimate_bytes(mode, n, p, B, L, real_bytes)
+    need = estimate_bytes(mode, n, p, B, L, real_bytes, x_copy)
     if need < SMALL and not os.environ.get(ENV, "").strip():
         return mode                     # not worth reading /proc/meminfo (~50 us) for small fits
     budget = budget_bytes()
@@ -105,7 +107,7 @@ def plan(mode: int, n: int, p: int, B: int, L: int, *, forced: bool = False,
             raise MemoryError(
                 f"type_gaussian='covariance' needs about {_fmt(need)} for the Gram matrices {where}; "
                 "use type_gaussian='naive' (no Gram) or raise the budget")
-        lean = estimate_bytes(0, n, p, B, L, real_bytes)
+        lean = estimate_bytes(0, n, p, B, L, real_bytes, x_copy)
         if lean <= budget:
             return 0
         need = lean

@@ -354,9 +354,26 @@ def from_r(obj):
         feature_names=None if xn is _ri.NULL else [str(c) for c in xn])
 
 
+def _r_sparse(x, name):
+    """A sparse Matrix-package matrix as a scipy.sparse CSC matrix over its dgCMatrix slots
+    (read-only views of R's memory; another sparse class is converted to dgCMatrix in R once)."""
+    import scipy.sparse as sps
+    if "dgCMatrix" not in _rclass(x):
+        x = _ro.r("function(m) methods::as(methods::as(methods::as(m, 'CsparseMatrix'), "
+                  "'generalMatrix'), 'dMatrix')")(x)
+
+    def view(slot):
+        a = np.asarray(x.do_slot(slot).memoryview()).view()
+        a.flags.writeable = False
+        return a
+    dim = [int(v) for v in x.do_slot("Dim")]
+    return sps.csc_matrix((view("x"), view("i"), view("p")), shape=tuple(dim), copy=False)
+
+
 def r_matrix(x, name: str = "x") -> np.ndarray:
     """A read-only, Fortran-ordered float64 numpy view over an R double matrix's memory (no
-    copy); an integer or logical matrix is converted once (NA refused)."""
+    copy); an integer or logical matrix is converted once (NA refused). A sparse Matrix-package
+    matrix becomes a scipy.sparse CSC matrix over its slots (no copy of a dgCMatrix)."""
     if not isinstance(x, _ri.Sexp):
         raise TypeError(f"{name} must be an R matrix (an rpy2 object), got {type(x).__name__}; "
                         "for numpy arrays use mlxs_glmnet.glmnet()")
@@ -365,8 +382,10 @@ def r_matrix(x, name: str = "x") -> np.ndarray:
         raise TypeError(f"{name} must be a numeric R matrix, got a data.frame; use as.matrix() "
                         "or, with factor columns, glmnet::makeX()")
     if any(c.endswith("Matrix") for c in cls):
-        raise TypeError(f"{name}: a Matrix-package matrix ({cls[0]}) is not supported; pass "
-                        "as.matrix(x) (the engine works on dense double matrices)")
+        if _ro.r("function(m) methods::is(m, 'sparseMatrix')")(x)[0]:
+            return _r_sparse(x, name)
+        raise TypeError(f"{name}: a dense Matrix-package matrix ({cls[0]}) is not supported; "
+                        "pass as.matrix(x), or a sparse Matrix")
     dim = x.do_slot("dim") if "dim" in list(x.list_attrs()) else None
     if dim is None or len(dim) != 2:
         raise ValueError(f"{name} must be an R matrix (a vector with 2 dimensions)")

@@ -8,8 +8,10 @@
 #' @section Data handoff:
 #' A double matrix \code{x} is handed to Python without a copy (reticulate exposes R's memory
 #' to numpy as a read-only, Fortran-ordered array). Integer or logical matrices, data frames of
-#' numeric columns and sparse \code{Matrix} objects are converted once to a double matrix in R
-#' first (sparse matrices are densified). Only a handful of arrays come back; nothing crosses
+#' numeric columns and dense \code{Matrix} objects are converted once to a double matrix in R.
+#' A sparse \code{Matrix} (a \code{dgCMatrix}, or converted to one) stays sparse: its slots
+#' reach the engine as a \code{scipy.sparse} matrix, whose CPU kernel reads the compressed
+#' columns (a GPU is not used for it). Only a handful of arrays come back; nothing crosses
 #' between R and Python per lambda.
 #'
 #' @section Differences from glmnet:

@@ -38,10 +38,20 @@
   full
 }
 
-# x as a double matrix. A double matrix is returned untouched (it then reaches numpy without a
-# copy); integer/logical matrices, data frames and sparse matrices are converted once.
+# x as a double matrix, or a sparse one as a dgCMatrix. A double matrix is returned untouched
+# (it then reaches numpy without a copy), so is a dgCMatrix (it reaches the engine as a
+# scipy.sparse CSC matrix over its slots); integer/logical matrices, data frames and other Matrix
+# classes are converted once.
 .check_x <- function(x) {
   if (is.null(x)) .stopf("x must be a numeric matrix, not NULL")
+  if (isS4(x) && methods::is(x, "sparseMatrix")) {
+    if (!methods::is(x, "dgCMatrix"))
+      x <- methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+    if (nrow(x) == 0L || ncol(x) == 0L)
+      .stopf("x is empty (", nrow(x), " x ", ncol(x), "); it needs at least one row and one column")
+    if (anyNA(x@x) || any(!is.finite(x@x))) .stopf("x contains NaN or infinite values")
+    return(x)
+  }
   if (is.data.frame(x)) {
     ok <- vapply(x, function(col) is.numeric(col) || is.logical(col), logical(1))
     if (!all(ok))

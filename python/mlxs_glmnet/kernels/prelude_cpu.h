@@ -4,6 +4,7 @@
 // small shared array. The vector primitives are out-of-line restrict-qualified loops the compiler
 // keeps in registers and vectorises (inlined into the big kernel body they spilled).
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -29,6 +30,10 @@ struct KCtx {
   KBarrier* bar = nullptr;
   T* red = nullptr;  // 4 nt slots shared by the block's threads (two phases of pairs)
   mutable unsigned phase = 0;  // block sums done so far (the same count on every thread)
+  // a sparse x (compressed columns): column j's non-zeros are x[k] at rows sp_i[k] for
+  // sp_p[j] <= k < sp_p[j + 1], rows ascending; nullptr: x is dense
+  const int* sp_p = nullptr;
+  const int* sp_i = nullptr;
 };
 
 inline void k_barrier_wait(KBarrier* b, int nt) {
@@ -176,6 +181,108 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
   *a = pa;
   *cc = pc;
 }
+
+// ---- a sparse x: the column primitives over column j's non-zeros (this thread's rows of them).
+// x - c0 is not sparse: a term in c0 goes over the thread's rows densely (the centring; zero when
+// the column is not centred). Statistics of a column are computed by the thread that owns it.
+template <class T>
+inline void k_srange(const KCtx<T>& c, int j, int n, int* k0, int* k1) {
+  int a = c.sp_p[j], b = c.sp_p[j + 1];
+  if (c.nt > 1) {
+    const int* ib = c.sp_i;
+    const int lo = k_lo(c, n), hi = k_hi(c, n);
+    a = static_cast<int>(std::lower_bound(ib + a, ib + b, lo) - ib);
+    b = static_cast<int>(std::lower_bound(ib + a, ib + b, hi) - ib);
+  }
+  *k0 = a;
+  *k1 = b;
+}
+template <class T>
+inline T k_sdot_b(const KCtx<T>& c, const T* x, int j, const T* r, int n) {
+  int k0, k1;
+  k_srange(c, j, n, &k0, &k1);
+  T s = 0;
+  for (int k = k0; k < k1; ++k) s += x[k] * r[c.sp_i[k]];
+  return k_red(c, s);
+}
+template <class T>
+inline void k_supd_b(const KCtx<T>& c, T* r, const T* v, const T* x, int j, T c1, T c0, int n) {
+  int k0, k1;
+  k_srange(c, j, n, &k0, &k1);
+  for (int k = k0; k < k1; ++k) {
+    const int i = c.sp_i[k];
+    r[i] -= c1 * v[i] * x[k];
+  }
+  if (c0 != 0) {
+    const T cc = c1 * c0;
+    const int lo = k_lo(c, n), hi = k_hi(c, n);
+#pragma omp simd
+    for (int i = lo; i < hi; ++i) r[i] += cc * v[i];
+  }
+}
+template <class T>
+inline void k_saxpyc_b(const KCtx<T>& c, T* e, const T* x, int j, T c1, T c0, int n) {
+  int k0, k1;
+  k_srange(c, j, n, &k0, &k1);
+  for (int k = k0; k < k1; ++k) e[c.sp_i[k]] += c1 * x[k];
+  if (c0 != 0) {
+    const T cc = c1 * c0;
+    const int lo = k_lo(c, n), hi = k_hi(c, n);
+#pragma omp simd
+    for (int i = lo; i < hi; ++i) e[i] -= cc;
+  }
+}
+template <class T>
+inline void k_swsums_b(const KCtx<T>& c, const T* v, const T* x, int j, int n, T* a, T* cc) {
+  int k0, k1;
+  k_srange(c, j, n, &k0, &k1);
+  T pa = 0, pc = 0;
+  for (int k = k0; k < k1; ++k) {
+    const T t = v[c.sp_i[k]] * x[k];
+    pc += t;
+    pa += t * x[k];
+  }
+  k_red2(c, pa, pc);
+  *a = pa;
+  *cc = pc;
+}
+// Column j's weighted mean m1, variance about it, sum wn x^2, and whether it varies over the
+// nobs positive-weight rows (the implicit zeros count as values); wn sums to 1.
+template <class T>
+inline void k_sstats(const KCtx<T>& c, const T* x, int j, const T* wb, const T* wn, int nobs,
+                     T* m1, T* var, T* m2, int* varies) {
+  const int k0 = c.sp_p[j], k1 = c.sp_p[j + 1];
+  T s1 = 0, s2 = 0, wnz = 0, lo = 0, hi = 0;
+  int cnt = 0;
+  for (int k = k0; k < k1; ++k) {
+    const int i = c.sp_i[k];
+    const T xv = x[k];
+    s1 += wn[i] * xv;
+    s2 += wn[i] * xv * xv;
+    wnz += wn[i];
+    if (wb[i] > 0) {
+      if (!cnt) { lo = xv; hi = xv; }
+      lo = xv < lo ? xv : lo;
+      hi = xv > hi ? xv : hi;
+      ++cnt;
+    }
+  }
+  if (cnt < nobs) {                    // some positive-weight rows hold an implicit zero
+    lo = lo < 0 ? lo : 0;
+    hi = hi > 0 ? hi : 0;
+  }
+  T v = 0;                             // sum over the non-zeros, then the zeros' (x - m1)^2 = m1^2
+  for (int k = k0; k < k1; ++k) {
+    const T d = x[k] - s1;
+    v += wn[c.sp_i[k]] * d * d;
+  }
+  const T rest = 1 - wnz;
+  v += (rest > 0 ? rest : 0) * s1 * s1;
+  *m1 = s1;
+  *m2 = s2;
+  *var = v;
+  *varies = hi > lo ? 1 : 0;
+}
 }  // namespace mlxs_glmnet
 
 // The kernel body sees a KCtx named kctx.
@@ -202,6 +309,21 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
 #define k_upd(r, v, x, c1, c0, n) ::mlxs_glmnet::k_upd_b(kctx, (r), (v), (x), (c1), (c0), (n))
 #define k_axpyc(e, x, c1, c0, n) ::mlxs_glmnet::k_axpyc_b(kctx, (e), (x), (c1), (c0), (n))
 #define k_wsums(v, x, n, a, c) ::mlxs_glmnet::k_wsums_b(kctx, (v), (x), (n), (a), (c))
+// x's columns (path.kern's K_X*): dense, or sparse when the call gave compressed columns
+#define K_XSPARSE (kctx.sp_p != nullptr)
+#define K_XDOT(j, r) (K_XSPARSE ? ::mlxs_glmnet::k_sdot_b(kctx, x, (j), (r), n) \
+                                : k_dot(x + (size_t)(j) * n, (r), n))
+#define K_XUPD(r, v, j, c1, c0) \
+  (K_XSPARSE ? ::mlxs_glmnet::k_supd_b(kctx, (r), (v), x, (j), (c1), (c0), n) \
+             : k_upd((r), (v), x + (size_t)(j) * n, (c1), (c0), n))
+#define K_XAXPYC(e, j, c1, c0) \
+  (K_XSPARSE ? ::mlxs_glmnet::k_saxpyc_b(kctx, (e), x, (j), (c1), (c0), n) \
+             : k_axpyc((e), x + (size_t)(j) * n, (c1), (c0), n))
+#define K_XWSUMS(v, j, a, c) \
+  (K_XSPARSE ? ::mlxs_glmnet::k_swsums_b(kctx, (v), x, (j), n, (a), (c)) \
+             : k_wsums((v), x + (size_t)(j) * n, n, (a), (c)))
+#define K_XSTATS(j, M1, VAR, M2, VARIES) \
+  ::mlxs_glmnet::k_sstats(kctx, x, (j), wb, wn, nobs, &(M1), &(VAR), &(M2), &(VARIES))
 #define k_gupd(g, gk, xm, ixs, sl, c1, c0, n) \
   ::mlxs_glmnet::k_gupd_b(kctx, (g), (gk), (xm), (ixs), (sl), (c1), (c0), (n))
 #define K_PROGRESS() \
