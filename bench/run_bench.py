@@ -7,6 +7,8 @@
                                                # package mlxsglmnet; skipped gracefully without it)
     python bench/run_bench.py --relax          # add relax = TRUE: the relaxed fit and its 10-fold
                                                # CV over gamma, against glmnet's (R package too)
+    python bench/run_bench.py --sparse         # add a sparse x (dgCMatrix) against glmnet's sparse
+                                               # path (R package too)
 
 For every n x p and family: one data set (correlated Gaussian columns, AR(1) correlation 0.5 with
 random scales and means, a sparse true beta with 10% non-zeros up to 20), the full default path
@@ -40,6 +42,7 @@ SIZES = [(500, 50), (2000, 100), (5000, 200), (100000, 1000)]
 BIG = (100000, 1000)
 CV_SIZES = [(5000, 200), (100000, 1000)]
 RELAX_SIZES = [(500, 50), (5000, 200)]
+SPARSE_SIZES = [(10000, 1000, 0.01), (50000, 5000, 0.002), (100000, 20000, 0.0005)]
 
 
 # ------------------------------------------------------------------------------------- data
@@ -186,6 +189,37 @@ write.table(out, "relax_results.txt", row.names = FALSE)
 """
 
 
+R_SPARSE = r"""
+suppressMessages({library(glmnet); library(Matrix)})
+if (!requireNamespace("mlxsglmnet", quietly = TRUE)) {
+  writeLines("mlxsglmnet not installed", "sparse_skipped.txt"); quit(status = 0)
+}
+jobs <- read.table("sparsejobs.txt", header = TRUE, stringsAsFactors = FALSE)
+med <- function(f, reps) { t <- numeric(reps); for (r in seq_len(reps)) { gc(FALSE)
+  t0 <- proc.time()[["elapsed"]]; f(); t[r] <- proc.time()[["elapsed"]] - t0 }; median(t) }
+invisible(mlxsglmnet::mlxs_glmnet(matrix(rnorm(200), 40), rnorm(40)))
+out <- NULL
+for (i in seq_len(nrow(jobs))) {
+  j <- jobs[i, ]
+  set.seed(j$seed)
+  x <- rsparsematrix(j$n, j$p, density = j$density)
+  eta <- drop(x %*% c(rep(2, 20), rep(0, j$p - 20)))
+  y <- if (j$family == "gaussian") eta + rnorm(j$n) else rbinom(j$n, 1, plogis(eta - mean(eta)))
+  fm <- mlxsglmnet::mlxs_glmnet(x, y, family = j$family)
+  fg <- glmnet(x, y, family = j$family)
+  k <- min(length(fm$lambda), length(fg$lambda))
+  out <- rbind(out, data.frame(
+    n = j$n, p = j$p, nnz = length(x@x), family = j$family, reps = j$reps,
+    mlxs = med(function() mlxsglmnet::mlxs_glmnet(x, y, family = j$family), j$reps),
+    glmnet = med(function() glmnet(x, y, family = j$family), j$reps),
+    nlam = sprintf("%d / %d", length(fm$lambda), length(fg$lambda)),
+    dbeta = max(abs(as.matrix(fm$beta[, 1:k]) - as.matrix(fg$beta[, 1:k])))))
+  cat(sprintf("sparse %s %dx%d done\n", j$family, j$n, j$p))
+}
+write.table(out, "sparse_results.txt", row.names = FALSE)
+"""
+
+
 def rscript():
     exe = shutil.which(os.environ.get("RSCRIPT", "Rscript"))
     if exe is None:
@@ -233,6 +267,8 @@ def main(argv=None):
                     help="also time binomial cv at 100000 x 1000 (cv.glmnet needs ~20 min there)")
     ap.add_argument("--relax", action="store_true",
                     help="add relax = TRUE (R mlxs_glmnet / mlxs_cv_glmnet vs glmnet / cv.glmnet)")
+    ap.add_argument("--sparse", action="store_true",
+                    help="add a sparse x (R dgCMatrix: mlxs_glmnet vs glmnet, both sparse)")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
@@ -305,10 +341,13 @@ def main(argv=None):
         if args.cv:
             cv_rows, cv_note = run_cv(args, work)
         relax = run_relax(args, work) if args.relax else None
+        sparse = run_r_section(work, "sparse", R_SPARSE, ["n p density family reps seed"] + [
+            f"{n} {p} {d} {fam} {args.cv_repeats + 1} {n + p}"
+            for (n, p, d) in SPARSE_SIZES for fam in args.families]) if args.sparse else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax)
+    write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax, sparse)
     print(f"wrote {args.out}")
 
 
@@ -349,6 +388,28 @@ def run_cv(args, work):
     return rows, None
 
 
+def run_r_section(work, name, script, jobs):
+    """One R script of a section: its jobs table in, (rows, None) or (None, why not) out."""
+    with open(os.path.join(work, f"{name}jobs.txt"), "w") as fh:
+        fh.write("\n".join(jobs) + "\n")
+    with open(os.path.join(work, f"{name}.R"), "w") as fh:
+        fh.write(script)
+    env = dict(os.environ)
+    env.setdefault("MLXSGLMNET_PYTHON", sys.executable)
+    proc = subprocess.run([rscript(), "--vanilla", f"{name}.R"], cwd=work, text=True, env=env)
+    skipped = os.path.join(work, f"{name}_skipped.txt")
+    if os.path.exists(skipped):
+        with open(skipped) as fh:
+            return None, "skipped: " + fh.read().strip()
+    if proc.returncode != 0 or not os.path.exists(os.path.join(work, f"{name}_results.txt")):
+        return None, f"failed (Rscript exit status {proc.returncode})"
+    import csv
+    with open(os.path.join(work, f"{name}_results.txt")) as fh:
+        rd = csv.reader(fh, delimiter=" ")
+        head = next(rd)
+        return [dict(zip(head, r)) for r in rd], None
+
+
 def run_relax(args, work):
     """relax = TRUE timed inside R: (rows, None) or (None, why not)."""
     jobs = ["x y n p family reps cvreps"]
@@ -360,27 +421,10 @@ def run_relax(args, work):
             _wbin(tag + "_y.bin", y)
             jobs.append(f"{tag}_x.bin {tag}_y.bin {n} {p} {fam} {args.cv_repeats} "
                         f"{max(1, args.cv_repeats - 1)}")
-    with open(os.path.join(work, "relaxjobs.txt"), "w") as fh:
-        fh.write("\n".join(jobs) + "\n")
-    with open(os.path.join(work, "relax.R"), "w") as fh:
-        fh.write(R_RELAX)
-    env = dict(os.environ)
-    env.setdefault("MLXSGLMNET_PYTHON", sys.executable)
-    proc = subprocess.run([rscript(), "--vanilla", "relax.R"], cwd=work, text=True, env=env)
-    skipped = os.path.join(work, "relax_skipped.txt")
-    if os.path.exists(skipped):
-        with open(skipped) as fh:
-            return None, "skipped: " + fh.read().strip()
-    if proc.returncode != 0 or not os.path.exists(os.path.join(work, "relax_results.txt")):
-        return None, f"failed (Rscript exit status {proc.returncode})"
-    import csv
-    with open(os.path.join(work, "relax_results.txt")) as fh:
-        rd = csv.reader(fh, delimiter=" ")
-        head = next(rd)
-        return [dict(zip(head, r)) for r in rd], None
+    return run_r_section(work, "relax", R_RELAX, jobs)
 
 
-def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax=None):
+def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax=None, sparse=None):
     model, cores, usable = machine()
     rver, gver, mver = r_versions()
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -452,6 +496,25 @@ def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax=None)
                 lines.append(f"| {r['n']} | {r['p']} | {r['family']} | {fm:.4f} | {fg:.4f} | "
                              f"**{fm / fg:.2f}** | {cm:.3f} | {cg:.3f} | **{cm / cg:.2f}** | "
                              f"{float(r['dbeta']):.1e} | {r['gmin']} | {r['lmin']} |")
+            lines.append("")
+    if sparse is not None:
+        srows, snote = sparse
+        lines += ["## A sparse x (dgCMatrix), timed inside R", "",
+                  "`mlxs_glmnet(x, y)` vs `glmnet(x, y)` on the same `Matrix::rsparsematrix` x (both "
+                  "sparse: the engine's kernel reads the compressed columns, glmnet its sparse "
+                  "Fortran), the default path, medians of the repeats; max |d beta| over the "
+                  "common lambdas."]
+        if srows is None:
+            lines += ["", f"Sparse section {snote}.", ""]
+        else:
+            lines += ["", "| n | p | non-zeros | family | repeats | mlxs_glmnet (s) | glmnet (s) | ratio | "
+                      "lambdas mlxs / glmnet | max abs d beta |",
+                      "|---:|---:|---:|---|---:|---:|---:|---:|---|---:|"]
+            for r in srows:
+                tm, tg = float(r["mlxs"]), float(r["glmnet"])
+                lines.append(f"| {r['n']} | {r['p']} | {r['nnz']} | {r['family']} | {r['reps']} | "
+                             f"{tm:.3f} | {tg:.3f} | **{tm / tg:.2f}** | {r['nlam']} | "
+                             f"{float(r['dbeta']):.1e} |")
             lines.append("")
     # the GPU section: bench/gpu.py --time runs on the CUDA machine (not here); its latest table,
     # kept in RESULTS_GPU.md, is carried into RESULTS.md

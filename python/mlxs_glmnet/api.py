@@ -649,7 +649,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         dev = engine.resolve_device("cpu")
     else:
         dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
-    mode = engine.choose_mode(family, n, p, type_gaussian)
+    mode = engine.choose_mode(family, n, p, type_gaussian, sparse)
     if dev == "gpu":                # the GPU's own memory: auto takes the CPU where it would not fit
         from .gpu import _glm_driver
         auto = device is None or (isinstance(device, str) and device == "auto")
@@ -668,7 +668,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         if sparse:
             Xr.sort_indices()             # (our slice: ascending rows within columns)
         pf, lo, hi, excluded = pf[keep], lo[keep], hi[keep], excluded[keep]
-        mode = engine.choose_mode(family, n, len(keep), type_gaussian)
+        mode = engine.choose_mode(family, n, len(keep), type_gaussian, sparse)
     # covariance mode falls back to naive when its Grams would not fit; MemoryError when nothing fits
     mode = memory.plan(mode, n, Xr.shape[1], B, prep["nlam"], forced=type_gaussian == "covariance",
                        real_bytes=8 if dev == "cpu" and not engine._is_float32(dtype) else 4,

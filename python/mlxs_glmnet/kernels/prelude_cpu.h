@@ -4,7 +4,6 @@
 // small shared array. The vector primitives are out-of-line restrict-qualified loops the compiler
 // keeps in registers and vectorises (inlined into the big kernel body they spilled).
 #pragma once
-#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -34,6 +33,9 @@ struct KCtx {
   // sp_p[j] <= k < sp_p[j + 1], rows ascending; nullptr: x is dense
   const int* sp_p = nullptr;
   const int* sp_i = nullptr;
+  // the centring that the sparse column updates defer (every thread the same values):
+  // rr = stored rr + rshift vv, et = stored et + eshift (path.kern's K_XFLUSH applies them)
+  mutable T rshift = 0, eshift = 0;
 };
 
 inline void k_barrier_wait(KBarrier* b, int nt) {
@@ -182,29 +184,41 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
   *cc = pc;
 }
 
-// ---- a sparse x: the column primitives over column j's non-zeros (this thread's rows of them).
-// x - c0 is not sparse: a term in c0 goes over the thread's rows densely (the centring; zero when
-// the column is not centred). Statistics of a column are computed by the thread that owns it.
+// ---- a sparse x: the column primitives over column j's non-zeros.
+// x - c0 is not sparse: its c0 term (the centring) is deferred as a multiple of vv in rr and a
+// constant in et (KCtx's rshift, eshift), which K_XFLUSH applies when the kernel reads rr or et
+// row by row; every update and dot is then O(non-zeros). Statistics of a column are computed by
+// the thread that owns it.
+// (a problem with a sparse x runs on one thread: glmnet_path_host sees to it; a column's update
+// costs its non-zeros, far less than a block barrier)
 template <class T>
 inline void k_srange(const KCtx<T>& c, int j, int n, int* k0, int* k1) {
-  int a = c.sp_p[j], b = c.sp_p[j + 1];
-  if (c.nt > 1) {
-    const int* ib = c.sp_i;
-    const int lo = k_lo(c, n), hi = k_hi(c, n);
-    a = static_cast<int>(std::lower_bound(ib + a, ib + b, lo) - ib);
-    b = static_cast<int>(std::lower_bound(ib + a, ib + b, hi) - ib);
-  }
-  *k0 = a;
-  *k1 = b;
+  (void)n;
+  *k0 = c.sp_p[j];
+  *k1 = c.sp_p[j + 1];
 }
+// x_j' rr with rr's deferred multiple of vv: sum over the non-zeros of x (r + rshift v); xv1:
+// x_j' vv for every j when the caller has it (gaussian: vv is wn, and x_j' wn the column mean)
 template <class T>
-inline T k_sdot_b(const KCtx<T>& c, const T* x, int j, const T* r, int n) {
+inline T k_sdot_b(const KCtx<T>& c, const T* x, int j, const T* r, const T* v, int n,
+                  const T* xv1) {
   int k0, k1;
   k_srange(c, j, n, &k0, &k1);
   T s = 0;
-  for (int k = k0; k < k1; ++k) s += x[k] * r[c.sp_i[k]];
-  return k_red(c, s);
+  if (c.rshift == 0 || xv1 != nullptr) {
+    for (int k = k0; k < k1; ++k) s += x[k] * r[c.sp_i[k]];
+    return k_red(c, s) + (c.rshift == 0 ? T(0) : c.rshift * xv1[j]);
+  }
+  T sv = 0;
+  for (int k = k0; k < k1; ++k) {
+    const int i = c.sp_i[k];
+    s += x[k] * r[i];
+    sv += x[k] * v[i];
+  }
+  k_red2(c, s, sv);
+  return s + c.rshift * sv;
 }
+// rr -= c1 vv (x_j - c0): the non-zeros' part now, the centring's (+ c1 c0 vv) deferred
 template <class T>
 inline void k_supd_b(const KCtx<T>& c, T* r, const T* v, const T* x, int j, T c1, T c0, int n) {
   int k0, k1;
@@ -213,24 +227,28 @@ inline void k_supd_b(const KCtx<T>& c, T* r, const T* v, const T* x, int j, T c1
     const int i = c.sp_i[k];
     r[i] -= c1 * v[i] * x[k];
   }
-  if (c0 != 0) {
-    const T cc = c1 * c0;
-    const int lo = k_lo(c, n), hi = k_hi(c, n);
-#pragma omp simd
-    for (int i = lo; i < hi; ++i) r[i] += cc * v[i];
-  }
+  c.rshift += c1 * c0;
 }
+// et += c1 (x_j - c0): the non-zeros' part now, the constant - c1 c0 deferred
 template <class T>
 inline void k_saxpyc_b(const KCtx<T>& c, T* e, const T* x, int j, T c1, T c0, int n) {
   int k0, k1;
   k_srange(c, j, n, &k0, &k1);
   for (int k = k0; k < k1; ++k) e[c.sp_i[k]] += c1 * x[k];
-  if (c0 != 0) {
-    const T cc = c1 * c0;
-    const int lo = k_lo(c, n), hi = k_hi(c, n);
+  c.eshift -= c1 * c0;
+}
+template <class T>
+inline void k_sflush(const KCtx<T>& c, T* r, const T* v, T* e, int n) {
+  if (c.rshift == 0 && c.eshift == 0) return;
+  const int lo = k_lo(c, n), hi = k_hi(c, n);
+  const T rs = c.rshift, es = c.eshift;
 #pragma omp simd
-    for (int i = lo; i < hi; ++i) e[i] -= cc;
+  for (int i = lo; i < hi; ++i) {
+    r[i] += rs * v[i];
+    e[i] += es;
   }
+  c.rshift = 0;
+  c.eshift = 0;
 }
 template <class T>
 inline void k_swsums_b(const KCtx<T>& c, const T* v, const T* x, int j, int n, T* a, T* cc) {
@@ -311,8 +329,10 @@ inline void k_sstats(const KCtx<T>& c, const T* x, int j, const T* wb, const T* 
 #define k_wsums(v, x, n, a, c) ::mlxs_glmnet::k_wsums_b(kctx, (v), (x), (n), (a), (c))
 // x's columns (path.kern's K_X*): dense, or sparse when the call gave compressed columns
 #define K_XSPARSE (kctx.sp_p != nullptr)
-#define K_XDOT(j, r) (K_XSPARSE ? ::mlxs_glmnet::k_sdot_b(kctx, x, (j), (r), n) \
+#define K_XDOT(j, r) (K_XSPARSE ? ::mlxs_glmnet::k_sdot_b(kctx, x, (j), (r), vv, n, \
+                                                          fam == 0 ? sxv : (const real_t*)0) \
                                 : k_dot(x + (size_t)(j) * n, (r), n))
+#define K_XFLUSH() ((void)(K_XSPARSE && (::mlxs_glmnet::k_sflush(kctx, rr, vv, et, n), true)))
 #define K_XUPD(r, v, j, c1, c0) \
   (K_XSPARSE ? ::mlxs_glmnet::k_supd_b(kctx, (r), (v), x, (j), (c1), (c0), n) \
              : k_upd((r), (v), x + (size_t)(j) * n, (c1), (c0), n))
