@@ -116,14 +116,23 @@ for (i in seq_len(nrow(jobs))) {
 }
 """
 
-R_CV = r"""
-suppressMessages(library(glmnet))
-if (!requireNamespace("mlxsglmnet", quietly = TRUE)) {
-  writeLines("mlxsglmnet not installed", "cv_skipped.txt"); quit(status = 0)
-}
+def _r_head(name):
+    """The opening of an R-timed section's script: glmnet and Matrix, the R package (or a note
+    that it is missing), the jobs table, a reader of numpy's files and a timer (median of reps)."""
+    return f"""
+suppressMessages({{library(glmnet); library(Matrix)}})
+if (!requireNamespace("mlxsglmnet", quietly = TRUE)) {{
+  writeLines("mlxsglmnet not installed", "{name}_skipped.txt"); quit(status = 0)
+}}
 rd <- function(f) readBin(f, "double", n = file.info(f)$size / 8, endian = "little")
-jobs <- read.table("cvjobs.txt", header = TRUE, stringsAsFactors = FALSE)
+jobs <- read.table("{name}jobs.txt", header = TRUE, stringsAsFactors = FALSE)
+med <- function(f, reps) {{ t <- numeric(reps); for (r in seq_len(reps)) {{ gc(FALSE)
+  t0 <- proc.time()[["elapsed"]]; f(); t[r] <- proc.time()[["elapsed"]] - t0 }}; median(t) }}
 out <- NULL
+"""
+
+
+R_CV = _r_head("cv") + r"""
 for (i in seq_len(nrow(jobs))) {
   j <- jobs[i, ]
   x <- matrix(rd(j$x), j$n, j$p); y <- rd(j$y)
@@ -152,16 +161,7 @@ write.table(out, "cv_results.txt", row.names = FALSE)
 """
 
 
-R_RELAX = r"""
-suppressMessages(library(glmnet))
-if (!requireNamespace("mlxsglmnet", quietly = TRUE)) {
-  writeLines("mlxsglmnet not installed", "relax_skipped.txt"); quit(status = 0)
-}
-rd <- function(f) readBin(f, "double", n = file.info(f)$size / 8, endian = "little")
-jobs <- read.table("relaxjobs.txt", header = TRUE, stringsAsFactors = FALSE)
-med <- function(f, reps) { t <- numeric(reps); for (r in seq_len(reps)) { gc(FALSE)
-  t0 <- proc.time()[["elapsed"]]; f(); t[r] <- proc.time()[["elapsed"]] - t0 }; median(t) }
-out <- NULL
+R_RELAX = _r_head("relax") + r"""
 for (i in seq_len(nrow(jobs))) {
   j <- jobs[i, ]
   x <- matrix(rd(j$x), j$n, j$p); y <- rd(j$y)
@@ -189,16 +189,8 @@ write.table(out, "relax_results.txt", row.names = FALSE)
 """
 
 
-R_SPARSE = r"""
-suppressMessages({library(glmnet); library(Matrix)})
-if (!requireNamespace("mlxsglmnet", quietly = TRUE)) {
-  writeLines("mlxsglmnet not installed", "sparse_skipped.txt"); quit(status = 0)
-}
-jobs <- read.table("sparsejobs.txt", header = TRUE, stringsAsFactors = FALSE)
-med <- function(f, reps) { t <- numeric(reps); for (r in seq_len(reps)) { gc(FALSE)
-  t0 <- proc.time()[["elapsed"]]; f(); t[r] <- proc.time()[["elapsed"]] - t0 }; median(t) }
+R_SPARSE = _r_head("sparse") + r"""
 invisible(mlxsglmnet::mlxs_glmnet(matrix(rnorm(200), 40), rnorm(40)))
-out <- NULL
 for (i in seq_len(nrow(jobs))) {
   j <- jobs[i, ]
   set.seed(j$seed)
@@ -290,10 +282,7 @@ def main(argv=None):
         datasets = {}
         for (n, p) in sizes:
             for fam in args.families:
-                tag = os.path.join(work, f"{fam}_{n}x{p}")
-                x, y = make_data(n, p, fam, seed=n + p)
-                _wbin(tag + "_x.bin", x)
-                _wbin(tag + "_y.bin", y)
+                tag, x, y = _dataset(work, f"{fam}_{n}x{p}", n, p, fam)
                 big = (n, p) == BIG
                 reps = args.big_repeats if big else args.repeats
                 jobs.append(f"{tag} {tag}_x.bin {tag}_y.bin {n} {p} {fam} {reps} {0 if big else 1}")
@@ -352,6 +341,7 @@ def main(argv=None):
 
 
 def run_cv(args, work):
+    """The cross-validation section, timed inside R: (rows, None) or (None, why not)."""
     jobs = ["x y n p family reps"]
     for (n, p) in CV_SIZES:
         if args.skip_big and (n, p) == BIG:
@@ -361,31 +351,19 @@ def run_cv(args, work):
         for fam in args.families:
             if (n, p) == BIG and fam == "binomial" and not args.cv_big_binomial:
                 continue
-            tag = os.path.join(work, f"cv_{fam}_{n}x{p}")
-            x, y = make_data(n, p, fam, seed=n + p)
-            _wbin(tag + "_x.bin", x)
-            _wbin(tag + "_y.bin", y)
+            tag = _dataset(work, f"cv_{fam}_{n}x{p}", n, p, fam)[0]
             reps = 1 if (n, p) == BIG else args.cv_repeats
             jobs.append(f"{tag}_x.bin {tag}_y.bin {n} {p} {fam} {reps}")
-    with open(os.path.join(work, "cvjobs.txt"), "w") as fh:
-        fh.write("\n".join(jobs) + "\n")
-    with open(os.path.join(work, "cv.R"), "w") as fh:
-        fh.write(R_CV)
-    env = dict(os.environ)
-    env.setdefault("MLXSGLMNET_PYTHON", sys.executable)
-    proc = subprocess.run([rscript(), "--vanilla", "cv.R"], cwd=work, text=True, env=env)
-    skipped = os.path.join(work, "cv_skipped.txt")
-    if os.path.exists(skipped):
-        with open(skipped) as fh:
-            return None, "skipped: " + fh.read().strip()
-    if proc.returncode != 0 or not os.path.exists(os.path.join(work, "cv_results.txt")):
-        return None, f"failed (Rscript exit status {proc.returncode})"
-    import csv
-    with open(os.path.join(work, "cv_results.txt")) as fh:
-        rd = csv.reader(fh, delimiter=" ")
-        head = next(rd)
-        rows = [dict(zip(head, r)) for r in rd]
-    return rows, None
+    return run_r_section(work, "cv", R_CV, jobs)
+
+
+def _dataset(work, name, n, p, fam):
+    """One data set (make_data, seeded by its size) written for R: (path prefix, x, y)."""
+    tag = os.path.join(work, name)
+    x, y = make_data(n, p, fam, seed=n + p)
+    _wbin(tag + "_x.bin", x)
+    _wbin(tag + "_y.bin", y)
+    return tag, x, y
 
 
 def run_r_section(work, name, script, jobs):
@@ -415,13 +393,20 @@ def run_relax(args, work):
     jobs = ["x y n p family reps cvreps"]
     for (n, p) in RELAX_SIZES:
         for fam in args.families:
-            tag = os.path.join(work, f"relax_{fam}_{n}x{p}")
-            x, y = make_data(n, p, fam, seed=n + p)
-            _wbin(tag + "_x.bin", x)
-            _wbin(tag + "_y.bin", y)
+            tag = _dataset(work, f"relax_{fam}_{n}x{p}", n, p, fam)[0]
             jobs.append(f"{tag}_x.bin {tag}_y.bin {n} {p} {fam} {args.cv_repeats} "
                         f"{max(1, args.cv_repeats - 1)}")
     return run_r_section(work, "relax", R_RELAX, jobs)
+
+
+def _section(lines, title, intro, label, result, head, align, row):
+    """One R-timed section: its title and text, then its table, or why there is none."""
+    rows, note = result
+    lines += [f"## {title}", "", intro]
+    if rows is None:
+        lines += ["", f"{label} section {note}.", ""]
+        return
+    lines += ["", head, align] + [row(r) for r in rows] + [""]
 
 
 def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax=None, sparse=None):
@@ -463,59 +448,42 @@ def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax=None,
               f"including the harness's own data (one shared x per size; the largest x is "
               f"{big_x:.0f} MiB, and every smaller data set stays in memory too).", ""]
     if args.cv:
-        lines += ["## Cross-validation (10 folds, same foldid), timed inside R", "",
-                  "`mlxsglmnet::mlxs_cv_glmnet()` (engine through reticulate) vs `glmnet::cv.glmnet()`, "
-                  "both called from one R process, medians of the repeats."]
-        if cv_rows is None:
-            lines += ["", f"CV section {cv_note}.", ""]
-        else:
-            lines += ["", "| n | p | family | repeats | mlxs_cv_glmnet (s) | cv.glmnet (s) | ratio | lambda.min mlxs / glmnet | lambda.1se mlxs / glmnet |",
-                      "|---:|---:|---|---:|---:|---:|---:|---|---|"]
-            for r in cv_rows:
-                tm, tg = float(r["mlxs"]), float(r["glmnet"])
-                lines.append(f"| {r['n']} | {r['p']} | {r['family']} | {r['reps']} | {tm:.3f} | {tg:.3f} | "
-                             f"**{tm / tg:.2f}** | {float(r['lmin_mlxs']):.5g} / {float(r['lmin_glmnet']):.5g} | "
-                             f"{float(r['l1se_mlxs']):.5g} / {float(r['l1se_glmnet']):.5g} |")
-            lines.append("")
+        _section(lines, "Cross-validation (10 folds, same foldid), timed inside R",
+                 "`mlxsglmnet::mlxs_cv_glmnet()` (engine through reticulate) vs `glmnet::cv.glmnet()`, "
+                 "both called from one R process, medians of the repeats.", "CV", (cv_rows, cv_note),
+                 "| n | p | family | repeats | mlxs_cv_glmnet (s) | cv.glmnet (s) | ratio | lambda.min mlxs / glmnet | lambda.1se mlxs / glmnet |",
+                 "|---:|---:|---|---:|---:|---:|---:|---|---|",
+                 lambda r: (f"| {r['n']} | {r['p']} | {r['family']} | {r['reps']} | {float(r['mlxs']):.3f} | "
+                            f"{float(r['glmnet']):.3f} | **{float(r['mlxs']) / float(r['glmnet']):.2f}** | "
+                            f"{float(r['lmin_mlxs']):.5g} / {float(r['lmin_glmnet']):.5g} | "
+                            f"{float(r['l1se_mlxs']):.5g} / {float(r['l1se_glmnet']):.5g} |"))
     if relax is not None:
-        rrows, rnote = relax
-        lines += ["## Relaxed fits (relax = TRUE), timed inside R", "",
-                  "`mlxs_glmnet(relax = TRUE)` vs `glmnet(relax = TRUE)` and `mlxs_cv_glmnet(relax = "
-                  "TRUE)` vs `cv.glmnet(relax = TRUE)` (10 folds, the same foldid, gamma 0, 0.25, "
-                  "0.5, 0.75, 1), one R process, medians of the repeats (the CV one fewer); "
-                  "max |d beta| of the relaxed fits; gamma.min and lambda.min of the CV."]
-        if rrows is None:
-            lines += ["", f"Relax section {rnote}.", ""]
-        else:
-            lines += ["", "| n | p | family | relaxed fit mlxs (s) | glmnet (s) | ratio | CV mlxs (s) | "
-                      "cv.glmnet (s) | ratio | max abs d beta | gamma.min mlxs / glmnet | "
-                      "lambda.min mlxs / glmnet |",
-                      "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
-            for r in rrows:
-                fm, fg, cm, cg = (float(r[k]) for k in ("fit_mlxs", "fit_glmnet", "cv_mlxs", "cv_glmnet"))
-                lines.append(f"| {r['n']} | {r['p']} | {r['family']} | {fm:.4f} | {fg:.4f} | "
-                             f"**{fm / fg:.2f}** | {cm:.3f} | {cg:.3f} | **{cm / cg:.2f}** | "
-                             f"{float(r['dbeta']):.1e} | {r['gmin']} | {r['lmin']} |")
-            lines.append("")
+        def relax_row(r):
+            fm, fg, cm, cg = (float(r[k]) for k in ("fit_mlxs", "fit_glmnet", "cv_mlxs", "cv_glmnet"))
+            return (f"| {r['n']} | {r['p']} | {r['family']} | {fm:.4f} | {fg:.4f} | **{fm / fg:.2f}** | "
+                    f"{cm:.3f} | {cg:.3f} | **{cm / cg:.2f}** | {float(r['dbeta']):.1e} | {r['gmin']} | "
+                    f"{r['lmin']} |")
+        _section(lines, "Relaxed fits (relax = TRUE), timed inside R",
+                 "`mlxs_glmnet(relax = TRUE)` vs `glmnet(relax = TRUE)` and `mlxs_cv_glmnet(relax = "
+                 "TRUE)` vs `cv.glmnet(relax = TRUE)` (10 folds, the same foldid, gamma 0, 0.25, "
+                 "0.5, 0.75, 1), one R process, medians of the repeats (the CV one fewer); "
+                 "max |d beta| of the relaxed fits; gamma.min and lambda.min of the CV.", "Relax", relax,
+                 "| n | p | family | relaxed fit mlxs (s) | glmnet (s) | ratio | CV mlxs (s) | "
+                 "cv.glmnet (s) | ratio | max abs d beta | gamma.min mlxs / glmnet | "
+                 "lambda.min mlxs / glmnet |", "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+                 relax_row)
     if sparse is not None:
-        srows, snote = sparse
-        lines += ["## A sparse x (dgCMatrix), timed inside R", "",
-                  "`mlxs_glmnet(x, y)` vs `glmnet(x, y)` on the same `Matrix::rsparsematrix` x (both "
-                  "sparse: the engine's kernel reads the compressed columns, glmnet its sparse "
-                  "Fortran), the default path, medians of the repeats; max |d beta| over the "
-                  "common lambdas."]
-        if srows is None:
-            lines += ["", f"Sparse section {snote}.", ""]
-        else:
-            lines += ["", "| n | p | non-zeros | family | repeats | mlxs_glmnet (s) | glmnet (s) | ratio | "
-                      "lambdas mlxs / glmnet | max abs d beta |",
-                      "|---:|---:|---:|---|---:|---:|---:|---:|---|---:|"]
-            for r in srows:
-                tm, tg = float(r["mlxs"]), float(r["glmnet"])
-                lines.append(f"| {r['n']} | {r['p']} | {r['nnz']} | {r['family']} | {r['reps']} | "
-                             f"{tm:.3f} | {tg:.3f} | **{tm / tg:.2f}** | {r['nlam']} | "
-                             f"{float(r['dbeta']):.1e} |")
-            lines.append("")
+        _section(lines, "A sparse x (dgCMatrix), timed inside R",
+                 "`mlxs_glmnet(x, y)` vs `glmnet(x, y)` on the same `Matrix::rsparsematrix` x (both "
+                 "sparse: the engine's kernel reads the compressed columns, glmnet its sparse "
+                 "Fortran), the default path, medians of the repeats; max |d beta| over the "
+                 "common lambdas.", "Sparse", sparse,
+                 "| n | p | non-zeros | family | repeats | mlxs_glmnet (s) | glmnet (s) | ratio | "
+                 "lambdas mlxs / glmnet | max abs d beta |", "|---:|---:|---:|---|---:|---:|---:|---:|---|---:|",
+                 lambda r: (f"| {r['n']} | {r['p']} | {r['nnz']} | {r['family']} | {r['reps']} | "
+                            f"{float(r['mlxs']):.3f} | {float(r['glmnet']):.3f} | "
+                            f"**{float(r['mlxs']) / float(r['glmnet']):.2f}** | {r['nlam']} | "
+                            f"{float(r['dbeta']):.1e} |"))
     # the GPU section: bench/gpu.py --time runs on the CUDA machine (not here); its latest table,
     # kept in RESULTS_GPU.md, is carried into RESULTS.md
     gpu_md = os.path.join(HERE, "RESULTS_GPU.md")
