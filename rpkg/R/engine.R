@@ -83,8 +83,8 @@ mlxs_engine_info <- function() {
 
 # R's glmnet.control() values that shape a path (fdev, devmax, eps, mnlam, pmin), for the engine
 # to use in this call as glmnet would: control_<name> keyword arguments (rbridge). Values glmnet
-# has at their factory settings are not sent. Others that a path of these families does not use
-# (exmx, big, prec, mxit, epsnr, mxitnr) are left alone, with a warning when changed.
+# has at their factory settings are not sent. exmx and big, which the engine does not use, give a
+# warning when changed; prec, mxit, epsnr and mxitnr belong to multinomial fits (unsupported).
 .control_kwargs <- function(ctl) {
   factory <- list(fdev = 1e-05, devmax = 0.999, eps = 1e-06, mnlam = 5, pmin = 1e-09)
   out <- list()

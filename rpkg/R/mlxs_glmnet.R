@@ -19,7 +19,8 @@
 #' and \code{type.logistic = "modified.Newton"} are not supported (an error says so).
 #' \code{\link[glmnet]{glmnet.control}}'s \code{fdev}, \code{devmax}, \code{eps}, \code{mnlam},
 #' \code{pmin} and \code{itrace} act as they act on glmnet (they are read at every call);
-#' \code{exmx} and \code{big} are not used (a warning says so when they are changed). A user-supplied \code{lambda} must already be in decreasing order (glmnet sorts it
+#' \code{exmx} and \code{big} are not used (a warning says so when they are changed).
+#' A user-supplied \code{lambda} must already be in decreasing order (glmnet sorts it
 #' silently; here an unsorted \code{lambda} is an error).
 #'
 #' @param x Input matrix, observations in rows (see the section on the data handoff).
@@ -176,7 +177,7 @@ mlxs_glmnet <- function(x, y, family = "gaussian", weights = NULL, offset = NULL
   }
   if (!is.null(dots$type.logistic) && !identical(dots$type.logistic[1L], "Newton"))
     .stopf("type.logistic: only \"Newton\" is supported by mlxs_glmnet")
-  # (maxp and path are relax.glmnet's, gamma cv.glmnet's (it stays in the fits' calls); glmnet
+  # (maxp and path: relax = TRUE's, read by mlxs_glmnet(); gamma: mlxs_cv_glmnet()'s; glmnet
   # ignores them as well where they have no use)
   ignored <- setdiff(nm, c("type.gaussian", "dtype", "type.logistic", "maxp", "path", "gamma"))
   if (length(ignored))
