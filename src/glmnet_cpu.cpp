@@ -306,7 +306,7 @@ static void host_call(const nb::list& inputs, const nb::list& outputs, int L, in
     }
     ptr.sp_p = cp;
     ptr.sp_i = ri;
-    block_threads = 1;                 // (one thread a problem: see prelude_cpu.h's k_srange)
+    block_threads = 1;                 // (one thread a problem: see prelude_cpu.h's sparse x)
   }
   check_inputs(d, L, sparse_x);
   const size_t B = d[W].sh[0], n = d[W].sh[1], p = d[PF].n;

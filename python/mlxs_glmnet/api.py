@@ -784,11 +784,11 @@ def _relaxed(fit, prep, family, offset_given, maxp, path, kw, trace_it=0):
     a0, beta, dev = fit.a0.copy(), fit.beta.copy(), fit.dev_ratio.copy()
     lam0 = np.append(fit.lambda_, 0.0) if path else np.zeros(1)
     todo = np.flatnonzero((size > 0) & (size <= maxp))
+    keys = [nz[:, k].tobytes() for k in todo]          # (an active set: its column of nz)
     refits = {}
-    with engine._Progress(len({nz[:, k].tobytes() for k in todo}), bool(trace_it),
-                          label="relaxed fits", poll=False) as prog:
-        for k in todo:
-            key = nz[:, k].tobytes()
+    with engine._Progress(len(set(keys)), bool(trace_it), label="relaxed fits",
+                          poll=False) as prog:
+        for k, key in zip(todo, keys):
             if key not in refits:
                 out = ~nz[:, k] | prep["excluded"]
                 pk = dict(prep, excluded=out, pf=_scaled_penalty(prep["pf_given"], out), lam=lam0,

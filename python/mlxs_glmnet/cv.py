@@ -248,19 +248,18 @@ def _cv_raw(family, measure, predmat, y):
     return -2.0 * np.where(y1 > 0, np.log(p), np.log1p(-p))
 
 
-def _relax_problem(f, prep, family, kwargs, maxp, path, train):
+def _relax_problem(f, prep, family, args, maxp, path, train):
     """glmnet's relax.glmnet on one problem of the CV batch: the full data (train None) or the
     training rows of a fold (train: a row mask; the held-out rows get weight 0, as in the batch).
-    maxp defaults to the problem's rows - 3, as relax.glmnet's n - 3 on glmnet's subset."""
-    n = prep["n"]
-    rows = n if train is None else int(train.sum())
+    args: the batch's arguments (api._batch_args). maxp defaults to the problem's rows - 3, as
+    relax.glmnet's n - 3 on glmnet's subset."""
+    rows = prep["n"] if train is None else int(train.sum())
     pk = prep if train is None else dict(prep, w=prep["w"] * train, unit_w=False, moments=None)
-    kw = dict(standardize=kwargs.get("standardize", True), intercept=kwargs.get("intercept", True),
-              thresh=kwargs.get("thresh", 1e-7), maxit=kwargs.get("maxit", 100000),
-              device=kwargs.get("device"), dtype=kwargs.get("dtype"), trace_it=0,
-              type_gaussian=kwargs.get("type_gaussian"), unit=bool(pk["unit_w"]))
-    f.relaxed = api._relaxed(f, pk, family, kwargs.get("offset") is not None,
-                             rows - 3 if maxp is None else int(maxp), bool(path), kw)
+    kw = {k: args[k] for k in ("standardize", "intercept", "thresh", "maxit", "device", "dtype",
+                               "type_gaussian")}
+    f.relaxed = api._relaxed(f, pk, family, args["offset"] is not None,
+                             rows - 3 if maxp is None else int(maxp), bool(path),
+                             dict(kw, trace_it=0, unit=bool(pk["unit_w"])))
     return f
 
 
@@ -473,7 +472,7 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     fit, fold_fits = fits[0], fits[1:]
     if relax:                 # glmnet's relax.glmnet on the full data's fit and on every fold's
         say("Relaxed fits")
-        fits = [_relax_problem(f, prep, family, kwargs, maxp, rpath,
+        fits = [_relax_problem(f, prep, family, args, maxp, rpath,
                                None if k == 0 else (foldid != k))
                 for k, f in enumerate(fits)]
         fit, fold_fits = fits[0], fits[1:]

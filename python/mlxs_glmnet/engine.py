@@ -513,10 +513,8 @@ def _run_paths_cpu(x, y, W, O, params, *, n, p, B, L, pf, excluded, mode, dtype,
     # Fewer problems than cores: the cores share each problem (naive mode, where every coordinate
     # update is O(n); with n below ~2000 the barriers cost more than the split saves).
     cores = _cpu_threads()
-    # (not a sparse x: a column's update costs its non-zeros, far less than the block's barriers)
-    block_threads = max(1, cores // B) if (mode == 0 and n >= BLOCK_SPLIT_MIN_N
-                                           and not is_sparse(x)) else 1
-    if host_call(n, p, B) or is_sparse(x):        # (a sparse x: the host call only)
+    block_threads = max(1, cores // B) if (mode == 0 and n >= BLOCK_SPLIT_MIN_N) else 1
+    if host_call() or is_sparse(x):        # (a sparse x: the host call only; one thread a problem)
         return _run_paths_host(x, Y, W, O, params, grams=grams, gst=gst, p=p, B=B, L=L, pf=pf,
                                excluded=excluded, npdt=npdt, cores=cores,
                                block_threads=block_threads, trace_it=trace_it, mode=mode)
@@ -547,14 +545,14 @@ def _run_paths_cpu(x, y, W, O, params, *, n, p, B, L, pf, excluded, mode, dtype,
 
 # How the CPU engine calls the kernel. "host" (the default): _core.glmnet_path_host runs it on
 # numpy's buffers, now, on the calling thread and its helpers. "mlx": _core.glmnet_path, the same
-# kernel as an MLX primitive in MLX's lazy graph. Measured on a 2-core VM (bench/RESULTS.md,
-# "The CPU call"), the host call was never slower: a 32 x 10 path 0.47 -> 0.27 ms (MLX's 17 input
-# arrays, graph and scheduler cost ~0.2 ms), 1e5 x 50 naive 103 -> 82-91 ms (no copy of an
-# F-ordered x: x.T is the kernel's (p, n) layout as it is).
+# kernel as an MLX primitive in MLX's lazy graph. Measured on a 2-core VM at stop 21 (README, "How
+# it works"; bench/RESULTS_GPU.md, "Stop 21"), the host call was never slower: a 32 x 10 path
+# 0.47 -> 0.27 ms (MLX's 17 input arrays, graph and scheduler cost ~0.2 ms), 1e5 x 50 naive
+# 103 -> 82-91 ms (no copy of an F-ordered x: x.T is the kernel's (p, n) layout as it is).
 CPU_CALL = os.environ.get("MLXS_CPU_CALL", "host")
 
 
-def host_call(n, p, B) -> bool:
+def host_call() -> bool:
     """Whether the CPU engine's kernel runs through _core.glmnet_path_host (see CPU_CALL)."""
     if CPU_CALL not in ("host", "mlx"):
         raise ValueError(f"MLXS_CPU_CALL must be 'host' or 'mlx', got {CPU_CALL!r}")

@@ -184,26 +184,18 @@ inline void k_wsums_b(const KCtx<T>& c, const T* v, const T* x, int n, T* a, T* 
   *cc = pc;
 }
 
-// ---- a sparse x: the column primitives over column j's non-zeros.
+// ---- a sparse x: the column primitives over column j's non-zeros, x[k] at rows sp_i[k] for
+// sp_p[j] <= k < sp_p[j + 1]. A problem with a sparse x runs on one thread (glmnet_path_host sees
+// to it: a column's update costs its non-zeros, far less than a block barrier).
 // x - c0 is not sparse: its c0 term (the centring) is deferred as a multiple of vv in rr and a
 // constant in et (KCtx's rshift, eshift), which K_XFLUSH applies when the kernel reads rr or et
 // row by row; every update and dot is then O(non-zeros). Statistics of a column are computed by
 // the thread that owns it.
-// (a problem with a sparse x runs on one thread: glmnet_path_host sees to it; a column's update
-// costs its non-zeros, far less than a block barrier)
-template <class T>
-inline void k_srange(const KCtx<T>& c, int j, int n, int* k0, int* k1) {
-  (void)n;
-  *k0 = c.sp_p[j];
-  *k1 = c.sp_p[j + 1];
-}
 // x_j' rr with rr's deferred multiple of vv: sum over the non-zeros of x (r + rshift v); xv1:
 // x_j' vv for every j when the caller has it (gaussian: vv is wn, and x_j' wn the column mean)
 template <class T>
-inline T k_sdot_b(const KCtx<T>& c, const T* x, int j, const T* r, const T* v, int n,
-                  const T* xv1) {
-  int k0, k1;
-  k_srange(c, j, n, &k0, &k1);
+inline T k_sdot_b(const KCtx<T>& c, const T* x, int j, const T* r, const T* v, const T* xv1) {
+  const int k0 = c.sp_p[j], k1 = c.sp_p[j + 1];
   T s = 0;
   if (c.rshift == 0 || xv1 != nullptr) {
     for (int k = k0; k < k1; ++k) s += x[k] * r[c.sp_i[k]];
@@ -220,9 +212,8 @@ inline T k_sdot_b(const KCtx<T>& c, const T* x, int j, const T* r, const T* v, i
 }
 // rr -= c1 vv (x_j - c0): the non-zeros' part now, the centring's (+ c1 c0 vv) deferred
 template <class T>
-inline void k_supd_b(const KCtx<T>& c, T* r, const T* v, const T* x, int j, T c1, T c0, int n) {
-  int k0, k1;
-  k_srange(c, j, n, &k0, &k1);
+inline void k_supd_b(const KCtx<T>& c, T* r, const T* v, const T* x, int j, T c1, T c0) {
+  const int k0 = c.sp_p[j], k1 = c.sp_p[j + 1];
   for (int k = k0; k < k1; ++k) {
     const int i = c.sp_i[k];
     r[i] -= c1 * v[i] * x[k];
@@ -231,9 +222,8 @@ inline void k_supd_b(const KCtx<T>& c, T* r, const T* v, const T* x, int j, T c1
 }
 // et += c1 (x_j - c0): the non-zeros' part now, the constant - c1 c0 deferred
 template <class T>
-inline void k_saxpyc_b(const KCtx<T>& c, T* e, const T* x, int j, T c1, T c0, int n) {
-  int k0, k1;
-  k_srange(c, j, n, &k0, &k1);
+inline void k_saxpyc_b(const KCtx<T>& c, T* e, const T* x, int j, T c1, T c0) {
+  const int k0 = c.sp_p[j], k1 = c.sp_p[j + 1];
   for (int k = k0; k < k1; ++k) e[c.sp_i[k]] += c1 * x[k];
   c.eshift -= c1 * c0;
 }
@@ -251,9 +241,8 @@ inline void k_sflush(const KCtx<T>& c, T* r, const T* v, T* e, int n) {
   c.eshift = 0;
 }
 template <class T>
-inline void k_swsums_b(const KCtx<T>& c, const T* v, const T* x, int j, int n, T* a, T* cc) {
-  int k0, k1;
-  k_srange(c, j, n, &k0, &k1);
+inline void k_swsums_b(const KCtx<T>& c, const T* v, const T* x, int j, T* a, T* cc) {
+  const int k0 = c.sp_p[j], k1 = c.sp_p[j + 1];
   T pa = 0, pc = 0;
   for (int k = k0; k < k1; ++k) {
     const T t = v[c.sp_i[k]] * x[k];
@@ -329,18 +318,18 @@ inline void k_sstats(const KCtx<T>& c, const T* x, int j, const T* wb, const T* 
 #define k_wsums(v, x, n, a, c) ::mlxs_glmnet::k_wsums_b(kctx, (v), (x), (n), (a), (c))
 // x's columns (path.kern's K_X*): dense, or sparse when the call gave compressed columns
 #define K_XSPARSE (kctx.sp_p != nullptr)
-#define K_XDOT(j, r) (K_XSPARSE ? ::mlxs_glmnet::k_sdot_b(kctx, x, (j), (r), vv, n, \
+#define K_XDOT(j, r) (K_XSPARSE ? ::mlxs_glmnet::k_sdot_b(kctx, x, (j), (r), vv, \
                                                           fam == 0 ? sxv : (const real_t*)0) \
                                 : k_dot(x + (size_t)(j) * n, (r), n))
 #define K_XFLUSH() ((void)(K_XSPARSE && (::mlxs_glmnet::k_sflush(kctx, rr, vv, et, n), true)))
 #define K_XUPD(r, v, j, c1, c0) \
-  (K_XSPARSE ? ::mlxs_glmnet::k_supd_b(kctx, (r), (v), x, (j), (c1), (c0), n) \
+  (K_XSPARSE ? ::mlxs_glmnet::k_supd_b(kctx, (r), (v), x, (j), (c1), (c0)) \
              : k_upd((r), (v), x + (size_t)(j) * n, (c1), (c0), n))
 #define K_XAXPYC(e, j, c1, c0) \
-  (K_XSPARSE ? ::mlxs_glmnet::k_saxpyc_b(kctx, (e), x, (j), (c1), (c0), n) \
+  (K_XSPARSE ? ::mlxs_glmnet::k_saxpyc_b(kctx, (e), x, (j), (c1), (c0)) \
              : k_axpyc((e), x + (size_t)(j) * n, (c1), (c0), n))
 #define K_XWSUMS(v, j, a, c) \
-  (K_XSPARSE ? ::mlxs_glmnet::k_swsums_b(kctx, (v), x, (j), n, (a), (c)) \
+  (K_XSPARSE ? ::mlxs_glmnet::k_swsums_b(kctx, (v), x, (j), (a), (c)) \
              : k_wsums((v), x + (size_t)(j) * n, n, (a), (c)))
 #define K_XSTATS(j, M1, VAR, M2, VARIES) \
   ::mlxs_glmnet::k_sstats(kctx, x, (j), wb, wn, nobs, &(M1), &(VAR), &(M2), &(VARIES))
