@@ -79,11 +79,19 @@ SCREEN_COLUMNS = 16
 # CV folds: after the first problem's clean screen, the variables within this fraction of its KKT
 # bound get columns too (the folds' paths wander a little from the full data's)
 SCREEN_NEAR = 0.75
+# CV folds: every problem screened on the host (their restricted paths are the paths when none is
+# violated: no launch), instead of the first problem alone and a launch over all of them
+SCREEN_FOLDS = os.environ.get("MLXS_GPU_SCREEN_FOLDS", "1") != "0"
+# CV folds' rows grouped by a running count of their keys (_key_order) instead of mx.argsort
+GROUP_COUNT = os.environ.get("MLXS_GPU_GROUP_COUNT", "1") != "0"
 # The screen's KKT check works through its problems in chunks of at most this many ratios
 SCREEN_CHUNK = 1 << 23
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
 # of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
 STATS_GEMM_ELEMENTS = 2.5e8
+# The statistics kernel reads four columns a thread (float4) where p allows and one weighting
+# is summed (its registers grow with the problems a pass: NB x V x 3)
+STATS_VEC = int(os.environ.get("MLXS_GPU_STATS_VEC", "4"))
 # Covariance mode computes the whole Gram up front when it costs at most this many flops.
 FULL_GRAM_FLOPS = float(os.environ.get("MLXS_GPU_FULL_GRAM_FLOPS", "2.5e11"))
 
@@ -95,41 +103,60 @@ OUTPUTS = ["beta_o", "a0_o", "lam_o", "dev_o", "nd_o", "info_o", "wsp", "wsn", "
 # out[k, b, chunk, j] = sum over the chunk's rows of wn_b * v * {1, v, y} with v = x_ij - c_j.
 # nbp = [B, R, s]: R = 0: chunks of ceil(n / C) rows; R > 0: segments of R rows, s chunks each.
 # HR: row i is x's row rows[i] (n = len(rows)); HO: the rows read are also written to xo (n, p),
-# so that a CV batch's fold-grouped copy of x and its statistics are one pass.
+# so that a CV batch's fold-grouped copy of x and its statistics are one pass. V: columns a
+# thread (1, or 4 read as one float4 where p is a multiple of 4: a quarter of the load
+# instructions for the same bytes).
 _STATS_SRC = r"""
   const int n = HR ? rows_shape[0] : X_shape[0], p = X_shape[1], B = nbp[0];
   const int BW = W_shape[0], BY = yv_shape[0];
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  const int jv = blockIdx.x * blockDim.x + threadIdx.x;
   const int ch = blockIdx.y, C = gridDim.y;
-  if (j >= p) return;
+  if (jv * V >= p) return;
+  const int j = jv * V;
   // nbp[1] = R > 0: the rows come in segments of R (fold groups' chunks) and every segment is
   // split into nbp[2] chunks, so that no chunk straddles two segments
   const int R = nbp[1], sp = R > 0 ? nbp[2] : 1;
   const int rows_ = R > 0 ? (R + sp - 1) / sp : (n + C - 1) / C;
   const int i0 = R > 0 ? (ch / sp) * R + (ch % sp) * rows_ : ch * rows_;
   const int i1 = min(R > 0 ? (ch / sp + 1) * R : n, i0 + rows_);
-  const float cj = c[j];
+  float cj[V];
+  for (int u = 0; u < V; ++u) cj[u] = c[j + u];
   for (int b0 = 0; b0 < B; b0 += NB) {
-    float s1[NB], s2[NB], s3[NB];
-    for (int q = 0; q < NB; ++q) { s1[q] = 0.f; s2[q] = 0.f; s3[q] = 0.f; }
+    float s1[NB][V], s2[NB][V], s3[NB][V];
+    for (int q = 0; q < NB; ++q)
+      for (int u = 0; u < V; ++u) { s1[q][u] = 0.f; s2[q][u] = 0.f; s3[q][u] = 0.f; }
 #pragma unroll 4
     for (int i = i0; i < i1; ++i) {
-      const float xv = X[(HR ? (size_t)rows[i] : (size_t)i) * p + j];
-      if (HO && b0 == 0) xo[(size_t)i * p + j] = xv;
-      const float v = xv - cj;
+      const size_t r = (HR ? (size_t)rows[i] : (size_t)i) * p + j;
+      float xv[V];
+      if (V == 4) {
+        const float4 t = *reinterpret_cast<const float4*>(X + r);
+        xv[0] = t.x; xv[1] = t.y; xv[2] = t.z; xv[3] = t.w;
+        if (HO && b0 == 0) *reinterpret_cast<float4*>(xo + (size_t)i * p + j) = t;
+      } else {
+        xv[0] = X[r];
+        if (HO && b0 == 0) xo[(size_t)i * p + j] = xv[0];
+      }
 #pragma unroll
       for (int q = 0; q < NB; ++q) {
         if (b0 + q < B) {
-          const float t = W[(BW == 1 ? (size_t)0 : (size_t)(b0 + q) * n) + i] * v;
-          s1[q] += t; s2[q] += t * v; s3[q] += t * yv[(BY == 1 ? (size_t)0 : (size_t)(b0 + q) * n) + i];
+          const float wq = W[(BW == 1 ? (size_t)0 : (size_t)(b0 + q) * n) + i];
+          const float yq = yv[(BY == 1 ? (size_t)0 : (size_t)(b0 + q) * n) + i];
+#pragma unroll
+          for (int u = 0; u < V; ++u) {
+            const float v = xv[u] - cj[u], t = wq * v;
+            s1[q][u] += t; s2[q][u] += t * v; s3[q][u] += t * yq;
+          }
         }
       }
     }
     for (int q = 0; q < NB && b0 + q < B; ++q) {
       const size_t o = ((size_t)(b0 + q) * C + ch) * p + j;
-      out[o] = s1[q];
-      out[(size_t)B * C * p + o] = s2[q];
-      out[(size_t)2 * B * C * p + o] = s3[q];
+      for (int u = 0; u < V; ++u) {
+        out[o + u] = s1[q][u];
+        out[(size_t)B * C * p + o + u] = s2[q][u];
+        out[(size_t)2 * B * C * p + o + u] = s3[q][u];
+      }
     }
   }
 """
@@ -266,7 +293,7 @@ def _kernel(name):
                 output_names=["out"], source=_GATHER_SRC)
         else:
             _KERNELS[name] = mx.fast.cuda_kernel(
-                name="mlxs_glmnet_colstats3", input_names=["X", "rows", "c", "W", "yv", "nbp"],
+                name="mlxs_glmnet_colstats4", input_names=["X", "rows", "c", "W", "yv", "nbp"],
                 output_names=["out", "xo"], source=_STATS_SRC)
     return _KERNELS[name]
 
@@ -614,6 +641,12 @@ def _centre(y, w=None):
     return v[..., k] if v.shape[-1] % 2 else 0.5 * (v[..., k - 1] + v[..., k])
 
 
+def _stats_vec(p, B):
+    """The statistics kernel's columns a thread (V): 4 (one float4 load) where p is a multiple of
+    4 and one problem is summed, else 1."""
+    return 4 if STATS_VEC == 4 and p % 4 == 0 and B == 1 else 1
+
+
 def column_stats(X, c, Wn_d, ys_d, B):
     """(3, B, p): sum_i wn_bi v_ij {1, v_ij, y_bi} with v = x - c, for the B weightings of Wn_d
     ((B or 1, n), rows summing to 1) and responses ys_d ((B or 1, n)); one read of x (n, p)."""
@@ -628,10 +661,11 @@ def column_stats(X, c, Wn_d, ys_d, B):
             return mx.stack([mx.broadcast_to(st1[0], (B, p)), mx.broadcast_to(st1[1], (B, p)),
                              xy])
         C = max(1, min(-(-n // 256), max(1, 8192 // B), 65535))
+        V = _stats_vec(p, B)
         part = _kernel("stats")(inputs=[X, mx.zeros((1,), mx.int32), c, Wn_d, ys_d,
                                         mx.array(np.array([B, 0, 1], dtype=np.int32))],
-                                template=[("NB", int(min(B, 16))), ("HR", 0), ("HO", 0)],
-                                grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
+                                template=[("NB", int(min(B, 16))), ("HR", 0), ("HO", 0), ("V", V)],
+                                grid=(-(-(p // V) // 128) * 128, C, 1), threadgroup=(128, 1, 1),
                                 output_shapes=[(3, B, C, p), (1,)],
                                 output_dtypes=[mx.float32, mx.float32])[0]
         return mx.sum(part, axis=2)
@@ -689,7 +723,7 @@ def fold_groups(folds, B, held_d=None, counts=None):
     if counts is None:
         counts = np.array(mx.sum(kd[None, :] == mx.arange(-2, B, dtype=mx.int32)[:, None], axis=1))
     keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]     # -1 (held by none), problems
-    order = mx.argsort(kd)                                       # the rows, by group key
+    order = _key_order(kd, counts) if GROUP_COUNT else mx.argsort(kd)   # the rows, by group key
     starts = np.concatenate([[0], np.cumsum(counts)])[[k + 2 for k in keys]]
     cnt = counts[[k + 2 for k in keys]]
     big = int(cnt.max())
@@ -703,6 +737,26 @@ def fold_groups(folds, B, held_d=None, counts=None):
     gof = {int(k): g for g, k in enumerate(keys)}
     return dict(idx=idx.reshape(-1).astype(mx.int32), shape=(len(keys), nc, m // nc), valid=valid,
                 own=[gof.get(b, -1) for b in range(B)], every=every)
+
+
+def _key_order(kd, counts):
+    """The rows ordered by their keys kd (n,) int32 in -2 .. B - 1 (counts: the rows of each key),
+    stably, without a sort: a row's place is its key's start plus its rank among the rows of that
+    key, a running count (one cumulative sum over a (keys, n) indicator), and the rows are
+    scattered there. A CV batch has a dozen keys: a few passes over n small integers, where
+    mx.argsort merges in ~log2(n / 2048) passes."""
+    present = np.flatnonzero(np.asarray(counts) > 0)
+    n = kd.shape[0]
+    if present.size <= 1:
+        return mx.arange(n, dtype=mx.int32)
+    lut = np.zeros(len(counts), dtype=np.int32)             # key + 2 -> its slot among present
+    lut[present] = np.arange(present.size, dtype=np.int32)
+    starts = np.concatenate([[0], np.cumsum(np.asarray(counts)[present])[:-1]]).astype(np.int32)
+    slot = mx.take(mx.array(lut), kd + 2)                                   # (n,)
+    ind = slot[None, :] == mx.arange(present.size, dtype=mx.int32)[:, None]  # (keys, n)
+    rank = mx.take_along_axis(mx.cumsum(ind.astype(mx.int32), axis=1), slot[None, :], axis=0)[0]
+    at = mx.take(mx.array(starts), slot) + rank - 1
+    return mx.zeros((n,), dtype=mx.int32).at[at].add(mx.arange(n, dtype=mx.int32))
 
 
 def _key_type(B):
@@ -743,10 +797,12 @@ def group_stats(X, rows, c, wg, ysg, shape):
             and G * nc <= 65535:
         s = max(1, min(r // 256, 4096 // (G * nc)))
         C = G * nc * s
+        V = _stats_vec(p, 1)
         part, xg = _kernel("stats")(inputs=[X, rows, c, wg.reshape(1, M), ysg.reshape(1, M),
                                             mx.array(np.array([1, r, s], dtype=np.int32))],
-                                    template=[("NB", 1), ("HR", 1), ("HO", 1)],
-                                    grid=(-(-p // 128) * 128, C, 1), threadgroup=(128, 1, 1),
+                                    template=[("NB", 1), ("HR", 1), ("HO", 1), ("V", V)],
+                                    grid=(-(-(p // V) // 128) * 128, C, 1),
+                                    threadgroup=(128, 1, 1),
                                     output_shapes=[(3, 1, C, p), (M, p)],
                                     output_dtypes=[mx.float32, mx.float32])
         return mx.sum(part.reshape(3, G, nc * s, p), axis=2), xg
@@ -1008,16 +1064,17 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     # to it, then rarely stop; screening all of them cost more than the rounds it saved (H100,
     # eleven problems at n = 1e6: 11 ms a screen). One weighting: every problem is screened, and
     # their restricted paths are the paths when none is violated.
-    sub = slice(None) if cols.shared else slice(0, 1)
+    every = cols.shared or SCREEN_FOLDS
+    sub = slice(None) if every else slice(0, 1)
     for it in range(0 if whole or SCREEN_ROUNDS <= 0 else SCREEN_ROUNDS + 1):
         if gh is None:
             gh = np.array(gram[sub])
             std = _standardisation(g[sub], p, bool(ip[6]), bool(ip[7]), excluded)
         outs_s, add, clean = _screen(gh, S, g[sub], std, ip, dp[sub], ul, pf, cl, excluded,
-                                     cols.shared, L, near=None if cols.shared else SCREEN_NEAR)
+                                     cols.shared, L, near=None if every else SCREEN_NEAR)
         screens += 1
         prof.mark("column screen")
-        if clean and cols.shared:
+        if clean and every:
             screened = outs_s
         if not add:
             break

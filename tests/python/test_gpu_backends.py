@@ -112,6 +112,103 @@ def test_cuda_source_compiles_as_cpp(tmp_path):
     assert r.returncode != 0 and "sf_undeclared" in r.stderr
 
 
+# The statistics kernel (gpu._STATS_SRC) run as C++ on the host over its whole grid, one thread
+# at a time: its indexing (chunks, fold segments, gathered rows, the grouped copy, four columns a
+# thread) checked against numpy where no GPU is.
+_STATS_HOST = r"""
+#include <cstdio>
+#include <cstdlib>
+#include <cstddef>
+#include <vector>
+#include <algorithm>
+using std::min;
+struct float4 { float x, y, z, w; };
+struct k_u3 { unsigned x, y, z; };
+static k_u3 threadIdx, blockDim, blockIdx, gridDim;
+template <int NB, int HR, int HO, int V>
+void stats(const float* X, const int* X_shape, const int* rows, const int* rows_shape,
+           const float* c, const float* W, const int* W_shape, const float* yv,
+           const int* yv_shape, const int* nbp, float* out, float* xo) {
+BODY
+}
+static std::vector<float> rd(const char* f, size_t m) {
+  std::vector<float> v(m); FILE* h = fopen(f, "rb"); fread(v.data(), 4, m, h); fclose(h); return v;
+}
+int main(int argc, char** argv) {
+  // argv: n p nrows BW BY B R s C grid_x
+  int a[10]; for (int k = 0; k < 10; ++k) a[k] = atoi(argv[k + 1]);
+  int n = a[0], p = a[1], M = a[2], BW = a[3], BY = a[4];
+  std::vector<float> X = rd("X", (size_t)n * p), c = rd("c", p), W = rd("W", (size_t)BW * M),
+                     y = rd("y", (size_t)BY * M), rf = rd("rows", M > 0 ? M : 1);
+  std::vector<int> rows(rf.size()); for (size_t i = 0; i < rf.size(); ++i) rows[i] = (int)rf[i];
+  int Xs[2] = {n, p}, Rs[1] = {M}, Ws[2] = {BW, M}, Ys[2] = {BY, M}, nbp[3] = {a[5], a[6], a[7]};
+  int C = a[8];
+  std::vector<float> out((size_t)3 * a[5] * C * p, -7.f), xo((size_t)M * p, -7.f);
+  blockDim = {128, 1, 1}; gridDim = {(unsigned)(a[9] / 128), (unsigned)C, 1};
+  for (unsigned by = 0; by < gridDim.y; ++by)
+    for (unsigned bx = 0; bx < gridDim.x; ++bx)
+      for (unsigned t = 0; t < 128; ++t) {
+        blockIdx = {bx, by, 0}; threadIdx = {t, 0, 0};
+        KERNEL_CALL;
+      }
+  FILE* h = fopen("out", "wb"); fwrite(out.data(), 4, out.size(), h); fclose(h);
+  h = fopen("xo", "wb"); fwrite(xo.data(), 4, xo.size(), h); fclose(h);
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+@pytest.mark.parametrize("V,grouped", [(1, False), (4, False), (1, True), (4, True)])
+def test_stats_kernel_on_the_host(tmp_path, V, grouped):
+    """The statistics kernel's sums (3, chunks, p) and, for fold-grouped rows, the copy of x it
+    writes, equal numpy's, with one column or four a thread (p a multiple of 4 for V = 4)."""
+    rng = np.random.default_rng(V + 2 * grouped)
+    n, p = 203, (36 if V == 4 else 37)
+    X = rng.standard_normal((n, p)).astype(np.float32)
+    c = rng.standard_normal(p).astype(np.float32)
+    if grouped:                  # 3 groups of R = 70 rows (the last padded), 2 chunks each
+        R, s = 70, 2
+        rows = rng.permutation(n)
+        rows = np.concatenate([rows, np.repeat(rows[-1:], 3 * R - n)]).astype(np.int32)
+        M, C = rows.size, 3 * s
+        nbp = (1, R, s)
+    else:
+        rows, M, C, nbp = np.zeros(1, np.int32), n, 9, (1, 0, 1)
+    W = rng.uniform(0.1, 1.0, (1, M)).astype(np.float32)
+    y = rng.standard_normal((1, M)).astype(np.float32)
+    gx = -(-(p // V) // 128) * 128
+    body = gpu._STATS_SRC
+    call = (f"stats<1, {int(grouped)}, {int(grouped)}, {V}>(X.data(), Xs, rows.data(), Rs, "
+            "c.data(), W.data(), Ws, y.data(), Ys, nbp, out.data(), xo.data())")
+    src = _STATS_HOST.replace("BODY", body).replace("KERNEL_CALL", call)
+    (tmp_path / "k.cpp").write_text(src)
+    r = subprocess.run(["g++", "-std=c++17", "-O1", "-w", "-o", str(tmp_path / "k"),
+                        str(tmp_path / "k.cpp")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name, a in (("X", X), ("c", c), ("W", W), ("y", y), ("rows", rows.astype(np.float32))):
+        a.astype(np.float32).tofile(tmp_path / name)
+    args = [n, p, M if grouped else 0, 1, 1, *nbp, C, gx]
+    if not grouped:
+        args[2] = n
+    r = subprocess.run([str(tmp_path / "k")] + [str(v) for v in args], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = np.fromfile(tmp_path / "out", np.float32).reshape(3, C, p)
+    xr = X[rows] if grouped else X
+    v = xr.astype(np.float64) - c
+    t = W[0, :, None] * v
+    if grouped:
+        chunk = np.concatenate([np.repeat(np.arange(g * s, g * s + s), R // s) for g in range(3)])
+    else:
+        rows_ = -(-n // C)
+        chunk = np.arange(n) // rows_
+    for k, val in enumerate((t, t * v, t * y[0, :, None])):
+        want = np.stack([val[chunk == q].sum(axis=0) for q in range(C)])
+        np.testing.assert_allclose(out[k], want, rtol=1e-4, atol=1e-4)
+    if grouped:
+        np.testing.assert_array_equal(np.fromfile(tmp_path / "xo", np.float32).reshape(M, p), xr)
+
+
 def _cpu_as_metal(perturb=0.0):
     """A stand-in for the Metal kernel: the CPU primitive run on the very inputs the Metal launch
     receives (float32), optionally with its coefficients perturbed."""

@@ -121,15 +121,19 @@ def test_float32_gpu_driver_matches_float64(gpu_on_cpu, monkeypatch, fam, opt, s
         assert got_path.info["irls_steps"] > len(got_path.lambda_)
 
 
-@pytest.mark.parametrize("fam,screen", [("gaussian", 0), ("gaussian", 2), ("binomial", 0)])
+@pytest.mark.parametrize("fam,screen", [("gaussian", 0), ("gaussian", 2), ("gaussian", "first"),
+                                        ("binomial", 0)])
 @pytest.mark.parametrize("layout", ["folds", "weighted_folds", "not_folds"])
 def test_float32_gpu_driver_folds(gpu_on_cpu, monkeypatch, fam, screen, layout):
     """A batch of CV-fold weightings (covariance mode: the rows grouped by fold once, every round
     one batched GEMM, each fold's columns the sum of the other groups' parts; uneven folds, so the
     groups are padded), with a non-unit base weighting, and a batch that is not folds (a row
-    dropped by two problems: the general path). Every problem held to the float64 engine at every
+    dropped by two problems: the general path). Screens: none (rounds of columns), every problem
+    screened (the restricted paths are the paths once clean), or the first problem alone and a
+    launch over all (gpu.SCREEN_FOLDS off). Every problem held to the float64 engine at every
     lambda."""
-    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", screen)
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2 if screen == "first" else screen)
+    monkeypatch.setattr(gpu, "SCREEN_FOLDS", screen != "first")
     rng, x, y = _data(fam, seed=7)
     n = len(y)
     fold = rng.integers(0, 4, n)
@@ -149,11 +153,16 @@ def test_float32_gpu_driver_folds(gpu_on_cpu, monkeypatch, fam, screen, layout):
         assert _gap(x, y, fam, dict(weights=Wb[b]), ref_l[b], got_l[b]) < 1e-4
         np.testing.assert_allclose(got[b].lambda_[0], ref[b].lambda_[0], rtol=1e-4)
         assert abs(len(got[b].lambda_) - len(ref[b].lambda_)) <= 5
+    info = got_l[0].info
     if fam == "gaussian" and not screen:
-        assert got_l[0].info["gpu_rounds"] > 1                          # columns in rounds
-    elif fam == "gaussian":
+        assert info["gpu_rounds"] > 1                                   # columns in rounds
+    elif fam == "gaussian" and screen == "first":
         # (problems with their own columns: the first one screened, then the launch over all)
-        assert got_l[0].info["gpu_screens"] >= 1 and got_l[0].info["gpu_rounds"] >= 1
+        assert info["gpu_screens"] >= 1 and info["gpu_rounds"] >= 1
+    elif fam == "gaussian":
+        # every problem screened until clean (3 screens at most): no launch
+        assert 1 <= info["gpu_screens"] <= 3 and info["gpu_columns"] > gpu.FIRST_COLUMNS
+        assert info["gpu_rounds"] == 0 or info["gpu_screens"] == 3
 
 
 def test_fold_structure():
