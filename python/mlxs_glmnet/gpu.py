@@ -82,10 +82,11 @@ SCREEN_NEAR = 0.75
 # CV folds: every problem screened on the host (their restricted paths are the paths when none is
 # violated: no launch), instead of the first problem alone and a launch over all of them
 SCREEN_FOLDS = os.environ.get("MLXS_GPU_SCREEN_FOLDS", "1") != "0"
-# CV folds' rows grouped by a running count of their keys (_key_order) instead of mx.argsort
-GROUP_COUNT = os.environ.get("MLXS_GPU_GROUP_COUNT", "1") != "0"
 # The screen's KKT check works through its problems in chunks of at most this many ratios
 SCREEN_CHUNK = 1 << 23
+# ... on several threads, a chunk of problems each, from this many ratios (11 CV problems at
+# p = 1e3 and 63 lambdas: ~2 ms on one thread of an H100 host)
+SCREEN_PARALLEL = int(os.environ.get("MLXS_GPU_SCREEN_PARALLEL", str(1 << 18)))
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
 # of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
 STATS_GEMM_ELEMENTS = 2.5e8
@@ -723,7 +724,7 @@ def fold_groups(folds, B, held_d=None, counts=None):
     if counts is None:
         counts = np.array(mx.sum(kd[None, :] == mx.arange(-2, B, dtype=mx.int32)[:, None], axis=1))
     keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]     # -1 (held by none), problems
-    order = _key_order(kd, counts) if GROUP_COUNT else mx.argsort(kd)   # the rows, by group key
+    order = mx.argsort(kd)                                       # the rows, by group key
     starts = np.concatenate([[0], np.cumsum(counts)])[[k + 2 for k in keys]]
     cnt = counts[[k + 2 for k in keys]]
     big = int(cnt.max())
@@ -737,26 +738,6 @@ def fold_groups(folds, B, held_d=None, counts=None):
     gof = {int(k): g for g, k in enumerate(keys)}
     return dict(idx=idx.reshape(-1).astype(mx.int32), shape=(len(keys), nc, m // nc), valid=valid,
                 own=[gof.get(b, -1) for b in range(B)], every=every)
-
-
-def _key_order(kd, counts):
-    """The rows ordered by their keys kd (n,) int32 in -2 .. B - 1 (counts: the rows of each key),
-    stably, without a sort: a row's place is its key's start plus its rank among the rows of that
-    key, a running count (one cumulative sum over a (keys, n) indicator), and the rows are
-    scattered there. A CV batch has a dozen keys: a few passes over n small integers, where
-    mx.argsort merges in ~log2(n / 2048) passes."""
-    present = np.flatnonzero(np.asarray(counts) > 0)
-    n = kd.shape[0]
-    if present.size <= 1:
-        return mx.arange(n, dtype=mx.int32)
-    lut = np.zeros(len(counts), dtype=np.int32)             # key + 2 -> its slot among present
-    lut[present] = np.arange(present.size, dtype=np.int32)
-    starts = np.concatenate([[0], np.cumsum(np.asarray(counts)[present])[:-1]]).astype(np.int32)
-    slot = mx.take(mx.array(lut), kd + 2)                                   # (n,)
-    ind = slot[None, :] == mx.arange(present.size, dtype=mx.int32)[:, None]  # (keys, n)
-    rank = mx.take_along_axis(mx.cumsum(ind.astype(mx.int32), axis=1), slot[None, :], axis=0)[0]
-    at = mx.take(mx.array(starts), slot) + rank - 1
-    return mx.zeros((n,), dtype=mx.int32).at[at].add(mx.arange(n, dtype=mx.int32))
 
 
 def _key_type(B):
@@ -1256,15 +1237,33 @@ def _screen(gh, S, g, std, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     jmax = np.zeros(p, dtype=np.float32)
     violated = False
     step = max(1, SCREEN_CHUNK // (Lm * p))      # (problems a chunk: many responses at large p)
-    for b0 in range(0, B, step):
+    nt = min(_cpu_threads(), B) if B * Lm * p >= SCREEN_PARALLEL else 1
+    if nt > 1:                                   # (several problems: their chunks on threads)
+        step = min(step, -(-B // nt))
+
+    def chunk(b0):
+        """The chunk's |KKT gradient| / pf (b, Lm, p), kept only where some ratio reaches 1,
+        the largest ratio of every (problem, lambda), and, for `near`, of every variable."""
         bs = slice(b0, min(B, b0 + step))
         dev = np.matmul(bsc[bs].astype(np.float32), Gs if Bg == 1 else Gs[bs])  # (b, Lm, p)
         np.subtract(ccs[bs, None, :], dev, out=dev)
         np.abs(dev, out=dev)
-        bad = dev.max(axis=2) * scale[bs] >= 1.0
-        if near is not None and not violated:
-            r = dev * scale[bs, :, None].astype(np.float32)
-            jmax = np.maximum(jmax, r.max(axis=(0, 1)))
+        rmax = dev.max(axis=2) * scale[bs]
+        jm = None if near is None else \
+            (dev * scale[bs, :, None].astype(np.float32)).max(axis=(0, 1))
+        return b0, (dev if (rmax >= 1.0).any() else None), rmax, jm
+
+    starts = range(0, B, step)
+    if nt > 1 and len(starts) > 1:               # (numpy's products and passes release the GIL)
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(min(nt, len(starts))) as pool:
+            parts = list(pool.map(chunk, starts))
+    else:
+        parts = [chunk(b0) for b0 in starts]
+    for b0, dev, rmax, jm in parts:
+        bad = rmax >= 1.0
+        if jm is not None and not violated:
+            jmax = np.maximum(jmax, jm)
         for i in np.flatnonzero(bad.any(axis=1)):
             violated = True
             b, m = b0 + int(i), int(bad[i].argmax())

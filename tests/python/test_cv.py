@@ -590,3 +590,54 @@ def test_cv_relax_arguments_and_methods():
         cv.coef(gamma="best")
     small = mg.cv_glmnet(x, y, foldid=foldid, relax=True, maxp=2)       # refits of <= 2 variables
     assert len(small.glmnet_fit.relaxed.lambda_) < len(small.glmnet_fit.lambda_)
+
+
+_MEASURE_CASES = [("gaussian", m) for m in ("mse", "mae")] + \
+    [("binomial", m) for m in ("deviance", "mse", "mae", "class")] + \
+    [("poisson", m) for m in ("deviance", "mse", "mae")]
+
+
+@pytest.mark.parametrize("family,measure", _MEASURE_CASES)
+def test_fold_losses_without_the_predictions_matrix(family, measure):
+    """cv_glmnet's grouped measures are averaged fold by fold (no (n, L) matrix): the same numbers
+    as glmnet's cvcompute over the whole predictions matrix (keep=True takes that road), and, with
+    x on a device, the losses computed there (float32) agree with the host's to float32 precision.
+    A poisson fold whose float32 losses overflow comes back whole and is averaged on the host."""
+    import mlx.core as mx
+    from mlxs_glmnet import cv as cvm_
+    rng = np.random.default_rng(3)
+    n, p, K = 400, 12, 5
+    x = rng.standard_normal((n, p))
+    eta = x[:, :3] @ np.array([0.8, -0.6, 0.4])
+    y = {"gaussian": eta + rng.standard_normal(n),
+         "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
+         "poisson": rng.poisson(np.exp(0.5 * eta)).astype(float)}[family]
+    foldid = rng.permutation(np.resize(np.arange(1, K + 1), n))
+    w = rng.uniform(0.5, 2.0, n)
+    off = 0.1 * rng.standard_normal(n) if family == "poisson" else None
+    kw = dict(weights=w) if off is None else dict(weights=w, offset=off)
+    fits = mg.glmnet_batch(x, y, family, foldid=foldid, device="cpu", **kw)
+    lam = np.asarray(fits[0].lambda_)
+    rows = cvm_._fold_rows(foldid, K)
+    say = lambda m: None                                             # noqa: E731
+    host = cvm_._grouped_cvraw(fits[1:], x, rows, lam, "lambda", off, family, measure, y, w, say)
+    pm = cvm_._predmat(fits[1:], x, rows, n, lam, "lambda", off, say)
+    nz = np.zeros(lam.size, dtype=np.int64)
+    whole = cvm_._cv_stats(pm, family, measure, True, y, w, foldid, K, n, lam, nz)
+    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
+    split = cvm_._cv_summary(host, cw, np.full(lam.size, float(K)), lam, nz)
+    for a, b in zip(whole, split):
+        np.testing.assert_array_equal(a, b)
+    dev = cvm_._grouped_cvraw(fits[1:], mx.array(x.astype(np.float32)), rows, lam, "lambda", off,
+                              family, measure, y, w, say)
+    np.testing.assert_allclose(dev, host, rtol=2e-4 if measure == "class" else 2e-5,
+                               atol=0.01 if measure == "class" else 1e-6)
+    if family == "poisson" and measure == "deviance":
+        big = x * 200.0                   # exp(eta) overflows float32 on the device: host path
+        dev = cvm_._grouped_cvraw(fits[1:], mx.array(big.astype(np.float32)), rows, lam, "lambda",
+                                  off, family, measure, y, w, say)
+        ref = cvm_._grouped_cvraw(fits[1:], big, rows, lam, "lambda", off, family, measure, y, w,
+                                  say)
+        # (float64 losses on the host: finite, where float32's on the device are not)
+        assert np.isfinite(ref).all() and np.isfinite(dev).all()
+        np.testing.assert_allclose(dev, ref, rtol=1e-3)
