@@ -84,9 +84,6 @@ SCREEN_NEAR = 0.75
 SCREEN_FOLDS = os.environ.get("MLXS_GPU_SCREEN_FOLDS", "1") != "0"
 # The screen's KKT check works through its problems in chunks of at most this many ratios
 SCREEN_CHUNK = 1 << 23
-# ... on several threads, a chunk of problems each, from this many ratios (11 CV problems at
-# p = 1e3 and 63 lambdas: ~2 ms on one thread of an H100 host)
-SCREEN_PARALLEL = int(os.environ.get("MLXS_GPU_SCREEN_PARALLEL", str(1 << 18)))
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
 # of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
 STATS_GEMM_ELEMENTS = 2.5e8
@@ -1237,33 +1234,16 @@ def _screen(gh, S, g, std, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     jmax = np.zeros(p, dtype=np.float32)
     violated = False
     step = max(1, SCREEN_CHUNK // (Lm * p))      # (problems a chunk: many responses at large p)
-    nt = min(_cpu_threads(), B) if B * Lm * p >= SCREEN_PARALLEL else 1
-    if nt > 1:                                   # (several problems: their chunks on threads)
-        step = min(step, -(-B // nt))
 
-    def chunk(b0):
-        """The chunk's |KKT gradient| / pf (b, Lm, p), kept only where some ratio reaches 1,
-        the largest ratio of every (problem, lambda), and, for `near`, of every variable."""
+    for b0 in range(0, B, step):
         bs = slice(b0, min(B, b0 + step))
         dev = np.matmul(bsc[bs].astype(np.float32), Gs if Bg == 1 else Gs[bs])  # (b, Lm, p)
         np.subtract(ccs[bs, None, :], dev, out=dev)
         np.abs(dev, out=dev)
-        rmax = dev.max(axis=2) * scale[bs]
-        jm = None if near is None else \
-            (dev * scale[bs, :, None].astype(np.float32)).max(axis=(0, 1))
-        return b0, (dev if (rmax >= 1.0).any() else None), rmax, jm
-
-    starts = range(0, B, step)
-    if nt > 1 and len(starts) > 1:               # (numpy's products and passes release the GIL)
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(min(nt, len(starts))) as pool:
-            parts = list(pool.map(chunk, starts))
-    else:
-        parts = [chunk(b0) for b0 in starts]
-    for b0, dev, rmax, jm in parts:
-        bad = rmax >= 1.0
-        if jm is not None and not violated:
-            jmax = np.maximum(jmax, jm)
+        bad = dev.max(axis=2) * scale[bs] >= 1.0
+        if near is not None and not violated:
+            r = dev * scale[bs, :, None].astype(np.float32)
+            jmax = np.maximum(jmax, r.max(axis=(0, 1)))
         for i in np.flatnonzero(bad.any(axis=1)):
             violated = True
             b, m = b0 + int(i), int(bad[i].argmax())

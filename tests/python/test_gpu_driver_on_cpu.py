@@ -937,3 +937,23 @@ def test_glmnet_control_reaches_the_gpu_drivers(gpu_on_cpu, family):
             assert len(got.lambda_) == len(cpu.lambda_), ctl
     finally:
         mg.glmnet_control(factory=True)
+
+
+@pytest.mark.parametrize("fam", ["gaussian", "binomial"])
+def test_cv_glmnet_with_x_on_the_device(gpu_on_cpu, fam):
+    """cv_glmnet with x an mx.array through the GPU drivers: the folds' held-out losses are
+    computed on the device and only their means come back (keep=True: the predictions matrix
+    instead); both give the float64 CPU engine's CV curve to float32 accuracy."""
+    _, x, y = _data(fam, n=600, p=10, seed=2)
+    xd = mx.array(x.astype(np.float32))
+    ref = mg.cv_glmnet(x, y, fam, seed=4, device="cpu", thresh=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = mg.cv_glmnet(xd, y, fam, seed=4, device="gpu")
+        kept = mg.cv_glmnet(xd, y, fam, seed=4, device="gpu", keep=True)
+    assert got.glmnet_fit.info["device"] == "gpu"
+    L = min(len(ref.cvm), len(got.cvm))
+    np.testing.assert_allclose(got.lambda_[:L], ref.lambda_[:L], rtol=1e-4)
+    np.testing.assert_allclose(got.cvm[:L], ref.cvm[:L], rtol=2e-3)
+    np.testing.assert_allclose(kept.cvm, got.cvm, rtol=1e-5)
+    assert kept.fit_preval.shape[0] == len(y) and got.fit_preval is None
