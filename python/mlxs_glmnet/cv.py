@@ -354,15 +354,15 @@ def _fold_wmean(raw, w):
     return _wmean(np.where(np.isinf(raw), np.nan, raw), w)
 
 
-def _grouped_cvraw(fold_fits, X, frows, lam, alignment, off, family, measure, yv, w, unit_w,
+def _grouped_cvraw(fold_fits, X, frows, lam, alignment, off, family, measure, yv, w, cw, unit_w,
                    say):
     """glmnet's cvcompute (grouped, any measure but auc) fold by fold, without the (n, L)
     matrix of held-out predictions: each fold's losses and their weighted mean. At n = 1e6 and
     63 lambdas the predictions matrix and the passes over it took ~3 s on a 2-core VM, and a GPU
     fit's CV 2.1 s after a 21 ms batch (H100). With x on a device the losses are computed there
     and only each fold's (L,) sums come back, in one evaluation for all folds (float32; a fold
-    with a non-finite loss comes back whole and is averaged on the host). unit_w: w is all ones
-    (not uploaded)."""
+    with a non-finite loss comes back whole and is averaged on the host). cw: the folds' weight
+    sums; unit_w: w is all ones (not uploaded)."""
     K, L = len(fold_fits), lam.shape[0]
     cvraw = np.empty((K, L))
     mx = api.engine.mx
@@ -384,10 +384,8 @@ def _grouped_cvraw(fold_fits, X, frows, lam, alignment, off, family, measure, yv
         mx.eval(*[v for pair in pending.values() for v in pair])
     for k, cf in enumerate(coefs):
         if k in pending and pending[k][0].item():
-            wsum = float(frows.starts[k + 1] - frows.starts[k]) if unit_w else \
-                w[frows.host(k)].sum()
             with np.errstate(invalid="ignore", divide="ignore"):
-                cvraw[k] = np.array(pending[k][1], dtype=np.float64) / wsum
+                cvraw[k] = np.array(pending[k][1], dtype=np.float64) / cw[k]
         else:
             rows = frows.host(k)
             raw = _cv_raw(family, measure, _fold_eta(X, rows, cf, off), yv[rows])
@@ -396,29 +394,28 @@ def _grouped_cvraw(fold_fits, X, frows, lam, alignment, off, family, measure, yv
     return cvraw
 
 
-def _cv_stats(predmat, family, measure, grouped, yv, w, foldid, nfolds, n, lam, nz):
+def _cv_stats(predmat, family, measure, grouped, yv, w, frows, cw, n, lam, nz):
     """glmnet's cvcompute and cvstats of held-out predictions: (lambda, cvm, cvsd, nzero) at
-    the lambdas where the standard error is defined."""
-    L = lam.shape[0]
+    the lambdas where the standard error is defined (frows: _FoldRows; cw: the folds' weight
+    sums)."""
+    L, nfolds = lam.shape[0], frows.K
     if measure == "auc":
         cvraw = np.full((nfolds, L), np.nan)
         with np.errstate(over="ignore"):
             prob = 1.0 / (1.0 + np.exp(-predmat))
         for k in range(nfolds):
-            rows = foldid == k + 1
+            rows = frows.host(k)
             wneg, wpos = w[rows] * (1.0 - yv[rows]), w[rows] * yv[rows]
             for j in range(L):
                 cvraw[k, j] = _weighted_auc(prob[rows, j], wneg, wpos)
-        cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
         N = np.full(L, float(nfolds))
     else:
         raw = _cv_raw(family, measure, predmat, yv)
         if grouped:                  # (as _grouped_cvraw: the same sums without keep)
             cvraw = np.empty((nfolds, L))
             for k in range(nfolds):
-                rows = foldid == k + 1
+                rows = frows.host(k)
                 cvraw[k] = _fold_wmean(raw[rows], w[rows])
-            cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
             N = np.full(L, float(nfolds))
         else:
             cvraw, cw = raw, w
@@ -599,6 +596,7 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         grouped = False
 
     frows = _FoldRows(foldid, nfolds, sizes)
+    cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]     # the folds' weights
 
     def stats_at(g):
         """Held-out predictions of the folds' fits (blended with their relaxed fits at gamma
@@ -607,10 +605,9 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
         ffs = [ff if g == 1.0 else ff.blend(g) for ff in fold_fits]
         if keep or measure == "auc" or not grouped:
             pm = _predmat(ffs, prep["X"], frows, n, lam, alignment, off, say)
-            return pm, _cv_stats(pm, family, measure, grouped, yv, w, foldid, nfolds, n, lam, nz)
+            return pm, _cv_stats(pm, family, measure, grouped, yv, w, frows, cw, n, lam, nz)
         cvraw = _grouped_cvraw(ffs, prep["X"], frows, lam, alignment, off, family, measure,
-                               yv, w, bool(prep.get("unit_w")), say)
-        cw = np.bincount(foldid, weights=w, minlength=nfolds + 1)[1:]
+                               yv, w, cw, bool(prep.get("unit_w")), say)
         return None, _cv_summary(cvraw, cw, np.full(L, float(nfolds)), lam, nz)
 
     predmat, (lam_out, cvm, cvsd, nz_out) = stats_at(1.0)
@@ -634,13 +631,12 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
             relaxed["fit_preval"] = {float(g): frames.label_obs(pm, fit.obs_index, lam)
                                      for g, pm in zip(gk, pms + ([] if gam[-1] == 1.0 else [predmat]))}
     nz = nz_out
-    cvm_main, cvsd_main = cvm, cvsd
 
     # glmnet's getOptcv.glmnet.
-    score = -cvm_main if measure == "auc" else cvm_main
+    score = -cvm if measure == "auc" else cvm
     lambda_min = float(np.max(lam_out[score <= np.min(score)]))
     idmin = int(np.flatnonzero(lam_out == lambda_min)[0])
-    semin = score[idmin] + cvsd_main[idmin]
+    semin = score[idmin] + cvsd[idmin]
     ok = score <= semin
     lambda_1se = float(np.max(lam_out[ok]))
     id1se = int(np.flatnonzero(lam_out == lambda_1se)[0])

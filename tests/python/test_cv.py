@@ -619,33 +619,33 @@ def test_fold_losses_without_the_predictions_matrix(family, measure):
     fits = mg.glmnet_batch(x, y, family, foldid=foldid, device="cpu", **kw)
     lam = np.asarray(fits[0].lambda_)
     rows = cvm_._FoldRows(foldid, K, np.bincount(foldid)[1:])
+    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
     say = lambda m: None                                             # noqa: E731
     host = cvm_._grouped_cvraw(fits[1:], x, rows, lam, "lambda", off, family, measure, y, w,
-                               False, say)
+                               cw, False, say)
     pm = cvm_._predmat(fits[1:], x, rows, n, lam, "lambda", off, say)
     nz = np.zeros(lam.size, dtype=np.int64)
-    whole = cvm_._cv_stats(pm, family, measure, True, y, w, foldid, K, n, lam, nz)
-    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
+    whole = cvm_._cv_stats(pm, family, measure, True, y, w, rows, cw, n, lam, nz)
     split = cvm_._cv_summary(host, cw, np.full(lam.size, float(K)), lam, nz)
     for a, b in zip(whole, split):
         np.testing.assert_array_equal(a, b)
     tol = dict(rtol=2e-4, atol=0.01) if measure == "class" else dict(rtol=2e-5, atol=1e-6)
     dev = cvm_._grouped_cvraw(fits[1:], mx.array(x.astype(np.float32)), rows, lam, "lambda", off,
-                              family, measure, y, w, False, say)
+                              family, measure, y, w, cw, False, say)
     np.testing.assert_allclose(dev, host, **tol)
     # unit weights: the device sums without a weight vector
-    ones = np.ones(n)
+    ones, c1 = np.ones(n), np.bincount(foldid)[1:].astype(float)
     dev1 = cvm_._grouped_cvraw(fits[1:], mx.array(x.astype(np.float32)), rows, lam, "lambda",
-                               off, family, measure, y, ones, True, say)
+                               off, family, measure, y, ones, c1, True, say)
     host1 = cvm_._grouped_cvraw(fits[1:], x, rows, lam, "lambda", off, family, measure, y, ones,
-                                False, say)
+                                c1, False, say)
     np.testing.assert_allclose(dev1, host1, **tol)
     if family == "poisson" and measure == "deviance":
         big = x * 200.0                   # exp(eta) overflows float32 on the device: host path
         dev = cvm_._grouped_cvraw(fits[1:], mx.array(big.astype(np.float32)), rows, lam, "lambda",
-                                  off, family, measure, y, w, False, say)
+                                  off, family, measure, y, w, cw, False, say)
         ref = cvm_._grouped_cvraw(fits[1:], big, rows, lam, "lambda", off, family, measure, y, w,
-                                  False, say)
+                                  cw, False, say)
         # (float64 losses on the host: finite, where float32's on the device are not)
         assert np.isfinite(ref).all() and np.isfinite(dev).all()
         np.testing.assert_allclose(dev, ref, rtol=1e-3)
