@@ -179,6 +179,139 @@ _GATHER_SRC = r"""
 """
 
 
+# The IRLS moments of binomial/poisson problems and their gradients over x's columns, one read of
+# x: a warp per row computes eta_i = e0_q + o_qi + sum_j (x_ij - c_j) b_qj (the lanes' products,
+# a shuffle sum), the IRLS weight v_i = wn_i h(mu_i), residual r_i = wn_i (y_i - mu_i) and
+# deviance term, then adds r_i (x_ij - c_j) to its lanes' gradient sums from the values it still
+# holds; the warps of a block add theirs in shared memory. Outputs v, r (k, n), the blocks'
+# gradient parts (k, nb, m) and their sums of v, r and wn d (k, nb, 3). Problem q is blockIdx.y.
+# LW: lanes a row (32 on CUDA; 1 for the host test), MT: columns a lane (m <= LW MT), FAM 1
+# binomial / 2 poisson, HO: offsets given, HC: shift c given. XS and the KKT pass had read x
+# twice for this (eta, then r'x: irls.py).
+_ROWS_SRC = r"""
+  const int n = X_shape[0], m = X_shape[1];
+  const int q = blockIdx.y, nb = gridDim.x;
+  const int lane = threadIdx.x % LW, wid = threadIdx.x / LW, nw = blockDim.x / LW;
+  __shared__ float bsh[LW * MT];
+  __shared__ float csh[LW * MT];
+  __shared__ float gsh[LW * MT];
+  __shared__ float ssh[3];
+  for (int j = threadIdx.x; j < LW * MT; j += blockDim.x) {
+    bsh[j] = j < m ? bb[(size_t)q * m + j] : 0.f;
+    csh[j] = (HC && j < m) ? c[j] : 0.f;
+    gsh[j] = 0.f;
+  }
+  for (int t = threadIdx.x; t < 3; t += blockDim.x) ssh[t] = 0.f;
+  __syncthreads();
+  float acc[MT];
+  for (int t = 0; t < MT; ++t) acc[t] = 0.f;
+  float sv = 0.f, sr = 0.f, sd = 0.f;
+  const int per = (n + nb - 1) / nb;
+  const int i0 = blockIdx.x * per, i1 = min(n, i0 + per);
+  const float e0q = e0[q], pm = prm[0];
+  const size_t qn = (size_t)q * n;
+  const size_t yq = Y_shape[0] == 1 ? (size_t)0 : qn;
+  for (int i = i0 + wid; i < i1; i += nw) {
+    const float* xr = X + (size_t)i * m;
+    float xv[MT];
+    float d = 0.f;
+#pragma unroll
+    for (int t = 0; t < MT; ++t) {
+      const int j = lane + LW * t;
+      xv[t] = j < m ? xr[j] - csh[j] : 0.f;
+      d += xv[t] * bsh[j];
+    }
+    for (int o = LW / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+    const float eta = e0q + d + (HO ? O[qn + i] : 0.f);
+    const float w = Wn[qn + i], y = Y[yq + i];
+    float mu, v, dv;
+    if (FAM == 1) {
+      mu = 1.f / (1.f + expf(-eta));
+      v = w * fmaxf(mu * (1.f - mu), pm);
+      const float mc = fminf(fmaxf(mu, pm), 1.f - pm);
+      dv = -2.f * ((y > 0.f ? y * logf(mc) : 0.f) + (y < 1.f ? (1.f - y) * logf(1.f - mc) : 0.f));
+    } else {
+      mu = expf(eta);
+      v = w * mu;
+      dv = 2.f * ((y > 0.f ? y * (logf(y) - eta) : 0.f) - (y - mu));
+    }
+    const float r = w * (y - mu);
+#pragma unroll
+    for (int t = 0; t < MT; ++t) acc[t] += r * xv[t];
+    if (lane == 0) {
+      vo[qn + i] = v;
+      ro[qn + i] = r;
+      sv += v;
+      sr += r;
+      sd += w * dv;
+    }
+  }
+  for (int t = 0; t < MT; ++t) {
+    const int j = lane + LW * t;
+    if (j < m) atomicAdd(&gsh[j], acc[t]);
+  }
+  if (lane == 0) {
+    atomicAdd(&ssh[0], sv);
+    atomicAdd(&ssh[1], sr);
+    atomicAdd(&ssh[2], sd);
+  }
+  __syncthreads();
+  const size_t ob = (size_t)q * nb + blockIdx.x;
+  for (int j = threadIdx.x; j < m; j += blockDim.x) go[ob * m + j] = gsh[j];
+  for (int t = threadIdx.x; t < 3; t += blockDim.x) so[ob * 3 + t] = ssh[t];
+"""
+ROWS_MAX_COLUMNS = 32 * 64     # the fused pass's widest x (MT 64); wider ones use MLX ops
+ROWS_FUSED = os.environ.get("MLXS_GPU_ROWS_FUSED", "1") != "0"
+
+
+def _rows_tiles(m):
+    """The fused pass's columns a lane (MT): the smallest of 4, 8, 16, 32, 64 that covers m."""
+    t = 4
+    while 32 * t < m:
+        t *= 2
+    return t
+
+
+def row_moments(X, bb, e0, O, Y, Wn, fam, pmin, c=None):
+    """For k problems over x (n, m) on the device: eta = e0 + O + (x - c) bb' (k, n), the IRLS
+    weights v = wn h(mu) and residuals r = wn (y - mu) (k, n), the gradients r (x - c) (k, m)
+    and the sums of v, r and wn d (the deviance terms, as irls._deviance) (k, 3). bb (k, m), e0
+    (k,), O (k, n) or None, Y (k or 1, n), Wn (k, n), c (m,) or None. On CUDA one read of x (a
+    kernel, k reads for k problems); elsewhere MLX ops."""
+    n, m = X.shape
+    k = bb.shape[0]
+    if (_ACTIVE.get("backend", backend()) == "cuda" and X.dtype == mx.float32 and ROWS_FUSED
+            and m <= ROWS_MAX_COLUMNS):
+        nb = max(1, min(-(-n // 64), 1024))
+        d = mx.zeros((1,), mx.float32)
+        v, r, gp, sp = _kernel("rows")(
+            inputs=[X, bb, e0, d if O is None else O, Y, Wn, d if c is None else c,
+                    mx.array([pmin], dtype=mx.float32)],
+            template=[("LW", 32), ("MT", _rows_tiles(m)), ("FAM", int(fam)),
+                      ("HO", int(O is not None)), ("HC", int(c is not None))],
+            grid=(nb * 256, k, 1), threadgroup=(256, 1, 1),
+            output_shapes=[(k, n), (k, n), (k, nb, m), (k, nb, 3)],
+            output_dtypes=[mx.float32] * 4)
+        return v, r, mx.sum(gp, axis=1), mx.sum(sp, axis=1)
+    xs_ = X if c is None else X - c[None, :]
+    eta = (xs_ @ bb.T).T + e0[:, None]
+    if O is not None:
+        eta = eta + O
+    Yb = mx.broadcast_to(Y, (k, n))
+    if fam == 1:
+        mu = mx.sigmoid(eta)
+        v = Wn * mx.maximum(mu * (1 - mu), pmin)
+        mc = mx.clip(mu, pmin, 1 - pmin)
+        dv = -2 * (mx.where(Yb > 0, Yb * mx.log(mc), 0) + mx.where(Yb < 1, (1 - Yb) * mx.log(1 - mc), 0))
+    else:
+        mu = mx.exp(eta)
+        v = Wn * mu
+        dv = 2 * (mx.where(Yb > 0, Yb * (mx.log(mx.maximum(Yb, 1e-30)) - eta), 0) - (Yb - mu))
+    r = Wn * (Yb - mu)
+    return v, r, r @ xs_, mx.stack([mx.sum(v, axis=1), mx.sum(r, axis=1),
+                                   mx.sum(Wn * dv, axis=1)], axis=1)
+
+
 def backend():
     """'cuda', 'metal' or None: the GPU backend of this MLX build."""
     for name in ("cuda", "metal"):
@@ -285,6 +418,10 @@ def _kernel(name):
             _KERNELS[name] = mx.fast.cuda_kernel(
                 name=KERNEL_NAME, input_names=INPUTS, output_names=OUTPUTS,
                 source=(_KDIR / "path.kern").read_text(), header=_header("prelude_cuda.h"))
+        elif name == "rows":
+            _KERNELS[name] = mx.fast.cuda_kernel(
+                name="mlxs_glmnet_rows", input_names=["X", "bb", "e0", "O", "Y", "Wn", "c", "prm"],
+                output_names=["vo", "ro", "go", "so"], source=_ROWS_SRC)
         elif name == "gather":
             _KERNELS[name] = mx.fast.cuda_kernel(
                 name="mlxs_glmnet_gather", input_names=["X", "rows", "cols", "c", "w", "nm"],

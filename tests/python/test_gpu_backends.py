@@ -209,6 +209,155 @@ def test_stats_kernel_on_the_host(tmp_path, V, grouped):
         np.testing.assert_array_equal(np.fromfile(tmp_path / "xo", np.float32).reshape(M, p), xr)
 
 
+# The fused IRLS row pass (gpu._ROWS_SRC) as C++ on the host: one lane a row (LW = 1), blocks
+# one after the other, shared memory and atomics as plain memory. Its row split over blocks, the
+# families' moments, the shift, the offsets and the outputs' layout checked against numpy; the
+# lanes' shuffle sum runs only on a GPU (bench/gpu.py --check).
+_ROWS_HOST = r"""
+#include <cstdio>
+#include <cstdlib>
+#include <cstddef>
+#include <cmath>
+#include <vector>
+#include <algorithm>
+using std::min;
+struct k_u3 { unsigned x, y, z; };
+static k_u3 threadIdx, blockDim, blockIdx, gridDim;
+#define __shared__
+inline void __syncthreads() {}
+inline void atomicAdd(float* a, float v) { *a += v; }
+inline float __shfl_xor_sync(unsigned, float v, int) { return v; }
+template <int LW, int MT, int FAM, int HO, int HC>
+void rows(const float* X, const int* X_shape, const float* bb, const float* e0, const float* O,
+          const float* Y, const int* Y_shape, const float* Wn, const float* c, const float* prm,
+          float* vo, float* ro, float* go, float* so) {
+BODY
+}
+static std::vector<float> rd(const char* f, size_t m) {
+  std::vector<float> v(m); FILE* h = fopen(f, "rb"); fread(v.data(), 4, m, h); fclose(h); return v;
+}
+static void wr(const char* f, const std::vector<float>& v) {
+  FILE* h = fopen(f, "wb"); fwrite(v.data(), 4, v.size(), h); fclose(h);
+}
+int main(int argc, char** argv) {
+  int n = atoi(argv[1]), m = atoi(argv[2]), k = atoi(argv[3]), BY = atoi(argv[4]), nb = atoi(argv[5]);
+  float pm = atof(argv[6]);
+  std::vector<float> X = rd("X", (size_t)n * m), bb = rd("bb", (size_t)k * m), e0 = rd("e0", k),
+                     O = rd("O", (size_t)k * n), Y = rd("Y", (size_t)BY * n), W = rd("W", (size_t)k * n),
+                     c = rd("c", m);
+  int Xs[2] = {n, m}, Ys[2] = {BY, n};
+  float prm[1] = {pm};
+  std::vector<float> vo((size_t)k * n, -7.f), ro((size_t)k * n, -7.f), go((size_t)k * nb * m, -7.f),
+                     so((size_t)k * nb * 3, -7.f);
+  blockDim = {1, 1, 1}; gridDim = {(unsigned)nb, (unsigned)k, 1}; threadIdx = {0, 0, 0};
+  for (unsigned q = 0; q < gridDim.y; ++q)
+    for (unsigned b = 0; b < gridDim.x; ++b) {
+      blockIdx = {b, q, 0};
+      KERNEL_CALL;
+    }
+  wr("vo", vo); wr("ro", ro); wr("go", go); wr("so", so);
+}
+"""
+
+
+def _rows_reference(X, bb, e0, O, Y, W, c, fam, pm):
+    """numpy's float64 version of gpu.row_moments."""
+    xs = X.astype(np.float64) - (0 if c is None else c)
+    eta = xs @ bb.T.astype(np.float64) + e0 + (0 if O is None else O.T)          # (n, k)
+    Yb = np.broadcast_to(Y.T, eta.shape).astype(np.float64)
+    Wt = W.T.astype(np.float64)
+    if fam == 1:
+        mu = 1 / (1 + np.exp(-eta))
+        v = Wt * np.maximum(mu * (1 - mu), pm)
+        mc = np.clip(mu, pm, 1 - pm)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = -2 * (np.where(Yb > 0, Yb * np.log(mc), 0) + np.where(Yb < 1, (1 - Yb) * np.log(1 - mc), 0))
+    else:
+        mu = np.exp(eta)
+        v = Wt * mu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = 2 * (np.where(Yb > 0, Yb * (np.log(np.maximum(Yb, 1e-30)) - eta), 0) - (Yb - mu))
+    r = Wt * (Yb - mu)
+    return v.T, r.T, r.T @ xs, np.stack([v.sum(0), r.sum(0), (Wt * d).sum(0)], axis=1)
+
+
+def _rows_case(fam, k, shared_y, offsets, shift, n=157, m=37, seed=0):
+    rng = np.random.default_rng([fam, k, int(shared_y), int(offsets), int(shift), seed])
+    X = (rng.standard_normal((n, m)) + 2).astype(np.float32)
+    c = (rng.standard_normal(m) + 2).astype(np.float32) if shift else None
+    bb = (0.1 * rng.standard_normal((k, m))).astype(np.float32)
+    e0 = (0.3 * rng.standard_normal(k)).astype(np.float32)
+    O = (0.2 * rng.standard_normal((k, n))).astype(np.float32) if offsets else None
+    if fam == 1:
+        Y = (rng.random((1 if shared_y else k, n)) < 0.4).astype(np.float32)
+        if not shift:
+            bb *= 0.2
+    else:
+        Y = rng.poisson(1.5, (1 if shared_y else k, n)).astype(np.float32)
+        bb *= 0.2
+    W = rng.uniform(0.0, 2.0, (k, n)).astype(np.float32)
+    W /= W.sum(axis=1, keepdims=True)
+    return X, bb, e0, O, Y, W, c
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+@pytest.mark.parametrize("fam,k,shared_y,offsets,shift", [
+    (1, 1, True, False, True), (1, 2, False, True, False), (2, 1, True, True, True),
+    (2, 3, False, False, True)])
+def test_rows_kernel_on_the_host(tmp_path, fam, k, shared_y, offsets, shift):
+    """The fused IRLS pass's kernel source, compiled by g++ and run over its whole grid, gives
+    numpy's eta moments, gradients and sums (float32 against float64)."""
+    X, bb, e0, O, Y, W, c = _rows_case(fam, k, shared_y, offsets, shift)
+    n, m = X.shape
+    nb = 5                               # (157 rows: blocks of 32, the last one short)
+    call = (f"rows<1, 64, {fam}, {int(offsets)}, {int(shift)}>(X.data(), Xs, bb.data(), e0.data(), "
+            "O.data(), Y.data(), Ys, W.data(), c.data(), prm, vo.data(), ro.data(), go.data(), "
+            "so.data())")
+    src = _ROWS_HOST.replace("BODY", gpu._ROWS_SRC).replace("KERNEL_CALL", call)
+    (tmp_path / "k.cpp").write_text(src)
+    r = subprocess.run(["g++", "-std=c++17", "-O1", "-w", "-o", str(tmp_path / "k"),
+                        str(tmp_path / "k.cpp")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name, a in (("X", X), ("bb", bb), ("e0", e0), ("Y", Y), ("W", W),
+                    ("O", O if O is not None else np.zeros((k, n))),
+                    ("c", c if c is not None else np.zeros(m))):
+        np.asarray(a, dtype=np.float32).tofile(tmp_path / name)
+    r = subprocess.run([str(tmp_path / "k"), str(n), str(m), str(k), str(Y.shape[0]), str(nb),
+                        "1e-5"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = [np.fromfile(tmp_path / f, np.float32) for f in ("vo", "ro", "go", "so")]
+    v, rr, g, sums = _rows_reference(X, bb, e0, O, Y, W, c, fam, 1e-5)
+    np.testing.assert_allclose(got[0].reshape(k, n), v, rtol=2e-5, atol=1e-9)
+    np.testing.assert_allclose(got[1].reshape(k, n), rr, rtol=2e-5, atol=1e-8)
+    np.testing.assert_allclose(got[2].reshape(k, nb, m).sum(axis=1), g, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got[3].reshape(k, nb, 3).sum(axis=1), sums, rtol=1e-4, atol=1e-6)
+    # every block wrote its parts (no -7 left), and a block's gradient part is its rows' sum
+    per = -(-n // nb)
+    xs = X.astype(np.float64) - (0 if c is None else c)
+    for b in range(nb):
+        rows_ = slice(b * per, min(n, (b + 1) * per))
+        np.testing.assert_allclose(got[2].reshape(k, nb, m)[:, b], rr[:, rows_] @ xs[rows_],
+                                   rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("fam", [1, 2])
+def test_row_moments_stand_in(fam):
+    """gpu.row_moments' MLX-ops version (Metal, the CPU tests' FUSED_EVERYWHERE) gives numpy's
+    values, with and without the shift and offsets (to 1e-6: MLX's float64 exp and sigmoid on
+    the CPU are accurate to ~1e-7 relative, not to float64's rounding)."""
+    for k, shared_y, offsets, shift in ((1, True, False, True), (2, False, True, False)):
+        X, bb, e0, O, Y, W, c = _rows_case(fam, k, shared_y, offsets, shift)
+        d = mx.float64
+        with mx.stream(mx.cpu):
+            out = gpu.row_moments(mx.array(X, dtype=d), mx.array(bb, dtype=d),
+                                  mx.array(e0, dtype=d), None if O is None else mx.array(O, dtype=d),
+                                  mx.array(Y, dtype=d), mx.array(W, dtype=d), fam, 1e-5,
+                                  c=None if c is None else mx.array(c, dtype=d))
+            out = [np.array(a) for a in out]
+        for a, b in zip(out, _rows_reference(X, bb, e0, O, Y, W, c, fam, 1e-5)):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * np.abs(b).max())
+
+
 def _cpu_as_metal(perturb=0.0):
     """A stand-in for the Metal kernel: the CPU primitive run on the very inputs the Metal launch
     receives (float32), optionally with its coefficients perturbed."""
