@@ -649,3 +649,64 @@ def test_fold_losses_without_the_predictions_matrix(family, measure):
         # (float64 losses on the host: finite, where float32's on the device are not)
         assert np.isfinite(ref).all() and np.isfinite(dev).all()
         np.testing.assert_allclose(dev, ref, rtol=1e-3)
+
+
+@pytest.mark.parametrize("family,measure", _MEASURE_CASES + [("binomial", "auc")])
+@pytest.mark.parametrize("grouped", [True, False])
+def test_device_statistics_for_keep_auc_and_ungrouped(family, measure, grouped):
+    """With x on a device, keep=True, auc and grouped=False keep the held-out predictions there:
+    the folds' measures (AUC sorted there, ties shared as on the host) or the per-observation
+    losses' moments come back, and with keep the predictions matrix once, in the rows' order.
+    They equal the host's float64 statistics over the whole predictions matrix to float32
+    accuracy; a float32 overflow gives None (the host path)."""
+    import mlx.core as mx
+    from mlxs_glmnet import cv as cvm_
+    if measure == "auc" and not grouped:
+        pytest.skip("auc is always grouped (glmnet)")
+    rng = np.random.default_rng(5)
+    n, p, K = 300, 8, 4
+    x = rng.standard_normal((n, p))
+    eta = x[:, :3] @ np.array([0.8, -0.6, 0.4])
+    y = {"gaussian": eta + rng.standard_normal(n),
+         "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
+         "poisson": rng.poisson(np.exp(0.5 * eta)).astype(float)}[family]
+    foldid = rng.permutation(np.resize(np.arange(1, K + 1), n))
+    w = rng.uniform(0.5, 2.0, n)
+    w[:7] = 0.0                                   # zero weights: no say in any measure
+    off = 0.1 * rng.standard_normal(n) if family == "poisson" else None
+    kw = dict(weights=w) if off is None else dict(weights=w, offset=off)
+    fits = mg.glmnet_batch(x, y, family, foldid=foldid, device="cpu", **kw)
+    lam = np.asarray(fits[0].lambda_)
+    rows = cvm_._FoldRows(foldid, K, np.bincount(foldid)[1:])
+    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
+    nz = np.zeros(lam.size, dtype=np.int64)
+    say = lambda m: None                                             # noqa: E731
+    pm = cvm_._predmat(fits[1:], x, rows, n, lam, "lambda", off, say)
+    want = cvm_._cv_stats(pm, family, measure, grouped, y, w, rows, cw, n, lam, nz)
+    coefs = [cvm_._fold_coefs(ff, k, lam, "lambda") for k, ff in enumerate(fits[1:])]
+    xd = mx.array(x.astype(np.float32))
+    for keep in (False, True):
+        pmd, cvraw, moments = cvm_._device_stats(coefs, xd, rows, n, lam, off, family, measure,
+                                                 grouped, keep, y, w, cw, False)
+        got = (cvm_._cv_summary(cvraw, cw, np.full(lam.size, float(K)), lam, nz)
+               if cvraw is not None else cvm_._moments_summary(*moments, float(n), lam, nz))
+        tol = dict(rtol=2e-4, atol=0.01) if measure == "class" else dict(rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(got[0], want[0])
+        for a, b in zip(got[1:3], want[1:3]):
+            np.testing.assert_allclose(a, b, **tol)
+        if keep:
+            assert pmd.dtype == np.float64 and pmd.shape == pm.shape
+            np.testing.assert_allclose(pmd, pm, rtol=1e-5, atol=1e-5)
+        else:
+            assert pmd is None
+    if measure == "auc":
+        # ties: every prediction of a fold the same (an intercept-only coefficient column)
+        flat = [c.copy() for c in coefs]
+        for c in flat:
+            c[1:] = 0.0
+        _, cvraw, _ = cvm_._device_stats(flat, xd, rows, n, lam, off, family, measure, True,
+                                         False, y, w, cw, False)
+        np.testing.assert_allclose(cvraw, 0.5, rtol=1e-6)
+    if family == "poisson" and measure == "deviance":
+        assert cvm_._device_stats(coefs, mx.array((x * 200).astype(np.float32)), rows, n, lam,
+                                  off, family, measure, grouped, False, y, w, cw, False) is None

@@ -957,3 +957,16 @@ def test_cv_glmnet_with_x_on_the_device(gpu_on_cpu, fam):
     np.testing.assert_allclose(got.cvm[:L], ref.cvm[:L], rtol=2e-3)
     np.testing.assert_allclose(kept.cvm, got.cvm, rtol=1e-5)
     assert kept.fit_preval.shape[0] == len(y) and got.fit_preval is None
+    # the predictions kept on the device come back in the rows' order: the host's matrix
+    host_kept = mg.cv_glmnet(x, y, fam, seed=4, device="cpu", keep=True, thresh=1e-12)
+    np.testing.assert_allclose(kept.fit_preval[:, :L], host_kept.fit_preval[:, :L], rtol=2e-3,
+                               atol=2e-3)
+    # auc and ungrouped measures from the device's statistics
+    for kw in ([dict(type_measure="auc")] if fam == "binomial" else []) + [dict(grouped=False)]:
+        want = mg.cv_glmnet(x, y, fam, seed=4, device="cpu", thresh=1e-12, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            have = mg.cv_glmnet(xd, y, fam, seed=4, device="gpu", **kw)
+        L = min(len(want.cvm), len(have.cvm))
+        np.testing.assert_allclose(have.cvm[:L], want.cvm[:L], rtol=2e-3)
+        np.testing.assert_allclose(have.cvsd[:L], want.cvsd[:L], rtol=2e-2)
