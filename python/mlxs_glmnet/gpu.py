@@ -185,8 +185,7 @@ _GATHER_SRC = r"""
 # deviance term, then adds r_i (x_ij - c_j) to its lanes' gradient sums from the values it still
 # holds; the warps of a block add theirs in shared memory. Outputs v, r (k, n), the blocks'
 # gradient parts (k, nb, m) and their sums of v, r and wn d (k, nb, 3). Problem q is blockIdx.y.
-# LW: lanes a row (32 on CUDA; 1 for the host test), MT: columns a lane (m <= LW MT), RP: rows a
-# warp at a time, FAM 1
+# LW: lanes a row (32 on CUDA; 1 for the host test), MT: columns a lane (m <= LW MT), FAM 1
 # binomial / 2 poisson, HO: offsets given, HC: shift c given. XS and the KKT pass had read x
 # twice for this (eta, then r'x: irls.py).
 _ROWS_SRC = r"""
@@ -212,29 +211,18 @@ _ROWS_SRC = r"""
   const float e0q = e0[q], pm = prm[0];
   const size_t qn = (size_t)q * n;
   const size_t yq = Y_shape[0] == 1 ? (size_t)0 : qn;
-  for (int i0w = i0 + wid * RP; i0w < i1; i0w += nw * RP) {
-    // RP rows a warp at a time: their loads and their chains of shuffles and exps overlap
-    float xv[RP][MT], d[RP];
+  for (int i = i0 + wid; i < i1; i += nw) {
+    const float* xr = X + (size_t)i * m;
+    float xv[MT];
+    float d = 0.f;
 #pragma unroll
-    for (int u = 0; u < RP; ++u) {
-      const int i = i0w + u;
-      const float* xr = X + (size_t)(i < i1 ? i : i0w) * m;
-      d[u] = 0.f;
-#pragma unroll
-      for (int t = 0; t < MT; ++t) {
-        const int j = lane + LW * t;
-        xv[u][t] = (j < m && i < i1) ? xr[j] - csh[j] : 0.f;
-        d[u] += xv[u][t] * bsh[j];
-      }
+    for (int t = 0; t < MT; ++t) {
+      const int j = lane + LW * t;
+      xv[t] = j < m ? xr[j] - csh[j] : 0.f;
+      d += xv[t] * bsh[j];
     }
-#pragma unroll
-    for (int u = 0; u < RP; ++u)
-      for (int o = LW / 2; o > 0; o >>= 1) d[u] += __shfl_xor_sync(0xffffffffu, d[u], o);
-#pragma unroll
-    for (int u = 0; u < RP; ++u) {
-    const int i = i0w + u;
-    if (i >= i1) break;
-    const float eta = e0q + d[u] + (HO ? O[qn + i] : 0.f);
+    for (int o = LW / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+    const float eta = e0q + d + (HO ? O[qn + i] : 0.f);
     const float w = Wn[qn + i], y = Y[yq + i];
     float mu, v, dv;
     if (FAM == 1) {
@@ -249,14 +237,13 @@ _ROWS_SRC = r"""
     }
     const float r = w * (y - mu);
 #pragma unroll
-    for (int t = 0; t < MT; ++t) acc[t] += r * xv[u][t];
+    for (int t = 0; t < MT; ++t) acc[t] += r * xv[t];
     if (lane == 0) {
       vo[qn + i] = v;
       ro[qn + i] = r;
       sv += v;
       sr += r;
       sd += w * dv;
-    }
     }
   }
   for (int t = 0; t < MT; ++t) {
@@ -275,7 +262,6 @@ _ROWS_SRC = r"""
 """
 ROWS_MAX_COLUMNS = 32 * 64     # the fused pass's widest x (MT 64); wider ones use MLX ops
 ROWS_FUSED = os.environ.get("MLXS_GPU_ROWS_FUSED", "1") != "0"
-ROWS_RP = int(os.environ.get("MLXS_GPU_ROWS_RP", "1"))
 
 
 def _rows_tiles(m):
@@ -301,8 +287,7 @@ def row_moments(X, bb, e0, O, Y, Wn, fam, pmin, c=None):
         v, r, gp, sp = _kernel("rows")(
             inputs=[X, bb, e0, d if O is None else O, Y, Wn, d if c is None else c,
                     mx.array([pmin], dtype=mx.float32)],
-            template=[("LW", 32), ("MT", _rows_tiles(m)), ("RP", ROWS_RP if m <= 1024 else 1),
-                      ("FAM", int(fam)),
+            template=[("LW", 32), ("MT", _rows_tiles(m)), ("FAM", int(fam)),
                       ("HO", int(O is not None)), ("HC", int(c is not None))],
             grid=(nb * 256, k, 1), threadgroup=(256, 1, 1),
             output_shapes=[(k, n), (k, n), (k, nb, m), (k, nb, 3)],

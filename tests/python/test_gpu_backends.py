@@ -227,7 +227,7 @@ static k_u3 threadIdx, blockDim, blockIdx, gridDim;
 inline void __syncthreads() {}
 inline void atomicAdd(float* a, float v) { *a += v; }
 inline float __shfl_xor_sync(unsigned, float v, int) { return v; }
-template <int LW, int MT, int RP, int FAM, int HO, int HC>
+template <int LW, int MT, int FAM, int HO, int HC>
 void rows(const float* X, const int* X_shape, const float* bb, const float* e0, const float* O,
           const float* Y, const int* Y_shape, const float* Wn, const float* c, const float* prm,
           float* vo, float* ro, float* go, float* so) {
@@ -301,17 +301,16 @@ def _rows_case(fam, k, shared_y, offsets, shift, n=157, m=37, seed=0):
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
-@pytest.mark.parametrize("fam,k,shared_y,offsets,shift,rp", [
-    (1, 1, True, False, True, 1), (1, 2, False, True, False, 2), (2, 1, True, True, True, 2),
-    (2, 3, False, False, True, 1), (1, 1, True, True, True, 3)])
-def test_rows_kernel_on_the_host(tmp_path, fam, k, shared_y, offsets, shift, rp):
+@pytest.mark.parametrize("fam,k,shared_y,offsets,shift", [
+    (1, 1, True, False, True), (1, 2, False, True, False), (2, 1, True, True, True),
+    (2, 3, False, False, True)])
+def test_rows_kernel_on_the_host(tmp_path, fam, k, shared_y, offsets, shift):
     """The fused IRLS pass's kernel source, compiled by g++ and run over its whole grid, gives
-    numpy's eta moments, gradients and sums (float32 against float64); rp rows a lane at a time
-    (3: blocks of 32 rows end inside a group)."""
+    numpy's eta moments, gradients and sums (float32 against float64)."""
     X, bb, e0, O, Y, W, c = _rows_case(fam, k, shared_y, offsets, shift)
     n, m = X.shape
     nb = 5                               # (157 rows: blocks of 32, the last one short)
-    call = (f"rows<1, 64, {rp}, {fam}, {int(offsets)}, {int(shift)}>(X.data(), Xs, bb.data(), e0.data(), "
+    call = (f"rows<1, 64, {fam}, {int(offsets)}, {int(shift)}>(X.data(), Xs, bb.data(), e0.data(), "
             "O.data(), Y.data(), Ys, W.data(), c.data(), prm, vo.data(), ro.data(), go.data(), "
             "so.data())")
     src = _ROWS_HOST.replace("BODY", gpu._ROWS_SRC).replace("KERNEL_CALL", call)
