@@ -55,12 +55,6 @@ BF16_MIN_FLOPS = 1e11
 KKT_REUSE = os.environ.get("MLXS_GPU_KKT_REUSE", "1") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
-# Problems of one IRLS pass read x through gpu.row_moments' fused kernel (one read for eta, the
-# moments and the gradients, per problem) up to this many at a time; more share two GEMM reads
-# of x. MLXS_GPU_ROWS_FUSED=0 turns the kernel off. (FUSED_EVERYWHERE: its MLX-ops stand-in on
-# any backend, so that the CPU tests run the fused path's algebra.)
-ROWS_MAX_PROBLEMS = 2
-FUSED_EVERYWHERE = False
 BIG = 9.9e35
 
 
@@ -156,8 +150,7 @@ def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progr
 
 def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     from .engine import PathResult
-    from .gpu import _Profile, column_stats, gather, row_moments
-    from . import gpu as _gpu
+    from .gpu import _Profile, column_stats, gather
     be = _Backend(backend)
     prof = _Profile()                     # MLXS_GPU_PROFILE=1: seconds per stage in fit.info
     ul, ip, dp, cl = params
@@ -176,10 +169,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     Wn = be.arr(W / sw[:, None])                                  # (B, n)
     ya = np.asarray(y, dtype=np.float64)
     # (one response for every problem, a CV batch's: uploaded once, broadcast on the device)
-    Y1 = be.arr(ya)[None, :] if ya.ndim == 1 else None
-    Yd = mx.broadcast_to(Y1, (B, n)) if ya.ndim == 1 else be.arr(ya)
+    Yd = mx.broadcast_to(be.arr(ya), (B, n)) if ya.ndim == 1 else be.arr(ya)
     Od = mx.zeros((B, n), dtype=be.dt) if O is None else be.arr(O)   # (None: no offsets)
-    has_off = O is not None
     c = mx.mean(X[: min(n, 1024)], axis=0)
     st3 = column_stats(X, c, Wn, mx.zeros((1, n), be.dt), B)
     ybar_d = mx.sum(Wn * Yd, axis=1)
@@ -329,29 +320,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     def idx_d(idx):
         return be.arr(idx, integer=True)
 
-    def coefs_of(idx):
-        """(bsc (k, |S|), e0 (k,)): eta = offset + e0 + XS bsc, per unit of x - c."""
-        bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]
-        return bsc, b0[idx] - (dsh[np.ix_(idx, S)] * bsc).sum(axis=1)
-
-    def fused(k):
-        return FUSED_EVERYWHERE or (be.kind == "gpu" and _gpu.ROWS_FUSED
-                                    and _gpu.backend() == "cuda" and k <= ROWS_MAX_PROBLEMS)
-
-    def moments(idx, A, cols):
-        """At the current coefficients of the problems idx: the IRLS weights v and residuals r
-        (k, n), the gradients r'A (k, m) of A = XS (cols None) or of x - c (A = X, every column:
-        cols the strong set's place in it) and the sums of v, r and wn d (k, 3)."""
-        ix = idx_d(idx)
-        Yk = Y1 if Y1 is not None else Yd[ix]
-        bsc, e0 = coefs_of(idx)
-        if cols is not None:
-            bb = np.zeros((idx.size, p))
-            bb[:, S] = bsc
-            bsc = bb
-        return row_moments(A, be.arr(bsc), be.arr(e0), Od[ix] if has_off else None, Yk,
-                           Wn[ix], fam, PMIN, c=c if cols is not None else None)
-
     def group_refresh(idx, v):
         """The Grams of the iterating problems idx (and f's) under the full problem's current
         IRLS weights on their rows (see grp), for those whose own weights are close to them."""
@@ -406,30 +374,17 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         k = idx.size
         steps_total[0] += 1
         ix = idx_d(idx)
-        gr = None
         if KKT_REUSE and all(bb in at_kkt for bb in idx):
             # the KKT pass at these coefficients left their IRLS weights and residuals (one read
-            # of the strong columns, for eta, saved a lambda), and with the fused pass also the
-            # gradients of every column and the sums (no read at all)
+            # of the strong columns, for eta, saved a lambda)
             v = mx.stack([at_kkt[bb][0] for bb in idx])
             r = mx.stack([at_kkt[bb][1] for bb in idx])
-            if all(at_kkt[bb][2] is not None for bb in idx):
-                sums = mx.stack([at_kkt[bb][3] for bb in idx])
-                sv_d, sr_d = sums[:, 0], sums[:, 1]
-                if S:
-                    gr = mx.take(mx.stack([at_kkt[bb][2] for bb in idx]),
-                                 be.arr(S, integer=True), axis=1)
-            else:
-                sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
             kkt_reused[0] += 1
-        elif S and fused(idx.size):
-            v, r, gr, sums = moments(idx, XS, None)                 # one read of XS
-            sv_d, sr_d = sums[:, 0], sums[:, 1]
         else:
             v, r = _moments(eta_of(idx), Yd[ix], Wn[ix], fam, PMIN)
-            sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
         for bb in idx:                     # (the step moves the coefficients)
             at_kkt.pop(bb, None)
+        sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
         if not S:                                                   # intercept only: Newton
             mx.eval(sv_d, sr_d)
             svh = np.array(sv_d, dtype=np.float64)
@@ -464,8 +419,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         H = mx.stack([Hs[bb] for bb in idx])                        # (k, m, m)
         a = mx.stack([aH[bb] for bb in idx])                        # (k, m)
         svc = mx.stack([svH_d[bb] for bb in idx])[:, None]          # (k, 1)
-        if gr is None:
-            gr = r @ XS                                             # (k, m): XS' r
+        gr = r @ XS                                                 # (k, m): XS' r
         dS = mx.take(dsh_d[ix], Sd, axis=1)
         iS = mx.take(ixs_d[ix], Sd, axis=1)
         G = (H - dS[:, :, None] * a[:, None, :] - a[:, :, None] * dS[:, None, :]
@@ -552,26 +506,16 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 return
             # gradients of every variable at the solution (the KKT check and the next strong
             # rule) and its deviance, in one read of x
+            eta = eta_of(ok)
             ok_d = idx_d(ok)
-            if fused(ok.size):
-                # one read of x: eta from the strong set's coefficients, the moments, every
-                # column's gradient r'(x - c) and the deviance
-                vk, r, Gc, sums = moments(ok, X, S)
-                gd = (Gc - dsh_d[ok_d] * sums[:, 1:2]) * ixs_d[ok_d]
-                dvd = sums[:, 2]
-                mx.eval(gd, dvd, vk, r, Gc, sums)
-                for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
-                    at_kkt[bb] = (vk[i], r[i], Gc[i], sums[i])
-            else:
-                eta = eta_of(ok)
-                Yk, Wk = Yd[ok_d], Wn[ok_d]
-                vk, r = _moments(eta, Yk, Wk, fam, PMIN)
-                sr = mx.sum(r, axis=1)
-                gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
-                dvd = _deviance(eta, Yk, Wk, fam, PMIN)
-                mx.eval(gd, dvd, vk, r)
-                for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
-                    at_kkt[bb] = (vk[i], r[i], None, None)
+            Yk, Wk = Yd[ok_d], Wn[ok_d]
+            vk, r = _moments(eta, Yk, Wk, fam, PMIN)
+            sr = mx.sum(r, axis=1)
+            gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
+            dvd = _deviance(eta, Yk, Wk, fam, PMIN)
+            mx.eval(gd, dvd, vk, r)
+            for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
+                at_kkt[bb] = (vk[i], r[i])
             g[ok] = np.array(gd, dtype=np.float64)
             dev_now[ok] = np.array(dvd, dtype=np.float64)
             prof.mark("KKT gradients")

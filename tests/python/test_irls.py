@@ -73,13 +73,8 @@ CASES = [(fam, opt, shape) for fam in ("binomial", "poisson")
          for shape in ((300, 20), (60, 100))]
 
 
-@pytest.mark.parametrize("fused", [False, True], ids=["ops", "fused"])
 @pytest.mark.parametrize("fam,opt,shape", CASES, ids=[f"{f}-{o}-{s[0]}x{s[1]}" for f, o, s in CASES])
-def test_driver_matches_the_kernel_path(monkeypatch, fam, opt, shape, fused):
-    """fused: every pass over x through gpu.row_moments (the CUDA kernel's algebra: eta, the
-    moments and the gradients of x - c at once; the KKT pass's gradients feeding the next
-    step), here its MLX-ops stand-in."""
-    monkeypatch.setattr(irls, "FUSED_EVERYWHERE", fused)
+def test_driver_matches_the_kernel_path(monkeypatch, fam, opt, shape):
     n, p = shape
     rng, x, y = _data(fam, n, p, seed=zlib.crc32(f"{fam}{opt}{n}".encode()) % 1000)
     kw = _options(rng, n, p)[opt]
@@ -108,8 +103,7 @@ def test_driver_matches_the_kernel_path(monkeypatch, fam, opt, shape, fused):
 
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
 @pytest.mark.parametrize("group", [True, False])
-@pytest.mark.parametrize("fused", [False, True], ids=["ops", "fused"])
-def test_driver_batches_folds(monkeypatch, fam, group, fused):
+def test_driver_batches_folds(monkeypatch, fam, group):
     """CV folds move through the path in lockstep, sharing the union of their strong sets: every
     fold's path is still its own (its own lambda_max, its own early stop). With the full-data
     problem in the batch, Gram refreshes are shared (one batched product under the full problem's
@@ -123,7 +117,6 @@ def test_driver_batches_folds(monkeypatch, fam, group, fused):
     ref = mg.glmnet_batch(x, y, fam, weights_batch=Wb, thresh=1e-12)
     _driver(monkeypatch)
     monkeypatch.setattr(irls, "GROUP_REFRESH", group)
-    monkeypatch.setattr(irls, "FUSED_EVERYWHERE", fused)
     got = mg.glmnet_batch(x, y, fam, weights_batch=Wb, thresh=1e-12)
     assert (got[0].info["fold_gram_refreshes"] > 0) == group
     for b in range(Wb.shape[0]):
