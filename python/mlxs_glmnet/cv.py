@@ -206,17 +206,36 @@ def _wmean(x, w):
 
 def _weighted_auc(prob, wneg, wpos):
     """Weighted concordance of prob between negatives and positives (ties count 1/2), the value
-    of glmnet's auc.mat (survival::concordance with pair weight w_i * w_j)."""
+    of glmnet's auc.mat (survival::concordance with pair weight w_i * w_j). The prediction
+    sorted once; a tied group's negatives below it and half of its own come from the sorted
+    cumulative sums at the group's start and end (running extremes, no searches: a fold of 1e5
+    rows and 63 lambdas took 2.2 s with a stable sort and two searches a lambda on a 2-core VM,
+    0.42 s so)."""
     den = wneg.sum() * wpos.sum()
     if den <= 0:
         return np.nan
-    order = np.argsort(prob, kind="mergesort")
+    order = np.argsort(prob)
     ps = prob[order]
-    cw = np.concatenate([[0.0], np.cumsum(wneg[order])])
-    lo = np.searchsorted(ps, prob, side="left")
-    hi = np.searchsorted(ps, prob, side="right")
-    num = wpos @ (cw[lo] + 0.5 * (cw[hi] - cw[lo]))
-    return num / den
+    wn = wneg[order]
+    incl = np.cumsum(wn)
+    step = np.empty(ps.size + 1, dtype=bool)
+    step[0] = step[-1] = True
+    np.not_equal(ps[1:], ps[:-1], out=step[1:-1])
+    lo = np.maximum.accumulate(np.where(step[:-1], incl - wn, 0.0))
+    hi = np.minimum.accumulate(np.where(step[1:], incl, np.inf)[::-1])[::-1]
+    return float(wpos[order] @ (lo + hi)) * 0.5 / den
+
+
+def _each_lambda(f, L, m):
+    """[f(0), ..., f(L - 1)], on every core for folds of many rows (numpy's sorts release the
+    GIL: a fold of 1e5 rows and 63 lambdas, 364 -> 127 ms on a 2-core VM)."""
+    from .engine import _cpu_threads
+    nt = min(_cpu_threads(), L)
+    if nt < 2 or m * L < (1 << 17):
+        return [f(j) for j in range(L)]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(nt) as pool:
+        return list(pool.map(f, range(L)))
 
 
 def _cv_raw(family, measure, predmat, y, xp=np):
@@ -504,8 +523,8 @@ def _cv_stats(predmat, family, measure, grouped, yv, w, frows, cw, n, lam, nz):
         for k in range(nfolds):
             rows = frows.host(k)
             wneg, wpos = w[rows] * (1.0 - yv[rows]), w[rows] * yv[rows]
-            for j in range(L):
-                cvraw[k, j] = _weighted_auc(prob[rows, j], wneg, wpos)
+            pk = np.ascontiguousarray(prob[rows].T)          # (a lambda's predictions a row)
+            cvraw[k] = _each_lambda(lambda j: _weighted_auc(pk[j], wneg, wpos), L, rows.size)
         N = np.full(L, float(nfolds))
     else:
         raw = _cv_raw(family, measure, predmat, yv)

@@ -710,3 +710,32 @@ def test_device_statistics_for_keep_auc_and_ungrouped(family, measure, grouped):
     if family == "poisson" and measure == "deviance":
         assert cvm_._device_stats(coefs, mx.array((x * 200).astype(np.float32)), rows, n, lam,
                                   off, family, measure, grouped, False, y, w, cw, False) is None
+
+
+def test_auc_of_many_rows_on_threads():
+    """The AUC statistics of folds with many rows (every lambda on a thread) equal a
+    searchsorted reference's (ties in the predictions included)."""
+    from mlxs_glmnet import cv as cvm_
+    rng = np.random.default_rng(11)
+    n, L, K = 12000, 24, 2
+    pm = np.round(rng.standard_normal((n, L)), 1)              # many tied predictions
+    y = (rng.random(n) < 0.3).astype(float)
+    w = rng.uniform(0.2, 3.0, n)
+    foldid = rng.permutation(np.resize(np.arange(1, K + 1), n))
+    rows = cvm_._FoldRows(foldid, K, np.bincount(foldid)[1:])
+    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
+    lam = np.geomspace(1, 0.01, L)
+    got = cvm_._cv_stats(pm, "binomial", "auc", True, y, w, rows, cw, n, lam, np.zeros(L))
+
+    def ref(prob, wneg, wpos):
+        order = np.argsort(prob, kind="mergesort")
+        ps = prob[order]
+        c = np.concatenate([[0.0], np.cumsum(wneg[order])])
+        lo, hi = np.searchsorted(ps, prob, "left"), np.searchsorted(ps, prob, "right")
+        return wpos @ (c[lo] + 0.5 * (c[hi] - c[lo])) / (wneg.sum() * wpos.sum())
+    prob = 1 / (1 + np.exp(-pm))
+    raw = np.array([[ref(prob[rows.host(k), j], (w * (1 - y))[rows.host(k)], (w * y)[rows.host(k)])
+                     for j in range(L)] for k in range(K)])
+    want = cvm_._cv_summary(raw, cw, np.full(L, float(K)), lam, np.zeros(L))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
