@@ -970,3 +970,30 @@ def test_cv_glmnet_with_x_on_the_device(gpu_on_cpu, fam):
         L = min(len(want.cvm), len(have.cvm))
         np.testing.assert_allclose(have.cvm[:L], want.cvm[:L], rtol=2e-3)
         np.testing.assert_allclose(have.cvsd[:L], want.cvsd[:L], rtol=2e-2)
+
+
+@pytest.mark.parametrize("fam", ["gaussian", "binomial"])
+def test_cv_glmnet_uploads_a_host_x_once(gpu_on_cpu, monkeypatch, fam):
+    """A host x (an R matrix: Fortran order) whose CV batch goes to the GPU is uploaded by
+    cv_glmnet itself, so the held-out measures are computed from the device copy: the same
+    CV curve as with an mx.array x, and the host's float64 curve to float32 accuracy; relax=True
+    and the CPU keep the host x."""
+    from mlxs_glmnet import cv as cvm_
+    _, x, y = _data(fam, n=600, p=10, seed=2)
+    xf = np.asfortranarray(x.astype(np.float32).astype(np.float64))
+    seen = []
+    real = cvm_._grouped_cvraw
+    monkeypatch.setattr(cvm_, "_grouped_cvraw",
+                        lambda ff, X, *a: seen.append(type(X).__name__) or real(ff, X, *a))
+    ref = mg.cv_glmnet(xf, y, fam, seed=4, device="cpu", thresh=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dev = mg.cv_glmnet(mx.array(xf.astype(np.float32)), y, fam, seed=4, device="gpu")
+        got = mg.cv_glmnet(xf, y, fam, seed=4, device="gpu")
+    assert seen == ["ndarray", "array", "array"]
+    assert got.glmnet_fit.info["device"] == "gpu"
+    np.testing.assert_array_equal(got.cvm, dev.cvm)
+    np.testing.assert_array_equal(got.glmnet_fit.beta, dev.glmnet_fit.beta)
+    L = min(len(ref.cvm), len(got.cvm))
+    np.testing.assert_allclose(got.cvm[:L], ref.cvm[:L], rtol=2e-3)
+    assert xf.flags.f_contiguous and xf.flags.writeable                 # the caller's x as it was
