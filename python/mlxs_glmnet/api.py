@@ -625,6 +625,33 @@ def _kept_columns(excluded, dev, X):
     return np.flatnonzero(~excluded)
 
 
+def _x_on_device(prep, family, device, dtype, type_gaussian, B, folds=False):
+    """A host x whose fit goes to a GPU, uploaded once here (the engine's own copy,
+    gpu._device_x) where several fits or passes will read it: cv_glmnet (the batch, then the
+    held-out predictions and measures on the device instead of from the host's x) and relax=True
+    (every active set's refit is a fit of its own: each uploaded x again). prep["X"] becomes the
+    device array; nothing changes where the fit stays on the CPU or the choice raises (the fit
+    then names the argument)."""
+    from . import gpu, memory
+    X = prep["X"]
+    if isinstance(X, engine.mx.array) or engine.is_sparse(X):
+        return
+    n, p = prep["n"], prep["p"]
+    try:
+        if engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype) != "gpu":
+            return
+        if not (gpu._ACTIVE.get("force") or gpu.gpu_available()):
+            return                              # (device="gpu" without one: the fit says so)
+        auto = device is None or (isinstance(device, str) and device == "auto")
+        mode = engine.choose_mode(family, n, p, type_gaussian, False)
+        if memory.plan_gpu(mode, n, p, B, prep["nlam"], asked=not auto, folds=folds,
+                           irls=family != "gaussian" and gpu._glm_driver(n) == "irls") != "gpu":
+            return
+    except (ValueError, MemoryError):
+        return
+    prep["X"] = gpu._device_x(X, 1)
+
+
 def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
          trace_it, type_gaussian, unit=False):
     """unit: every row of Wb is all ones (glmnet() without weights, or several responses)."""
@@ -768,6 +795,8 @@ def glmnet(x, y, family: str = "gaussian", *, weights=None, offset=None, alpha: 
     kw = dict(standardize=standardize, intercept=intercept, thresh=thresh, maxit=maxit,
               device=device, dtype=dtype, trace_it=trace_it, type_gaussian=type_gaussian,
               unit=prep["unit_w"])
+    if relax:
+        _x_on_device(prep, family, device, dtype, type_gaussian, 1)
     fit = _run(prep, family, prep["w"][None, :], np.array([prep["n"]]), offset is not None, **kw)[0]
     if relax:
         fit.relaxed = _relaxed(fit, prep, family, offset is not None, int(maxp), bool(path),

@@ -559,36 +559,6 @@ def _moments_summary(cvm, msd, N, lam, nz):
     return lam[good], cvm[good], cvsd[good], nz[good]
 
 
-def _x_to_device(prep, family, args, nfolds):
-    """A host x whose CV batch goes to a GPU goes up here, once, instead of inside the engine
-    (the same copy: gpu._device_x), so that the held-out predictions and measures are computed
-    there as well (_grouped_cvraw, _device_stats) instead of from the host's x: an R matrix,
-    say. prep["X"] becomes the device array; nothing changes where the batch stays on the CPU
-    or the choice raises (the fit then names the argument)."""
-    from . import gpu, memory
-    eng = api.engine
-    X = prep["X"]
-    if isinstance(X, eng.mx.array) or eng.is_sparse(X):
-        return
-    n, p = prep["n"], prep["p"]
-    device = args["device"]
-    try:
-        if eng.resolve_device(device, x=X, family=family, shape=(n, p),
-                              dtype=args["dtype"]) != "gpu":
-            return
-        if not (gpu._ACTIVE.get("force") or gpu.gpu_available()):
-            return                              # (device="gpu" without one: the fit says so)
-        auto = device is None or (isinstance(device, str) and device == "auto")
-        mode = eng.choose_mode(family, n, p, args["type_gaussian"], False)
-        if memory.plan_gpu(mode, n, p, nfolds + 1, prep["nlam"], asked=not auto,
-                           irls=family != "gaussian" and gpu._glm_driver(n) == "irls",
-                           folds=True) != "gpu":
-            return
-    except (ValueError, MemoryError):
-        return
-    prep["X"] = gpu._device_x(X, 1)
-
-
 def _opt_relaxed(statlist, gamma, auc):
     """glmnet's getOptcv.relaxed: over every (gamma, lambda), the largest lambda (then gamma)
     attaining the smallest measure, and the largest within one standard error of it."""
@@ -722,8 +692,10 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
     say("Training")
     say(f"Fold: 1-{nfolds}/{nfolds} (full data and {nfolds} folds as {nfolds + 1} problems of one engine call)")
     args["foldid"] = api._Folds(foldid, nfolds, sizes)
-    if not relax:
-        _x_to_device(prep, family, args, nfolds)
+    # (on a GPU: x goes up here, so that the held-out statistics and any relaxed refits read the
+    # device's copy too)
+    api._x_on_device(prep, family, args["device"], args["dtype"], args["type_gaussian"],
+                     nfolds + 1, folds=True)
     fits = api._batch(prepared, args)
     fit, fold_fits = fits[0], fits[1:]
     if relax:                 # glmnet's relax.glmnet on the full data's fit and on every fold's

@@ -976,8 +976,7 @@ def test_cv_glmnet_with_x_on_the_device(gpu_on_cpu, fam):
 def test_cv_glmnet_uploads_a_host_x_once(gpu_on_cpu, monkeypatch, fam):
     """A host x (an R matrix: Fortran order) whose CV batch goes to the GPU is uploaded by
     cv_glmnet itself, so the held-out measures are computed from the device copy: the same
-    CV curve as with an mx.array x, and the host's float64 curve to float32 accuracy; relax=True
-    and the CPU keep the host x."""
+    CV curve as with an mx.array x, and the host's float64 curve to float32 accuracy."""
     from mlxs_glmnet import cv as cvm_
     _, x, y = _data(fam, n=600, p=10, seed=2)
     xf = np.asfortranarray(x.astype(np.float32).astype(np.float64))
@@ -997,3 +996,27 @@ def test_cv_glmnet_uploads_a_host_x_once(gpu_on_cpu, monkeypatch, fam):
     L = min(len(ref.cvm), len(got.cvm))
     np.testing.assert_allclose(got.cvm[:L], ref.cvm[:L], rtol=2e-3)
     assert xf.flags.f_contiguous and xf.flags.writeable                 # the caller's x as it was
+
+
+def test_relaxed_fits_read_one_upload(gpu_on_cpu, monkeypatch):
+    """glmnet(relax=True) and cv_glmnet(relax=True) with a host x on the GPU upload it once
+    (every active set's refit is a fit of its own, which uploaded x again), with the fits of an
+    mx.array x; device="cpu" uploads nothing."""
+    _, x, y = _data("gaussian", n=500, p=12, seed=3)
+    xf = np.asfortranarray(x.astype(np.float32).astype(np.float64))
+    ups = []
+    real = gpu._device_x
+    monkeypatch.setattr(gpu, "_device_x", lambda a, mode: (isinstance(a, np.ndarray)
+                                                          and ups.append("host")) or real(a, mode))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = mg.glmnet(xf, y, device="gpu", relax=True)
+        assert ups == ["host"] and got.relaxed.info["relaxed_refits"] > 3
+        want = mg.glmnet(mx.array(xf.astype(np.float32)), y, device="gpu", relax=True)
+        np.testing.assert_array_equal(got.relaxed.beta, want.relaxed.beta)
+        ups.clear()
+        cvr = mg.cv_glmnet(xf, y, device="gpu", relax=True, nfolds=3, seed=1)
+        assert ups == ["host"] and cvr.relaxed is not None
+        ups.clear()
+        mg.glmnet(xf, y, device="cpu", relax=True)
+        assert ups == []
