@@ -41,6 +41,8 @@ ROOT = os.path.dirname(HERE)
 SIZES = [(500, 50), (2000, 100), (5000, 200), (100000, 1000)]
 BIG = (100000, 1000)
 CV_SIZES = [(5000, 200), (100000, 1000)]
+# binomial CV with type.measure = "auc" (glmnet ranks each fold's predictions at every lambda)
+AUC_SIZES = [(5000, 200), (50000, 100)]
 RELAX_SIZES = [(500, 50), (5000, 200)]
 SPARSE_SIZES = [(10000, 1000, 0.01), (50000, 5000, 0.002), (100000, 20000, 0.0005)]
 
@@ -144,15 +146,17 @@ for (i in seq_len(nrow(jobs))) {
   for (r in seq_len(j$reps)) {
     gc(FALSE)
     t0 <- proc.time()[["elapsed"]]
-    cm <- mlxsglmnet::mlxs_cv_glmnet(x, y, family = j$family, foldid = foldid)
+    cm <- mlxsglmnet::mlxs_cv_glmnet(x, y, family = j$family, foldid = foldid,
+                                     type.measure = j$measure)
     tm[r] <- proc.time()[["elapsed"]] - t0
     gc(FALSE)
     t0 <- proc.time()[["elapsed"]]
-    cg <- cv.glmnet(x, y, family = j$family, foldid = foldid)
+    cg <- cv.glmnet(x, y, family = j$family, foldid = foldid, type.measure = j$measure)
     tg[r] <- proc.time()[["elapsed"]] - t0
   }
   out <- rbind(out, data.frame(n = j$n, p = j$p, family = j$family, reps = j$reps,
-                               mlxs = median(tm), glmnet = median(tg),
+                               measure = names(cm$name), mlxs = median(tm), glmnet = median(tg),
+                               cvm = max(abs(cm$cvm - cg$cvm[seq_along(cm$cvm)])),
                                lmin_mlxs = cm$lambda.min, lmin_glmnet = cg$lambda.min,
                                l1se_mlxs = cm$lambda.1se, l1se_glmnet = cg$lambda.1se))
   cat(sprintf("cv %s %dx%d: mlxs %.3f s, cv.glmnet %.3f s\n", j$family, j$n, j$p, median(tm), median(tg)))
@@ -342,7 +346,7 @@ def main(argv=None):
 
 def run_cv(args, work):
     """The cross-validation section, timed inside R: (rows, None) or (None, why not)."""
-    jobs = ["x y n p family reps"]
+    jobs = ["x y n p family reps measure"]
     for (n, p) in CV_SIZES:
         if args.skip_big and (n, p) == BIG:
             continue
@@ -353,7 +357,11 @@ def run_cv(args, work):
                 continue
             tag = _dataset(work, f"cv_{fam}_{n}x{p}", n, p, fam)[0]
             reps = 1 if (n, p) == BIG else args.cv_repeats
-            jobs.append(f"{tag}_x.bin {tag}_y.bin {n} {p} {fam} {reps}")
+            jobs.append(f"{tag}_x.bin {tag}_y.bin {n} {p} {fam} {reps} default")
+    if "binomial" in args.families and not args.only_big:
+        for (n, p) in AUC_SIZES:
+            tag = _dataset(work, f"cv_binomial_{n}x{p}", n, p, "binomial")[0]
+            jobs.append(f"{tag}_x.bin {tag}_y.bin {n} {p} binomial {args.cv_repeats} auc")
     return run_r_section(work, "cv", R_CV, jobs)
 
 
@@ -451,10 +459,12 @@ def write_results(args, rows, cv_rows, cv_note, mx, mg, peak_rss_mb, relax=None,
         _section(lines, "Cross-validation (10 folds, same foldid), timed inside R",
                  "`mlxsglmnet::mlxs_cv_glmnet()` (engine through reticulate) vs `glmnet::cv.glmnet()`, "
                  "both called from one R process, medians of the repeats.", "CV", (cv_rows, cv_note),
-                 "| n | p | family | repeats | mlxs_cv_glmnet (s) | cv.glmnet (s) | ratio | lambda.min mlxs / glmnet | lambda.1se mlxs / glmnet |",
-                 "|---:|---:|---|---:|---:|---:|---:|---|---|",
-                 lambda r: (f"| {r['n']} | {r['p']} | {r['family']} | {r['reps']} | {float(r['mlxs']):.3f} | "
+                 "| n | p | family | measure | repeats | mlxs_cv_glmnet (s) | cv.glmnet (s) | ratio | max abs d cvm | lambda.min mlxs / glmnet | lambda.1se mlxs / glmnet |",
+                 "|---:|---:|---|---|---:|---:|---:|---:|---:|---|---|",
+                 lambda r: (f"| {r['n']} | {r['p']} | {r['family']} | {r['measure']} | {r['reps']} | "
+                            f"{float(r['mlxs']):.3f} | "
                             f"{float(r['glmnet']):.3f} | **{float(r['mlxs']) / float(r['glmnet']):.2f}** | "
+                            f"{float(r['cvm']):.1e} | "
                             f"{float(r['lmin_mlxs']):.5g} / {float(r['lmin_glmnet']):.5g} | "
                             f"{float(r['l1se_mlxs']):.5g} / {float(r['l1se_glmnet']):.5g} |"))
     if relax is not None:
