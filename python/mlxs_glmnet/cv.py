@@ -367,7 +367,7 @@ def _device_stats(coefs, X, frows, n, lam, off, family, measure, grouped, keep, 
     mx = api.engine.mx
     from . import gpu
     f32 = np.float32
-    K, L = len(coefs), lam.shape[0]
+    L = lam.shape[0]
     y_d = mx.array(yv.astype(f32))
     w_d = None if unit_w else mx.array(w.astype(f32))
     off_d = None if off is None else mx.array(off.astype(f32))
