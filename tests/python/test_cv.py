@@ -597,6 +597,27 @@ _MEASURE_CASES = [("gaussian", m) for m in ("mse", "mae")] + \
     [("poisson", m) for m in ("deviance", "mse", "mae")]
 
 
+def _fold_case(family, seed, n, p, K, zeros=0):
+    """A weighted CV problem fitted as a batch on the CPU: (n, K, x, y, foldid, w, offset, fits,
+    the full data's lambdas, the folds' rows, the folds' weight sums)."""
+    from mlxs_glmnet import cv as cvm_
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, p))
+    eta = x[:, :3] @ np.array([0.8, -0.6, 0.4])
+    y = {"gaussian": eta + rng.standard_normal(n),
+         "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
+         "poisson": rng.poisson(np.exp(0.5 * eta)).astype(float)}[family]
+    foldid = rng.permutation(np.resize(np.arange(1, K + 1), n))
+    w = rng.uniform(0.5, 2.0, n)
+    w[:zeros] = 0.0
+    off = 0.1 * rng.standard_normal(n) if family == "poisson" else None
+    kw = dict(weights=w) if off is None else dict(weights=w, offset=off)
+    fits = mg.glmnet_batch(x, y, family, foldid=foldid, device="cpu", **kw)
+    rows = cvm_._FoldRows(foldid, K, np.bincount(foldid)[1:])
+    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
+    return n, K, x, y, foldid, w, off, fits, np.asarray(fits[0].lambda_), rows, cw
+
+
 @pytest.mark.parametrize("family,measure", _MEASURE_CASES)
 def test_fold_losses_without_the_predictions_matrix(family, measure):
     """cv_glmnet's grouped measures are averaged fold by fold (no (n, L) matrix): the same numbers
@@ -605,21 +626,7 @@ def test_fold_losses_without_the_predictions_matrix(family, measure):
     A poisson fold whose float32 losses overflow comes back whole and is averaged on the host."""
     import mlx.core as mx
     from mlxs_glmnet import cv as cvm_
-    rng = np.random.default_rng(3)
-    n, p, K = 400, 12, 5
-    x = rng.standard_normal((n, p))
-    eta = x[:, :3] @ np.array([0.8, -0.6, 0.4])
-    y = {"gaussian": eta + rng.standard_normal(n),
-         "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
-         "poisson": rng.poisson(np.exp(0.5 * eta)).astype(float)}[family]
-    foldid = rng.permutation(np.resize(np.arange(1, K + 1), n))
-    w = rng.uniform(0.5, 2.0, n)
-    off = 0.1 * rng.standard_normal(n) if family == "poisson" else None
-    kw = dict(weights=w) if off is None else dict(weights=w, offset=off)
-    fits = mg.glmnet_batch(x, y, family, foldid=foldid, device="cpu", **kw)
-    lam = np.asarray(fits[0].lambda_)
-    rows = cvm_._FoldRows(foldid, K, np.bincount(foldid)[1:])
-    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
+    n, K, x, y, foldid, w, off, fits, lam, rows, cw = _fold_case(family, 3, 400, 12, 5)
     say = lambda m: None                                             # noqa: E731
     host = cvm_._grouped_cvraw(fits[1:], x, rows, lam, "lambda", off, family, measure, y, w,
                                cw, False, say)
@@ -663,22 +670,8 @@ def test_device_statistics_for_keep_auc_and_ungrouped(family, measure, grouped):
     from mlxs_glmnet import cv as cvm_
     if measure == "auc" and not grouped:
         pytest.skip("auc is always grouped (glmnet)")
-    rng = np.random.default_rng(5)
-    n, p, K = 300, 8, 4
-    x = rng.standard_normal((n, p))
-    eta = x[:, :3] @ np.array([0.8, -0.6, 0.4])
-    y = {"gaussian": eta + rng.standard_normal(n),
-         "binomial": (eta + rng.logistic(size=n) > 0).astype(float),
-         "poisson": rng.poisson(np.exp(0.5 * eta)).astype(float)}[family]
-    foldid = rng.permutation(np.resize(np.arange(1, K + 1), n))
-    w = rng.uniform(0.5, 2.0, n)
-    w[:7] = 0.0                                   # zero weights: no say in any measure
-    off = 0.1 * rng.standard_normal(n) if family == "poisson" else None
-    kw = dict(weights=w) if off is None else dict(weights=w, offset=off)
-    fits = mg.glmnet_batch(x, y, family, foldid=foldid, device="cpu", **kw)
-    lam = np.asarray(fits[0].lambda_)
-    rows = cvm_._FoldRows(foldid, K, np.bincount(foldid)[1:])
-    cw = np.bincount(foldid, weights=w, minlength=K + 1)[1:]
+    # (zero weights on 7 rows: no say in any measure)
+    n, K, x, y, foldid, w, off, fits, lam, rows, cw = _fold_case(family, 5, 300, 8, 4, zeros=7)
     nz = np.zeros(lam.size, dtype=np.int64)
     say = lambda m: None                                             # noqa: E731
     pm = cvm_._predmat(fits[1:], x, rows, n, lam, "lambda", off, say)
