@@ -357,13 +357,16 @@ def _device_auc(eta, y, w):
 
 def _device_stats(coefs, X, frows, n, lam, off, family, measure, grouped, keep, yv, w, cw,
                   unit_w):
-    """keep, auc and grouped=False with x on a device: the folds' held-out predictions stay
-    there (float32) and glmnet's per-fold measures (AUC: each column sorted there), or the
-    per-observation losses' weighted moments (grouped=False: mean first, then the squared
-    deviations from it), come back as a few (L,) arrays; with keep the predictions come back
-    once, in the rows' own order, as float64. Returns (predmat or None, cvraw (K, L) or None,
+    """glmnet's cvcompute with x on a device: the folds' held-out predictions stay there
+    (float32: only the columns some lambda uses are read) and glmnet's per-fold measures (AUC:
+    each lambda's predictions sorted there), or the per-observation losses' weighted moments
+    (grouped=False: the mean first, then the squared deviations from it), come back as a few
+    (L,) arrays, in one evaluation for all folds; with keep the predictions come back once, in
+    the rows' own order, as float64. At n = 1e6, p = 1e3 on an H100 cv_glmnet's statistics took
+    2.1 s through the host and 19-30 ms so. Returns (predmat or None, cvraw (K, L) or None,
     (cvm, mean squared deviation) or None), or None where a float32 value is not finite (the
-    host's float64 path then)."""
+    host's float64 path then). cw: the folds' weight sums; unit_w: w is all ones (not
+    uploaded)."""
     mx = api.engine.mx
     from . import gpu
     f32 = np.float32
@@ -471,42 +474,19 @@ def _fold_wmean(raw, w):
     return _wmean(np.where(np.isinf(raw), np.nan, raw), w)
 
 
-def _grouped_cvraw(fold_fits, X, frows, lam, alignment, off, family, measure, yv, w, cw, unit_w,
-                   say):
-    """glmnet's cvcompute (grouped, any measure but auc) fold by fold, without the (n, L)
-    matrix of held-out predictions: each fold's losses and their weighted mean. At n = 1e6 and
-    63 lambdas the predictions matrix and the passes over it took ~3 s on a 2-core VM, and a GPU
-    fit's CV 2.1 s after a 21 ms batch (H100). With x on a device the losses are computed there
-    and only each fold's (L,) sums come back, in one evaluation for all folds (float32; a fold
-    with a non-finite loss comes back whole and is averaged on the host). cw: the folds' weight
-    sums; unit_w: w is all ones (not uploaded)."""
+def _grouped_cvraw(fold_fits, X, frows, lam, alignment, off, family, measure, yv, w, say):
+    """glmnet's cvcompute (grouped, any measure but auc) fold by fold on the host, without the
+    (n, L) matrix of held-out predictions: each fold's losses and their weighted mean (at
+    n = 1e6 and 63 lambdas the predictions matrix and the passes over it took ~3 s on a 2-core
+    VM). With x on a device _device_stats takes the measures there; this is its float64
+    fallback."""
     K, L = len(fold_fits), lam.shape[0]
     cvraw = np.empty((K, L))
-    mx = api.engine.mx
-    coefs = [_fold_coefs(ff, k, lam, alignment) for k, ff in enumerate(fold_fits)]
-    pending = {}
-    if isinstance(X, mx.array):
-        f32 = np.float32
-        y_d = mx.array(yv.astype(f32))
-        w_d = None if unit_w else mx.array(w.astype(f32))
-        off_d = None if off is None else mx.array(off.astype(f32))
-        for k, cf in enumerate(coefs):
-            used = np.flatnonzero(np.any(cf[1:] != 0, axis=1))
-            if used.size:
-                r = frows.device(k)
-                raw = _cv_raw(family, measure, _device_eta(X, r, cf, used, off_d),
-                              mx.take(y_d, r), xp=mx)
-                s_ = mx.sum(raw, axis=0) if w_d is None else mx.take(w_d, r) @ raw
-                pending[k] = (mx.all(mx.isfinite(raw)), s_)
-        mx.eval(*[v for pair in pending.values() for v in pair])
-    for k, cf in enumerate(coefs):
-        if k in pending and pending[k][0].item():
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cvraw[k] = np.array(pending[k][1], dtype=np.float64) / cw[k]
-        else:
-            rows = frows.host(k)
-            raw = _cv_raw(family, measure, _fold_eta(X, rows, cf, off), yv[rows])
-            cvraw[k] = _fold_wmean(raw, w[rows])
+    for k, ff in enumerate(fold_fits):
+        rows = frows.host(k)
+        raw = _cv_raw(family, measure, _fold_eta(X, rows, _fold_coefs(ff, k, lam, alignment), off),
+                      yv[rows])
+        cvraw[k] = _fold_wmean(raw, w[rows])
         say(f"Fold: {k + 1}/{K}")
     return cvraw
 
@@ -730,11 +710,12 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
 
     def stats_at(g):
         """Held-out predictions of the folds' fits (blended with their relaxed fits at gamma
-        g < 1) and glmnet's statistics of them; the predictions matrix (None when not kept)
-        is formed only where keep, auc or grouped=False need it."""
+        g < 1) and glmnet's statistics of them: with x on a device all of it there, else on the
+        host, where the predictions matrix (None when not kept) is formed only for keep, auc or
+        grouped=False."""
         ffs = [ff if g == 1.0 else ff.blend(g) for ff in fold_fits]
         X = prep["X"]
-        if (keep or measure == "auc" or not grouped) and isinstance(X, api.engine.mx.array):
+        if isinstance(X, api.engine.mx.array):
             got = _device_stats([_fold_coefs(ff, k, lam, alignment) for k, ff in enumerate(ffs)],
                                 X, frows, n, lam, off, family, measure, grouped, keep, yv, w, cw,
                                 bool(prep.get("unit_w")))
@@ -745,10 +726,9 @@ def cv_glmnet(x, y, family: str = "gaussian", *, nfolds: int = 10, foldid=None,
                     return pm, _cv_summary(cvraw, cw, np.full(L, float(nfolds)), lam, nz)
                 return pm, _moments_summary(*moments, float(n), lam, nz)
         if keep or measure == "auc" or not grouped:
-            pm = _predmat(ffs, prep["X"], frows, n, lam, alignment, off, say)
+            pm = _predmat(ffs, X, frows, n, lam, alignment, off, say)
             return pm, _cv_stats(pm, family, measure, grouped, yv, w, frows, cw, n, lam, nz)
-        cvraw = _grouped_cvraw(ffs, prep["X"], frows, lam, alignment, off, family, measure,
-                               yv, w, cw, bool(prep.get("unit_w")), say)
+        cvraw = _grouped_cvraw(ffs, X, frows, lam, alignment, off, family, measure, yv, w, say)
         return None, _cv_summary(cvraw, cw, np.full(L, float(nfolds)), lam, nz)
 
     predmat, (lam_out, cvm, cvsd, nz_out) = stats_at(1.0)

@@ -623,13 +623,12 @@ def test_fold_losses_without_the_predictions_matrix(family, measure):
     """cv_glmnet's grouped measures are averaged fold by fold (no (n, L) matrix): the same numbers
     as glmnet's cvcompute over the whole predictions matrix (keep=True takes that road), and, with
     x on a device, the losses computed there (float32) agree with the host's to float32 precision.
-    A poisson fold whose float32 losses overflow comes back whole and is averaged on the host."""
+    Poisson losses that overflow float32 send the statistics back to the host."""
     import mlx.core as mx
     from mlxs_glmnet import cv as cvm_
     n, K, x, y, foldid, w, off, fits, lam, rows, cw = _fold_case(family, 3, 400, 12, 5)
     say = lambda m: None                                             # noqa: E731
-    host = cvm_._grouped_cvraw(fits[1:], x, rows, lam, "lambda", off, family, measure, y, w,
-                               cw, False, say)
+    host = cvm_._grouped_cvraw(fits[1:], x, rows, lam, "lambda", off, family, measure, y, w, say)
     pm = cvm_._predmat(fits[1:], x, rows, n, lam, "lambda", off, say)
     nz = np.zeros(lam.size, dtype=np.int64)
     whole = cvm_._cv_stats(pm, family, measure, True, y, w, rows, cw, n, lam, nz)
@@ -637,23 +636,29 @@ def test_fold_losses_without_the_predictions_matrix(family, measure):
     for a, b in zip(whole, split):
         np.testing.assert_array_equal(a, b)
     tol = dict(rtol=2e-4, atol=0.01) if measure == "class" else dict(rtol=2e-5, atol=1e-6)
-    dev = cvm_._grouped_cvraw(fits[1:], mx.array(x.astype(np.float32)), rows, lam, "lambda", off,
-                              family, measure, y, w, cw, False, say)
-    np.testing.assert_allclose(dev, host, **tol)
+    coefs = [cvm_._fold_coefs(ff, k, lam, "lambda") for k, ff in enumerate(fits[1:])]
+    xd = mx.array(x.astype(np.float32))
+
+    def device(X, w_, cw_, unit):
+        got = cvm_._device_stats(coefs, X, rows, n, lam, off, family, measure, True, False, y,
+                                 w_, cw_, unit)
+        return None if got is None else got[1]
+    np.testing.assert_allclose(device(xd, w, cw, False), host, **tol)
     # unit weights: the device sums without a weight vector
     ones, c1 = np.ones(n), np.bincount(foldid)[1:].astype(float)
-    dev1 = cvm_._grouped_cvraw(fits[1:], mx.array(x.astype(np.float32)), rows, lam, "lambda",
-                               off, family, measure, y, ones, c1, True, say)
     host1 = cvm_._grouped_cvraw(fits[1:], x, rows, lam, "lambda", off, family, measure, y, ones,
-                                c1, False, say)
-    np.testing.assert_allclose(dev1, host1, **tol)
+                                say)
+    np.testing.assert_allclose(device(xd, ones, c1, True), host1, **tol)
     if family == "poisson" and measure == "deviance":
-        big = x * 200.0                   # exp(eta) overflows float32 on the device: host path
-        dev = cvm_._grouped_cvraw(fits[1:], mx.array(big.astype(np.float32)), rows, lam, "lambda",
-                                  off, family, measure, y, w, cw, False, say)
+        # exp(eta) overflows float32 on the device: None, and the host's float64 losses (from
+        # the device's predictions) instead
+        big = x * 200.0
+        bigd = mx.array(big.astype(np.float32))
+        assert device(bigd, w, cw, False) is None
+        dev = cvm_._grouped_cvraw(fits[1:], bigd, rows, lam, "lambda", off, family, measure, y,
+                                  w, say)
         ref = cvm_._grouped_cvraw(fits[1:], big, rows, lam, "lambda", off, family, measure, y, w,
-                                  cw, False, say)
-        # (float64 losses on the host: finite, where float32's on the device are not)
+                                  say)
         assert np.isfinite(ref).all() and np.isfinite(dev).all()
         np.testing.assert_allclose(dev, ref, rtol=1e-3)
 

@@ -981,15 +981,17 @@ def test_cv_glmnet_uploads_a_host_x_once(gpu_on_cpu, monkeypatch, fam):
     _, x, y = _data(fam, n=600, p=10, seed=2)
     xf = np.asfortranarray(x.astype(np.float32).astype(np.float64))
     seen = []
-    real = cvm_._grouped_cvraw
-    monkeypatch.setattr(cvm_, "_grouped_cvraw",
-                        lambda ff, X, *a: seen.append(type(X).__name__) or real(ff, X, *a))
+    for name in ("_grouped_cvraw", "_device_stats"):
+        real = getattr(cvm_, name)
+        monkeypatch.setattr(cvm_, name, lambda ff, X, *a, _r=real, _n=name:
+                            seen.append((_n, type(X).__name__)) or _r(ff, X, *a))
     ref = mg.cv_glmnet(xf, y, fam, seed=4, device="cpu", thresh=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dev = mg.cv_glmnet(mx.array(xf.astype(np.float32)), y, fam, seed=4, device="gpu")
         got = mg.cv_glmnet(xf, y, fam, seed=4, device="gpu")
-    assert seen == ["ndarray", "array", "array"]
+    assert seen == [("_grouped_cvraw", "ndarray"), ("_device_stats", "array"),
+                    ("_device_stats", "array")]
     assert got.glmnet_fit.info["device"] == "gpu"
     np.testing.assert_array_equal(got.cvm, dev.cvm)
     np.testing.assert_array_equal(got.glmnet_fit.beta, dev.glmnet_fit.beta)
