@@ -625,6 +625,30 @@ def _kept_columns(excluded, dev, X):
     return np.flatnonzero(~excluded)
 
 
+def _device_and_mode(prep, family, device, dtype, type_gaussian, B, folds):
+    """(device, mode) of a fit of B problems over prep's x: the device asked for or chosen
+    (engine.resolve_device; a sparse x: the CPU), then, on a GPU, whether its memory holds the
+    fit (memory.plan_gpu: "auto" takes the CPU where it would not, "gpu" raises MemoryError)."""
+    X, n, p = prep["X"], prep["n"], prep["p"]
+    sparse = engine.is_sparse(X)
+    if sparse:            # compressed columns: the CPU engine (its kernel reads them as they are)
+        if isinstance(device, str) and device.lower() == "gpu":
+            raise ValueError("device: a sparse x is fitted by the CPU engine; use device='cpu' "
+                             "(or 'auto'), or pass a dense x to fit it on a GPU")
+        dev = engine.resolve_device("cpu")
+    else:
+        dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
+    mode = engine.choose_mode(family, n, p, type_gaussian, sparse)
+    if dev == "gpu":                # the GPU's own memory: auto takes the CPU where it would not fit
+        from .gpu import _glm_driver
+        auto = device is None or (isinstance(device, str) and device == "auto")
+        resident = isinstance(X, engine.mx.array) and X.dtype == engine.mx.float32
+        dev = memory.plan_gpu(mode, n, p, B, prep["nlam"], asked=not auto, x_resident=resident,
+                              irls=family != "gaussian" and _glm_driver(n) == "irls",
+                              folds=folds)
+    return dev, mode
+
+
 def _x_on_device(prep, family, device, dtype, type_gaussian, B, folds=False):
     """A host x whose fit goes to a GPU, uploaded once here (the engine's own copy,
     gpu._device_x) where several fits or passes will read it: cv_glmnet (the batch, then the
@@ -632,24 +656,16 @@ def _x_on_device(prep, family, device, dtype, type_gaussian, B, folds=False):
     (every active set's refit is a fit of its own: each uploaded x again). prep["X"] becomes the
     device array; nothing changes where the fit stays on the CPU or the choice raises (the fit
     then names the argument)."""
-    from . import gpu, memory
-    X = prep["X"]
-    if isinstance(X, engine.mx.array) or engine.is_sparse(X):
+    from . import gpu
+    if isinstance(prep["X"], engine.mx.array) or engine.is_sparse(prep["X"]):
         return
-    n, p = prep["n"], prep["p"]
     try:
-        if engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype) != "gpu":
-            return
-        if not (gpu._ACTIVE.get("force") or gpu.gpu_available()):
-            return                              # (device="gpu" without one: the fit says so)
-        auto = device is None or (isinstance(device, str) and device == "auto")
-        mode = engine.choose_mode(family, n, p, type_gaussian, False)
-        if memory.plan_gpu(mode, n, p, B, prep["nlam"], asked=not auto, folds=folds,
-                           irls=family != "gaussian" and gpu._glm_driver(n) == "irls") != "gpu":
+        if _device_and_mode(prep, family, device, dtype, type_gaussian, B, folds)[0] != "gpu":
             return
     except (ValueError, MemoryError):
         return
-    prep["X"] = gpu._device_x(X, 1)
+    if gpu._ACTIVE.get("force") or gpu.gpu_available():  # (device="gpu" without one: the fit says so)
+        prep["X"] = gpu._device_x(prep["X"], 1)
 
 
 def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thresh, maxit, device, dtype,
@@ -669,21 +685,7 @@ def _run(prep, family, Wb, nobs_b, offset_given, *, standardize, intercept, thre
         flmin = np.full(B, float(prep["lmr"]))
     flmin = np.maximum(flmin, engine.CONTROL["eps"])   # glmnet.control()$eps: the smallest ratio
     sparse = engine.is_sparse(X)
-    if sparse:            # compressed columns: the CPU engine (its kernel reads them as they are)
-        if isinstance(device, str) and device.lower() == "gpu":
-            raise ValueError("device: a sparse x is fitted by the CPU engine; use device='cpu' "
-                             "(or 'auto'), or pass a dense x to fit it on a GPU")
-        dev = engine.resolve_device("cpu")
-    else:
-        dev = engine.resolve_device(device, x=X, family=family, shape=(n, p), dtype=dtype)
-    mode = engine.choose_mode(family, n, p, type_gaussian, sparse)
-    if dev == "gpu":                # the GPU's own memory: auto takes the CPU where it would not fit
-        from .gpu import _glm_driver
-        auto = device is None or (isinstance(device, str) and device == "auto")
-        resident = isinstance(X, engine.mx.array) and X.dtype == engine.mx.float32
-        dev = memory.plan_gpu(mode, n, p, B, prep["nlam"], asked=not auto, x_resident=resident,
-                              irls=family != "gaussian" and _glm_driver(n) == "irls",
-                              folds=B > 1 and not unit)
+    dev, mode = _device_and_mode(prep, family, device, dtype, type_gaussian, B, B > 1 and not unit)
     pf, lo, hi, excluded = prep["pf"], prep["lo"], prep["hi"], prep["excluded"]
     keep = _kept_columns(excluded, dev, X)
     Xr = X
