@@ -114,21 +114,22 @@ class _Backend:
         return outs
 
 
-def _moments(eta, Y, Wn, fam, PMIN):
-    """IRLS weights v = wn h and residuals r = wn (y - mu) at eta (all (k, n))."""
+def _moments(eta, Y, Wn, fam, pmin):
+    """IRLS weights v = wn h and residuals r = wn (y - mu) at eta (all (k, n)); pmin:
+    glmnet.control's floor of the binomial weights."""
     if fam == 1:
         mu = mx.sigmoid(eta)
-        h = mx.maximum(mu * (1 - mu), PMIN)
+        h = mx.maximum(mu * (1 - mu), pmin)
     else:
         mu = mx.exp(eta)
         h = mu
     return Wn * h, Wn * (Y - mu)
 
 
-def _deviance(eta, Y, Wn, fam, PMIN):
-    """sum_i wn_i d_i as path.kern computes it (binomial probabilities clamped at PMIN)."""
+def _deviance(eta, Y, Wn, fam, pmin):
+    """sum_i wn_i d_i as path.kern computes it (binomial probabilities clamped at pmin)."""
     if fam == 1:
-        mu = mx.clip(mx.sigmoid(eta), PMIN, 1 - PMIN)
+        mu = mx.clip(mx.sigmoid(eta), pmin, 1 - pmin)
         d = -2 * (mx.where(Y > 0, Y * mx.log(mu), 0) + mx.where(Y < 1, (1 - Y) * mx.log(1 - mu), 0))
     else:
         mu = mx.exp(eta)
@@ -160,7 +161,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     ulflag, intr, isd, maxit, ne, nx = (int(ip[k]) for k in (5, 6, 7, 8, 9, 10))
     alpha, flmin, thresh, fdev, devmax, pmin = (np.asarray(dp[:, k], dtype=np.float64)
                                                 for k in range(6))
-    PMIN = float(pmin[0])                 # (glmnet.control's pmin: one for the whole call)
+    pmin0 = float(pmin[0])                 # (glmnet.control's pmin: one for the whole call)
     pf = np.asarray(pf, dtype=np.float64)
 
     # ---- device data ----
@@ -329,7 +330,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             vf = v[int(hit[0])]
         else:                              # f is not iterating: its weights at its solution
             fa = np.array([f])
-            vf = _moments(eta_of(fa), Yd[idx_d(fa)], Wn[idx_d(fa)], fam, PMIN)[0][0]
+            vf = _moments(eta_of(fa), Yd[idx_d(fa)], Wn[idx_d(fa)], fam, pmin0)[0][0]
         wf = Wn[f]
         hf = mx.where(wf > 0, vf / mx.where(wf > 0, wf, 1), 0)                 # f's IRLS h
         # a problem whose own IRLS weights are far from f's on its rows keeps its own Gram
@@ -381,7 +382,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             r = mx.stack([at_kkt[bb][1] for bb in idx])
             kkt_reused[0] += 1
         else:
-            v, r = _moments(eta_of(idx), Yd[ix], Wn[ix], fam, PMIN)
+            v, r = _moments(eta_of(idx), Yd[ix], Wn[ix], fam, pmin0)
         for bb in idx:                     # (the step moves the coefficients)
             at_kkt.pop(bb, None)
         sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
@@ -509,10 +510,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             eta = eta_of(ok)
             ok_d = idx_d(ok)
             Yk, Wk = Yd[ok_d], Wn[ok_d]
-            vk, r = _moments(eta, Yk, Wk, fam, PMIN)
+            vk, r = _moments(eta, Yk, Wk, fam, pmin0)
             sr = mx.sum(r, axis=1)
             gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
-            dvd = _deviance(eta, Yk, Wk, fam, PMIN)
+            dvd = _deviance(eta, Yk, Wk, fam, pmin0)
             mx.eval(gd, dvd, vk, r)
             for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
                 at_kkt[bb] = (vk[i], r[i])
@@ -548,7 +549,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             jerr[cur[late]] = -1
             cur = cur[~conv & ~late]
     all_idx = np.arange(B)
-    nulld = np.array(_deviance(eta_of(all_idx), Yd, Wn, fam, PMIN), dtype=np.float64)
+    nulld = np.array(_deviance(eta_of(all_idx), Yd, Wn, fam, pmin0), dtype=np.float64)
     thrg = thresh * nulld * 0.5
     thresh_g = thrg
 
@@ -609,7 +610,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             fon = (fdev[alive] > 0) | (be.kind != "gpu")
             if fam == 1:
                 stop |= fon & (devr - prev < fdev[alive])
-                stop |= sv_last[alive] <= (1 + PMIN) * PMIN * (1 - PMIN)
+                stop |= sv_last[alive] <= (1 + pmin0) * pmin0 * (1 - pmin0)
             else:
                 stop |= fon & ((devr - dev_o[alive, m - mnl + 1]) / devr < 10 * fdev[alive])
             stop |= devr > devmax[alive]
