@@ -55,6 +55,8 @@ BF16_MIN_FLOPS = 1e11
 KKT_REUSE = os.environ.get("MLXS_GPU_KKT_REUSE", "1") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
+# Lambdas solved side by side on a GPU (chunk_size): see _run_glm's chunked path
+CHUNK = 1
 BIG = 9.9e35
 
 
@@ -137,25 +139,51 @@ def _deviance(eta, Y, Wn, fam, pmin):
     return mx.sum(Wn * d, axis=1)
 
 
-def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progress=None):
+def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progress=None,
+            chunk=None):
     """B binomial/poisson paths sharing x (n, p); y (n,) or (B, n); weights W and offsets O (B, n)
     or None;
-    params: engine.kernel_params(). Returns an engine.PathResult (naive-mode layout)."""
+    params: engine.kernel_params(); chunk: lambdas solved side by side (see CHUNK; None: the
+    default for this backend and batch). Returns an engine.PathResult (naive-mode layout)."""
+    K = chunk_size(chunk, backend, W)
     if backend == "cpu":
         with mx.stream(mx.cpu):
             return _run_glm(x, y, W, O, fam=fam, pf=pf, excluded=excluded, nlam=nlam,
-                            params=params, backend=backend, progress=progress)
+                            params=params, backend=backend, progress=progress, K=K)
     return _run_glm(x, y, W, O, fam=fam, pf=pf, excluded=excluded, nlam=nlam, params=params,
-                    backend=backend, progress=progress)
+                    backend=backend, progress=progress, K=K)
 
 
-def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
+def chunk_size(chunk, backend, W):
+    """Lambdas a chunk: the argument, else MLXS_GPU_IRLS_CHUNK, else CHUNK on a GPU and 1 on
+    the CPU; 1 for a CV batch, whose folds share Gram refreshes instead (GROUP_REFRESH)."""
+    if chunk is None:
+        env = os.environ.get("MLXS_GPU_IRLS_CHUNK")
+        chunk = int(env) if env else (CHUNK if backend == "gpu" else 1)
+    chunk = max(1, int(chunk))
+    if chunk > 1 and W.shape[0] >= 3 and GROUP_REFRESH:
+        from .gpu import fold_structure
+        if fold_structure(W) is not None:
+            return 1
+    return chunk
+
+
+def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, K=1):
     from .engine import PathResult
     from .gpu import _Profile, column_stats, gather
     be = _Backend(backend)
     prof = _Profile()                     # MLXS_GPU_PROFILE=1: seconds per stage in fit.info
     ul, ip, dp, cl = params
     n, p = int(ip[0]), int(ip[1])
+    B0 = W.shape[0]                       # the caller's problems
+    if K > 1:
+        # chunks of K lambdas: problem b's copies b K .. b K + K - 1 (the virtual problems) solve
+        # a chunk's lambdas side by side, from the same start (see the chunked path below)
+        W = np.repeat(W, K, axis=0)
+        O = None if O is None else np.repeat(O, K, axis=0)
+        dp = np.repeat(np.asarray(dp), K, axis=0)
+        if np.ndim(y) == 2:
+            y = np.repeat(np.asarray(y), K, axis=0)
     B = W.shape[0]
     L = int(nlam)
     ulflag, intr, isd, maxit, ne, nx = (int(ip[k]) for k in (5, 6, 7, 8, 9, 10))
@@ -205,7 +233,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     # slowly right after such a refresh gets its own Gram under its own weights (for the rest of
     # that lambda: with a nearly separated fit the full problem's weights can be far from a fold's).
     grp = None
-    if B >= 3 and GROUP_REFRESH:
+    if B >= 3 and GROUP_REFRESH and K == 1:
         from .gpu import fold_groups, fold_part, fold_products, fold_structure
         folds = fold_structure(W)
         if folds is not None:
@@ -226,11 +254,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     ever = np.zeros((B, p), dtype=bool)
     npass = np.zeros(B, dtype=np.int64)
     jerr = np.zeros(B, dtype=np.int64)
-    lmu = np.zeros(B, dtype=np.int64)
-    beta_o = np.zeros((B, L, p))
-    a0_o = np.zeros((B, L))
-    lam_o = np.zeros((B, L))
-    dev_o = np.zeros((B, L))
+    lmu = np.zeros(B0, dtype=np.int64)     # (the outputs: the caller's problems)
+    beta_o = np.zeros((B0, L, p))
+    a0_o = np.zeros((B0, L))
+    lam_o = np.zeros((B0, L))
+    dev_o = np.zeros((B0, L))
     g = np.zeros((B, p))                  # gradients x~' r at the last solution
     sv_last = np.ones(B)
     dev_now = np.zeros(B)                 # deviance at the last solution
@@ -254,8 +282,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         S.extend(new)
         Sset.update(new)
         ext: dict = {}
+        done: dict = {}                   # (a chunk's problems share Gram objects: extend once)
         for bb in range(B):
             if Hs[bb] is None:
+                continue
+            key = id(Hs[bb])
+            if key in done:
+                Hs[bb], aH[bb] = done[key]
                 continue
             # (in the Gram's own precision and from its own rounding: a bfloat16 Gram extended
             # in float32, or from differently scaled rows, would no longer be one product, nor
@@ -273,6 +306,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 C = be.wtn(vH[bb], cols, XS, bf16=bool(hb[bb]))       # (new, m0 + new)
             Hs[bb] = mx.concatenate([mx.concatenate([Hs[bb], C[:, :m0].T], axis=1), C], axis=0)
             aH[bb] = mx.concatenate([aH[bb], vH[bb] @ cols])
+            done[key] = (Hs[bb], aH[bb])
         mx.eval(XS, *[h for h in Hs if h is not None])
         prof.mark("strong-set columns")
 
@@ -309,17 +343,34 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     # a problem's IRLS weights and residuals from the KKT pass at its current coefficients
     at_kkt: dict = {}
     kkt_reused = [0]
+    kkt_passes = [0]
+    pstart = np.zeros(B, dtype=np.int64)  # (a chunk's problems: their passes when it began)
 
     def eta_of(idx):
-        e = Od[idx_d(idx)] + be.arr(b0[idx])[:, None]
+        e = data_rows(Od, idx) + be.arr(b0[idx])[:, None]
         if S:
             bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]                   # per unit of x - c
             e = e - be.arr((dsh[np.ix_(idx, S)] * bsc).sum(axis=1))[:, None]
-            e = e + (XS @ be.arr(bsc.T)).T
+            # (several problems: (k, n) straight from the GEMM, not a transposed (n, k))
+            e = e + (XS @ be.arr(bsc.T)).T if idx.size == 1 else e + be.arr(bsc) @ XS.T
         return e
 
     def idx_d(idx):
         return be.arr(idx, integer=True)
+
+    def passes(ids):
+        """The passes counted against maxit. In a chunk, lambda k's are those of the chunk's
+        lambdas 0 .. k since the chunk began, as if they had been solved one after the other."""
+        if K == 1:
+            return npass[ids]
+        d = (npass - pstart).reshape(-1, K).cumsum(axis=1).reshape(-1)
+        return pstart[ids] + d[ids]
+
+    def data_rows(A, idx):
+        """Rows idx of a (B, n) data array; the problems of one chunk share one row (broadcast)."""
+        if K > 1 and idx.size and np.all(idx // K == idx[0] // K):
+            return A[int(idx[0]):int(idx[0]) + 1]
+        return A[idx_d(idx)]
 
     def group_refresh(idx, v):
         """The Grams of the iterating problems idx (and f's) under the full problem's current
@@ -374,7 +425,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         step (empty S) counts as a pass; the null model's do not, as in glmnet."""
         k = idx.size
         steps_total[0] += 1
-        ix = idx_d(idx)
+        prof.mark("DBG host")
         if KKT_REUSE and all(bb in at_kkt for bb in idx):
             # the KKT pass at these coefficients left their IRLS weights and residuals (one read
             # of the strong columns, for eta, saved a lambda)
@@ -382,7 +433,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             r = mx.stack([at_kkt[bb][1] for bb in idx])
             kkt_reused[0] += 1
         else:
-            v, r = _moments(eta_of(idx), Yd[ix], Wn[ix], fam, pmin0)
+            v, r = _moments(eta_of(idx), data_rows(Yd, idx), data_rows(Wn, idx), fam, pmin0)
         for bb in idx:                     # (the step moves the coefficients)
             at_kkt.pop(bb, None)
         sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
@@ -403,35 +454,55 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 solo[need] = True
             elif need:
                 group_refresh(idx, v)
-        for i, bb in enumerate(idx):                                 # Gram refreshes
-            if fresh[bb] or Hs[bb] is None:
-                vi = v[i]
-                hb[bb] = be.bf16(n, m)
-                lowp_count[0] += int(hb[bb])
-                Hs[bb] = be.wtn(vi, XS, bf16=hb[bb])
+        need = [i for i, bb in enumerate(idx) if fresh[bb] or Hs[bb] is None]
+        if K > 1:
+            # a chunk's problems (one caller's problem at neighbouring lambdas) share one Gram:
+            # under the weights of the middle one of those that asked, for all of them iterating
+            by: dict = {}
+            for i in need:
+                by.setdefault(int(idx[i]) // K, []).append(i)
+            need = [(ii[len(ii) // 2], np.flatnonzero(idx // K == o)) for o, ii in by.items()]
+        else:
+            need = [(i, [i]) for i in need]
+        for i, serve in need:                                        # Gram refreshes
+            vi = v[i]
+            lowp = be.bf16(n, m)
+            Hn, an, sn = be.wtn(vi, XS, bf16=lowp), vi @ XS, mx.sum(vi)
+            for j in serve:
+                bb = idx[j]
+                hb[bb] = lowp
+                Hs[bb], aH[bb], vH[bb], svH_d[bb] = Hn, an, vi, sn
                 gsrc[bb] = -1
-                aH[bb] = vi @ XS
-                vH[bb] = vi
-                svH_d[bb] = mx.sum(vi)
                 fresh[bb] = False
-                refreshes[0] += 1
+            lowp_count[0] += int(lowp)
+            refreshes[0] += 1
         prof.mark("Gram refreshes", [Hs[bb] for bb in idx])
         Sd = be.arr(S, integer=True)
-        H = mx.stack([Hs[bb] for bb in idx])                        # (k, m, m)
-        a = mx.stack([aH[bb] for bb in idx])                        # (k, m)
-        svc = mx.stack([svH_d[bb] for bb in idx])[:, None]          # (k, 1)
+        # the distinct curvatures: a chunk's problems share their Gram and standardisation
+        first: dict = {}
+        inv = np.array([first.setdefault((id(Hs[bb]), int(bb) // K), len(first)) for bb in idx])
+        rep = idx[np.unique(inv, return_index=True)[1]]
+        H = mx.stack([Hs[bb] for bb in rep])                        # (u, m, m)
+        a = mx.stack([aH[bb] for bb in rep])                        # (u, m)
+        svc = mx.stack([svH_d[bb] for bb in rep])[:, None]          # (u, 1)
         gr = r @ XS                                                 # (k, m): XS' r
-        dS = mx.take(dsh_d[ix], Sd, axis=1)
-        iS = mx.take(ixs_d[ix], Sd, axis=1)
+        prof.mark("DBG gradient", [gr, H, a])
+        rp = idx_d(rep)
+        dS = mx.take(dsh_d[rp], Sd, axis=1)
+        iS = mx.take(ixs_d[rp], Sd, axis=1)
         G = (H - dS[:, :, None] * a[:, None, :] - a[:, :, None] * dS[:, None, :]
              + svc[:, :, None] * dS[:, :, None] * dS[:, None, :]) * iS[:, :, None] * iS[:, None, :]
+        Gn = G / svc[:, :, None]
+        diag = mx.diagonal(G, axis1=1, axis2=2)
+        if rep.size < k:                  # (back to one row a problem)
+            inv_d = be.arr(inv, integer=True)
+            a, svc, dS, iS, Gn, diag = (mx.take(t, inv_d, axis=0)
+                                        for t in (a, svc, dS, iS, Gn, diag))
         mv = (a - svc * dS) * iS / svc                              # x~ means under the Gram weights
         gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
-        Gn = G / svc[:, :, None]
         bw = be.arr(bt[np.ix_(idx, S)])
         gc = (gt - mv * sr_d[:, None]) if intr else gt             # intercept profiled out
         cc = gc / svc            # warm start: the kernel takes this as the gradient at bw
-        diag = mx.diagonal(G, axis1=1, axis2=2)
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
                               diag / svc], axis=1)
         mx.eval(sv_d, sr_d, svc, Gn, gst, mv)
@@ -440,7 +511,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         svg = np.array(svc, dtype=np.float64)[:, 0]
         lam_sub = np.minimum(lam / svg, 1e30)
         cls = np.clip(cl[:, S][None, :, :] * xs[idx][:, None, :][:, :, S], -BIG, BIG)
-        ipk = np.array([1, m, 1, 0, 1, 1, intr, 0, max(1, maxit - int(npass[idx].min())), m + 1,
+        ipk = np.array([1, m, 1, 0, 1, 1, intr, 0, max(1, maxit - int(passes(idx).min())), m + 1,
                         m + 1, m, 0, 0, 1, 1], dtype=np.int32)
         dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svg, np.zeros(k), devmax[idx],
                         pmin[idx]], axis=1)
@@ -458,7 +529,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         npass[idx] += info[:, 1]
         bad = info[:, 2] != 0
         if bad.any():
-            jerr[idx[bad]] = jerr_at
+            jerr[idx[bad]] = np.broadcast_to(jerr_at, idx.shape)[bad]
         bold = bt[np.ix_(idx, S)]
         bt[np.ix_(idx, S)] = bnew
         if intr:                 # the intercept's Newton step, given the coefficients' step
@@ -467,7 +538,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
         return svh, svg, np.array(diag, dtype=np.float64)
 
     def solve_stage(idx, lam, s, mj):
-        """glmnet's KKT loop around IRLS for the problems idx at lambdas lam (per problem)."""
+        """glmnet's KKT loop around IRLS for the problems idx at lambdas lam (per problem); mj:
+        the lambda's number for error codes (an array over all problems in a chunk)."""
+        def mjv(ids):
+            return mj if np.isscalar(mj) else mj[ids]
         todo = idx
         while todo.size:
             cur = todo
@@ -475,14 +549,15 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             while cur.size:                                          # IRLS
                 # maxit is tested before every weighted least-squares step, as glmnet does (a
                 # lambda's first and the one after a failed KKT check included)
-                over = npass[cur] > maxit
-                jerr[cur[over & (jerr[cur] == 0)]] = -mj
+                over = passes(cur) > maxit
+                hit = cur[over & (jerr[cur] == 0)]
+                jerr[hit] = -mjv(hit)
                 cur = cur[~over]
                 if not cur.size:
                     break
                 steps += 1
                 bts, b0s = bt[np.ix_(cur, S)].copy(), b0[cur].copy()
-                svh, svg, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mj)
+                svh, svg, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mjv(cur))
                 sv_last[cur] = svh
                 dl = svg * (b0[cur] - b0s) ** 2
                 if S:
@@ -496,7 +571,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 dl_prev[cur] = dl
                 ever[cur] |= bt[cur] != 0
                 over = ever[cur].sum(axis=1) > nx
-                jerr[cur[over & (jerr[cur] == 0)]] = -10000 - mj
+                hit = cur[over & (jerr[cur] == 0)]
+                jerr[hit] = -10000 - mjv(hit)
                 conv = dl < thrg[cur]
                 if steps >= irls_cap and not conv.all():
                     floor_hits[0] += int((~conv).sum())
@@ -507,9 +583,12 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
                 return
             # gradients of every variable at the solution (the KKT check and the next strong
             # rule) and its deviance, in one read of x
+            prof.mark("DBG host")
             eta = eta_of(ok)
+            prof.mark("DBG kkt eta", [eta])
+            kkt_passes[0] += 1
             ok_d = idx_d(ok)
-            Yk, Wk = Yd[ok_d], Wn[ok_d]
+            Yk, Wk = data_rows(Yd, ok), data_rows(Wn, ok)
             vk, r = _moments(eta, Yk, Wk, fam, pmin0)
             sr = mx.sum(r, axis=1)
             gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
@@ -564,36 +643,149 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
     lammax = ratio.max(axis=1) / np.maximum(alpha, 1e-3)
     lamprev = lammax.copy()
 
-    def store(idx, m, lam):
+    def store(idx, m, lam, dest=None):
+        """The solutions of the problems idx as lambda m of the outputs' rows dest (idx)."""
+        dest = idx if dest is None else dest
         devr = 1 - dev_now[idx] / nulld[idx]
         bo = np.where(ju[idx], bt[idx] * ixs[idx], 0.0)
-        beta_o[idx, m] = bo
-        a0_o[idx, m] = b0[idx] - (xm[idx] * bo).sum(axis=1)
-        lam_o[idx, m] = lam
-        dev_o[idx, m] = devr
-        lmu[idx] = m + 1
+        beta_o[dest, m] = bo
+        a0_o[dest, m] = b0[idx] - (xm[idx] * bo).sum(axis=1)
+        lam_o[dest, m] = lam
+        dev_o[dest, m] = devr
+        lmu[dest] = m + 1
         if progress is not None:
             progress(int(lmu.sum()))
         return devr, (bo != 0).sum(axis=1)
 
+    mnl = min(L, int(ip[15]))
+
+    def stops(idx, dest, m, devr, df):
+        """glmnet's path stops after lambda m for the problems idx (output rows dest)."""
+        stop = np.zeros(idx.size, dtype=bool)
+        if not ulflag and m + 1 >= mnl:
+            prev = dev_o[dest, m - 1] if m > 0 else np.zeros(idx.size)
+            stop |= df > ne
+            # (fdev = 0: no deviance-change stop in float32, where only rounding triggers it)
+            fon = (fdev[idx] > 0) | (be.kind != "gpu")
+            if fam == 1:
+                stop |= fon & (devr - prev < fdev[idx])
+                stop |= sv_last[idx] <= (1 + pmin0) * pmin0 * (1 - pmin0)
+            else:
+                stop |= fon & ((devr - dev_o[dest, m - mnl + 1]) / devr < 10 * fdev[idx])
+            stop |= devr > devmax[idx]
+        return stop
+
+    def lambdas(idx, m):
+        """Lambda m (an array: per problem) of the problems idx."""
+        if ulflag:
+            return np.asarray(ul, dtype=np.float64)[m] * np.ones(idx.size)
+        return lammax[idx] * flmin[idx] ** (m / (L - 1) if L > 1 else 0.0)
+
+    def strong_columns(idx, lam):
+        """The sequential strong rule from the last gradients: new columns of S."""
+        out = np.ones(p, dtype=bool)
+        out[S] = False
+        tl = alpha[idx] * (2 * lam - lamprev[idx])
+        strong = ju[idx] & out[None, :] & (np.abs(g[idx]) > tl[:, None] * pf[None, :])
+        add_columns([int(j) for j in np.flatnonzero(strong.any(axis=0))])
+
+    def chunked(alive):
+        """The path in chunks of K lambdas. Problem b's copies b K + k solve lambdas m0 + k of a
+        chunk at once, all from b's solution at lambda m0 - 1: one IRLS step of the chunk costs
+        about what one step of one lambda does (one read of the strong columns for K etas, one
+        for K gradients, K blocks of one kernel launch), so the path takes about K times fewer
+        sequential steps, each lambda a few more. The strong set is the union of each lambda's
+        sequential strong rule from lambda m0 - 1; the copies share Gram refreshes (under their
+        middle one's weights). glmnet's stops are then applied lambda by lambda, in order, and
+        the chunk's solutions after a stop (or an error) are dropped."""
+        nonlocal s
+        orig = np.flatnonzero(np.isin(np.arange(B0), alive // K))
+        jerr_o = jerr[::K].copy()
+        npass_o = npass[::K].copy()
+        mjs = np.zeros(B, dtype=np.int64)
+        while orig.size:
+            m0 = s - 1 if ulflag else s
+            if m0 >= L:
+                break
+            ks = min(K, L - m0)
+            vid = (orig[:, None] * K + np.arange(ks)[None, :]).ravel()
+            ms = np.tile(m0 + np.arange(ks), orig.size)
+            lam = lambdas(vid, ms)
+            mjs[vid] = ms + 1
+            start = npass[vid].copy()
+            pstart[:] = npass
+            strong_columns(vid, lam)
+            solve_stage(vid, lam, s, mjs)
+            keep = []
+            for i, b in enumerate(orig):
+                last = None
+                blk = slice(i * ks, (i + 1) * ks)
+                npass_o[b] += int((npass[vid[blk]] - start[blk]).sum())      # (all the work)
+                go = True
+                for k in range(ks):
+                    vb = b * K + k
+                    if jerr[vb] != 0:
+                        jerr_o[b] = jerr[vb]
+                        go = False
+                        break
+                    m = m0 + k
+                    devr, df = store(np.array([vb]), m, lam[i * ks + k:i * ks + k + 1],
+                                     np.array([b]))
+                    last = vb
+                    if stops(np.array([vb]), np.array([b]), m, devr, df)[0]:
+                        go = False
+                        break
+                if last is not None:
+                    lamprev[last] = lam[i * ks + (last - b * K)]
+                    npass[last] = passes(np.array([last]))[0]
+                if go:
+                    keep.append(b)
+                    for vb in range(b * K, b * K + K):      # the next chunk starts at `last`
+                        if vb != last:
+                            copy_state(last, vb)
+            orig = np.array(keep, dtype=np.int64)
+            s += ks
+        return result(lmu, npass_o, jerr_o)
+
+    def copy_state(a, b):
+        bt[b], b0[b], g[b], dev_now[b], ever[b] = bt[a], b0[a], g[a], dev_now[a], ever[a]
+        sv_last[b], dl_prev[b], lamprev[b], npass[b], jerr[b] = (
+            sv_last[a], dl_prev[a], lamprev[a], npass[a], jerr[a])
+        Hs[b], aH[b], vH[b], svH_d[b], hb[b], gsrc[b], fresh[b] = (
+            Hs[a], aH[a], vH[a], svH_d[a], hb[a], gsrc[a], fresh[a])
+        if a in at_kkt:
+            at_kkt[b] = at_kkt[a]
+        else:
+            at_kkt.pop(b, None)
+
+    def result(lmu_, npass_, jerr_):
+        info = np.stack([lmu_, npass_, jerr_, (W[::K] > 0).sum(axis=1)], axis=1)
+        return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o,
+                          nulldev_int=nulld[::K], lmu=info[:, 0], npasses=info[:, 1],
+                          jerr=info[:, 2], nobs=info[:, 3], mode=0,
+                          extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0],
+                                 "gram_refreshes": refreshes[0], "irls_steps": steps_total[0],
+                                 "bf16_grams": lowp_count[0], "irls_chunk": K,
+                                 "kkt_passes": kkt_passes[0],
+                                 "fold_gram_refreshes": grp["count"] if grp is not None else 0,
+                                 "fold_gram_extensions": fold_ext[0],
+                                 "kkt_moments_reused": kkt_reused[0],
+                                 **prof.report()})
+
     alive = alive[jerr[alive] == 0]
     if not ulflag and alive.size:
-        store(alive, 0, lammax[alive])
+        first = alive[alive % K == 0]
+        store(first, 0, lammax[first], first // K)
     s = 1
-    mnl = min(L, int(ip[15]))
+    if K > 1:
+        return chunked(alive)
     while alive.size:
         m = s - 1 if ulflag else s
         if m >= L:
             break
         mj = m + 1
-        lam = np.full(alive.size, float(ul[m])) if ulflag else \
-            lammax[alive] * flmin[alive] ** (m / (L - 1) if L > 1 else 0.0)
-        # sequential strong rule from the last gradients
-        out = np.ones(p, dtype=bool)
-        out[S] = False
-        tl = alpha[alive] * (2 * lam - lamprev[alive])
-        strong = ju[alive] & out[None, :] & (np.abs(g[alive]) > tl[:, None] * pf[None, :])
-        add_columns([int(j) for j in np.flatnonzero(strong.any(axis=0))])
+        lam = lambdas(alive, m)
+        strong_columns(alive, lam)
         solo[:] = False
         solve_stage(alive, lam, s, mj)
         ok = jerr[alive] == 0
@@ -602,27 +794,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress):
             break
         lamprev[alive] = lam
         devr, df = store(alive, m, lam)
-        stop = np.zeros(alive.size, dtype=bool)
-        if not ulflag and m + 1 >= mnl:
-            prev = dev_o[alive, m - 1] if m > 0 else np.zeros(alive.size)
-            stop |= df > ne
-            # (fdev = 0: no deviance-change stop in float32, where only rounding triggers it)
-            fon = (fdev[alive] > 0) | (be.kind != "gpu")
-            if fam == 1:
-                stop |= fon & (devr - prev < fdev[alive])
-                stop |= sv_last[alive] <= (1 + pmin0) * pmin0 * (1 - pmin0)
-            else:
-                stop |= fon & ((devr - dev_o[alive, m - mnl + 1]) / devr < 10 * fdev[alive])
-            stop |= devr > devmax[alive]
-        alive = alive[~stop]
+        alive = alive[~stops(alive, alive, m, devr, df)]
         s += 1
-    info = np.stack([lmu, npass, jerr, (W > 0).sum(axis=1)], axis=1)
-    return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o, nulldev_int=nulld,
-                      lmu=info[:, 0], npasses=info[:, 1], jerr=info[:, 2], nobs=info[:, 3], mode=0,
-                      extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0],
-                             "gram_refreshes": refreshes[0], "irls_steps": steps_total[0],
-                             "bf16_grams": lowp_count[0],
-                             "fold_gram_refreshes": grp["count"] if grp is not None else 0,
-                             "fold_gram_extensions": fold_ext[0],
-                             "kkt_moments_reused": kkt_reused[0],
-                             **prof.report()})
+    return result(lmu, npass, jerr)
