@@ -62,6 +62,7 @@ WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # 0.45 s at 16. The objective at every lambda within 2.5e-5 (relative) of the lambda-by-lambda
 # path's, both float32.
 CHUNK = 16
+CHUNK_BYTES = 2 << 30
 BIG = 9.9e35
 
 
@@ -351,15 +352,21 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     kkt_reused = [0]
     kkt_passes = [0]
     pstart = np.zeros(B, dtype=np.int64)  # (a chunk's problems: their passes when it began)
+    s_up: list = [-1, None]               # S on the device, uploaded once a length of S
+    chunk_sizes: list = []                # the lambdas of each chunk (CHUNK_BYTES can lower it)
 
     def eta_of(idx):
-        e = data_rows(Od, idx) + be.arr(b0[idx])[:, None]
-        if S:
-            bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]                   # per unit of x - c
-            e = e - be.arr((dsh[np.ix_(idx, S)] * bsc).sum(axis=1))[:, None]
-            # (several problems: (k, n) straight from the GEMM, not a transposed (n, k))
-            e = e + (XS @ be.arr(bsc.T)).T if idx.size == 1 else e + be.arr(bsc) @ XS.T
-        return e
+        k = idx.size
+        if not S:
+            return data_rows(Od, idx) + be.arr(b0[idx])[:, None]
+        bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]                       # per unit of x - c
+        # (one upload: each small host array sent on its own cost ~0.1 ms on a GPU's host)
+        up = be.arr(np.concatenate([b0[idx] - (dsh[np.ix_(idx, S)] * bsc).sum(axis=1),
+                                    bsc.ravel()]))
+        e = data_rows(Od, idx) + up[:k][:, None]
+        # (several problems: (k, n) straight from the GEMM, not a transposed (n, k))
+        bd = up[k:]
+        return e + (XS @ bd[:, None]).T if k == 1 else e + bd.reshape(k, -1) @ XS.T
 
     def idx_d(idx):
         return be.arr(idx, integer=True)
@@ -483,17 +490,20 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             lowp_count[0] += int(lowp)
             refreshes[0] += 1
         prof.mark("Gram refreshes", [Hs[bb] for bb in idx])
-        Sd = be.arr(S, integer=True)
+        if s_up[0] != m:                  # (S only grows: its length names it)
+            s_up[:] = [m, be.arr(S, integer=True)]
+        Sd = s_up[1]
         # the distinct curvatures: a chunk's problems share their Gram and standardisation
         first: dict = {}
         inv = np.array([first.setdefault((id(Hs[bb]), int(bb) // K), len(first)) for bb in idx])
         rep = idx[np.unique(inv, return_index=True)[1]]
+        ri = be.arr(np.concatenate([rep, inv]), integer=True)
+        rp, inv_d = ri[:rep.size], ri[rep.size:]
         H = mx.stack([Hs[bb] for bb in rep])                        # (u, m, m)
         a = mx.stack([aH[bb] for bb in rep])                        # (u, m)
         svc = mx.stack([svH_d[bb] for bb in rep])[:, None]          # (u, 1)
         gr = r @ XS                                                 # (k, m): XS' r
         prof.mark("IRLS gradient", [gr, H, a])
-        rp = idx_d(rep)
         dS = mx.take(dsh_d[rp], Sd, axis=1)
         iS = mx.take(ixs_d[rp], Sd, axis=1)
         G = (H - dS[:, :, None] * a[:, None, :] - a[:, :, None] * dS[:, None, :]
@@ -501,12 +511,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         Gn = G / svc[:, :, None]
         diag = mx.diagonal(G, axis1=1, axis2=2)
         if rep.size < k:                  # (back to one row a problem)
-            inv_d = be.arr(inv, integer=True)
             a, svc, dS, iS, Gn, diag = (mx.take(t, inv_d, axis=0)
                                         for t in (a, svc, dS, iS, Gn, diag))
         mv = (a - svc * dS) * iS / svc                              # x~ means under the Gram weights
         gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
-        bw = be.arr(bt[np.ix_(idx, S)])
         gc = (gt - mv * sr_d[:, None]) if intr else gt             # intercept profiled out
         cc = gc / svc            # warm start: the kernel takes this as the gradient at bw
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
@@ -521,11 +529,17 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                         m + 1, m, 0, 0, 1, 1], dtype=np.int32)
         dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svg, np.zeros(k), devmax[idx],
                         pmin[idx]], axis=1)
-        dummy = mx.zeros((1,), be.dt)
-        inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, Gn, gst,
-                  be.arr(pf[S]), be.arr(cls), mx.zeros((m,), mx.int32), dummy,
-                  be.arr(ipk, integer=True), be.arr(dpk), be.arr(np.arange(m), integer=True),
-                  dummy, mx.zeros((1,), mx.int32), bw[:, None, :], dummy]
+        # the kernel's small inputs in two uploads (real and integer), sliced on the device
+        fl = [np.zeros(k + 1), pf[S], cls.ravel(), dpk.ravel(), bt[np.ix_(idx, S)].ravel()]
+        cut = np.cumsum([0] + [a.size for a in fl])
+        fd = be.arr(np.concatenate(fl))
+        zk, dummy = fd[:k].reshape(k, 1), fd[k:k + 1]
+        pf_d, cls_d, dpk_d, bw = (fd[cut[i]:cut[i + 1]] for i in range(1, 5))
+        idv = be.arr(np.concatenate([ipk, np.arange(m), np.zeros(m + 1)]), integer=True)
+        inputs = [dummy, dummy, zk, dummy, Gn, gst,
+                  pf_d, cls_d.reshape(cls.shape), idv[16 + m:16 + 2 * m], dummy,
+                  idv[:16], dpk_d.reshape(dpk.shape), idv[16:16 + m],
+                  dummy, idv[16 + 2 * m:], bw.reshape(k, 1, m), dummy]
         outs = be.solve(inputs, k, m)
         prof.mark("least-squares kernel")
         res = [np.array(o, dtype=np.float64 if o.dtype != mx.int32 else np.int64) for o in
@@ -686,13 +700,16 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             return np.asarray(ul, dtype=np.float64)[m] * np.ones(idx.size)
         return lammax[idx] * flmin[idx] ** (m / (L - 1) if L > 1 else 0.0)
 
-    def strong_columns(idx, lam):
-        """The sequential strong rule from the last gradients: new columns of S."""
+    def strong_new(idx, lam):
+        """The sequential strong rule from the last gradients: the new columns of S."""
         out = np.ones(p, dtype=bool)
         out[S] = False
         tl = alpha[idx] * (2 * lam - lamprev[idx])
         strong = ju[idx] & out[None, :] & (np.abs(g[idx]) > tl[:, None] * pf[None, :])
-        add_columns([int(j) for j in np.flatnonzero(strong.any(axis=0))])
+        return [int(j) for j in np.flatnonzero(strong.any(axis=0))]
+
+    def strong_columns(idx, lam):
+        add_columns(strong_new(idx, lam))
 
     def chunked(alive):
         """The path in chunks of K lambdas. Problem b's copies b K + k solve lambdas m0 + k of a
@@ -713,13 +730,23 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             if m0 >= L:
                 break
             ks = min(K, L - m0)
-            vid = (orig[:, None] * K + np.arange(ks)[None, :]).ravel()
-            ms = np.tile(m0 + np.arange(ks), orig.size)
-            lam = lambdas(vid, ms)
+            while True:
+                vid = (orig[:, None] * K + np.arange(ks)[None, :]).ravel()
+                ms = np.tile(m0 + np.arange(ks), orig.size)
+                lam = lambdas(vid, ms)
+                new = strong_new(vid, lam)
+                # a chunk's strong set is the union of its lambdas': fewer lambdas where its
+                # stacked Grams and (chunk, n) arrays would pass CHUNK_BYTES (a large p)
+                mm = len(S) + len(new)
+                size = vid.size * (mm * mm + 12 * n) * np.dtype(be.npdt).itemsize
+                if ks == 1 or size <= CHUNK_BYTES:
+                    break
+                ks = max(1, ks // 2)
+            chunk_sizes.append(ks)
             mjs[vid] = ms + 1
             start = npass[vid].copy()
             pstart[:] = npass
-            strong_columns(vid, lam)
+            add_columns(new)
             solve_stage(vid, lam, s, mjs)
             keep = []
             for i, b in enumerate(orig):
@@ -771,6 +798,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                           extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0],
                                  "gram_refreshes": refreshes[0], "irls_steps": steps_total[0],
                                  "bf16_grams": lowp_count[0], "irls_chunk": K,
+                                 "irls_chunk_sizes": chunk_sizes,
                                  "kkt_passes": kkt_passes[0],
                                  "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                                  "fold_gram_extensions": fold_ext[0],

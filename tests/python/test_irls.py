@@ -155,6 +155,21 @@ def test_chunks_of_several_problems(monkeypatch, fam):
         assert kkt < 1e-5
 
 
+def test_chunks_shrink_to_their_memory_budget(monkeypatch):
+    """A chunk whose stacked Grams and (chunk, n) arrays would pass CHUNK_BYTES takes fewer
+    lambdas (halved until it fits, down to one): the path is still the kernel's."""
+    n, p = 300, 20
+    rng, x, y = _data("binomial", n, p, seed=13)
+    ref = mg.glmnet(x, y, "binomial", thresh=1e-12)
+    _driver(monkeypatch, 8)
+    monkeypatch.setattr(irls, "CHUNK_BYTES", 2 * (p * p + 12 * n) * 8)      # two lambdas fit
+    got = mg.glmnet(x, y, "binomial", thresh=1e-12)
+    sizes = got.info["irls_chunk_sizes"]
+    assert got.info["irls_chunk"] == 8 and max(sizes) == 2 and sum(sizes) >= len(got.lambda_) - 1
+    assert len(got.lambda_) == len(ref.lambda_)
+    assert _gap(x, y, "binomial", {}, ref, got) < 1e-7
+
+
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
 @pytest.mark.parametrize("batch", [False, True])
 def test_kkt_pass_feeds_the_next_step(monkeypatch, fam, batch):
