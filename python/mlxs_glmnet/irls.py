@@ -13,6 +13,12 @@ every O(n) operation onto whole-GPU array operations, a few per IRLS step:
   * once per lambda: the gradient X' r of every variable for the KKT check and the strong rule
     (one read of x for all problems of the batch).
 
+On a GPU the path goes in chunks of CHUNK lambdas: the sequential IRLS steps, not the reads of
+x, set the time there (about 265 steps of ~5 ms at binomial n = 1e6, p = 1e3, however small n),
+so CHUNK copies of a problem solve a chunk's lambdas side by side from the same start, each step
+one launch and one read of the strong columns for all of them; glmnet's stops are then applied
+lambda by lambda (see the chunked path in _run_glm).
+
 All problems of a batch (CV folds) move through the path in lockstep, one lambda index at a time,
 sharing the columns of the union of their strong sets; with the full data among them, a Gram
 refresh serves every fold whose IRLS weights are close to the full problem's (one batched product
