@@ -362,17 +362,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     chunk_sizes: list = []                # the lambdas of each chunk (CHUNK_BYTES can lower it)
 
     def eta_of(idx):
-        k = idx.size
-        if not S:
-            return data_rows(Od, idx) + be.arr(b0[idx])[:, None]
-        bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]                       # per unit of x - c
-        # (one upload: each small host array sent on its own cost ~0.1 ms on a GPU's host)
-        up = be.arr(np.concatenate([b0[idx] - (dsh[np.ix_(idx, S)] * bsc).sum(axis=1),
-                                    bsc.ravel()]))
-        e = data_rows(Od, idx) + up[:k][:, None]
-        # (several problems: (k, n) straight from the GEMM, not a transposed (n, k))
-        bd = up[k:]
-        return e + (XS @ bd[:, None]).T if k == 1 else e + bd.reshape(k, -1) @ XS.T
+        e = data_rows(Od, idx) + be.arr(b0[idx])[:, None]
+        if S:
+            bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]                   # per unit of x - c
+            e = e - be.arr((dsh[np.ix_(idx, S)] * bsc).sum(axis=1))[:, None]
+            # (several problems: (k, n) straight from the GEMM, not a transposed (n, k))
+            e = e + (XS @ be.arr(bsc.T)).T if idx.size == 1 else e + be.arr(bsc) @ XS.T
+        return e
 
     def idx_d(idx):
         return be.arr(idx, integer=True)
@@ -503,8 +499,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         first: dict = {}
         inv = np.array([first.setdefault((id(Hs[bb]), int(bb) // K), len(first)) for bb in idx])
         rep = idx[np.unique(inv, return_index=True)[1]]
-        ri = be.arr(np.concatenate([rep, inv]), integer=True)
-        rp, inv_d = ri[:rep.size], ri[rep.size:]
+        rp = idx_d(rep)
         H = mx.stack([Hs[bb] for bb in rep])                        # (u, m, m)
         a = mx.stack([aH[bb] for bb in rep])                        # (u, m)
         svc = mx.stack([svH_d[bb] for bb in rep])[:, None]          # (u, 1)
@@ -517,10 +512,12 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         Gn = G / svc[:, :, None]
         diag = mx.diagonal(G, axis1=1, axis2=2)
         if rep.size < k:                  # (back to one row a problem)
+            inv_d = be.arr(inv, integer=True)
             a, svc, dS, iS, Gn, diag = (mx.take(t, inv_d, axis=0)
                                         for t in (a, svc, dS, iS, Gn, diag))
         mv = (a - svc * dS) * iS / svc                              # x~ means under the Gram weights
         gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
+        bw = be.arr(bt[np.ix_(idx, S)])
         gc = (gt - mv * sr_d[:, None]) if intr else gt             # intercept profiled out
         cc = gc / svc            # warm start: the kernel takes this as the gradient at bw
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
@@ -535,17 +532,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                         m + 1, m, 0, 0, 1, 1], dtype=np.int32)
         dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svg, np.zeros(k), devmax[idx],
                         pmin[idx]], axis=1)
-        # the kernel's small inputs in two uploads (real and integer), sliced on the device
-        fl = [np.zeros(k + 1), pf[S], cls.ravel(), dpk.ravel(), bt[np.ix_(idx, S)].ravel()]
-        cut = np.cumsum([0] + [a.size for a in fl])
-        fd = be.arr(np.concatenate(fl))
-        zk, dummy = fd[:k].reshape(k, 1), fd[k:k + 1]
-        pf_d, cls_d, dpk_d, bw = (fd[cut[i]:cut[i + 1]] for i in range(1, 5))
-        idv = be.arr(np.concatenate([ipk, np.arange(m), np.zeros(m + 1)]), integer=True)
-        inputs = [dummy, dummy, zk, dummy, Gn, gst,
-                  pf_d, cls_d.reshape(cls.shape), idv[16 + m:16 + 2 * m], dummy,
-                  idv[:16], dpk_d.reshape(dpk.shape), idv[16:16 + m],
-                  dummy, idv[16 + 2 * m:], bw.reshape(k, 1, m), dummy]
+        dummy = mx.zeros((1,), be.dt)
+        inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, Gn, gst,
+                  be.arr(pf[S]), be.arr(cls), mx.zeros((m,), mx.int32), dummy,
+                  be.arr(ipk, integer=True), be.arr(dpk), be.arr(np.arange(m), integer=True),
+                  dummy, mx.zeros((1,), mx.int32), bw[:, None, :], dummy]
         outs = be.solve(inputs, k, m)
         prof.mark("least-squares kernel")
         res = [np.array(o, dtype=np.float64 if o.dtype != mx.int32 else np.int64) for o in
