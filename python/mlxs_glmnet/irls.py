@@ -69,6 +69,11 @@ WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # path's, both float32.
 CHUNK = 16
 CHUNK_BYTES = 2 << 30
+# A kept Gram is refreshed before a step whose IRLS weights sum to more than this factor above
+# (or below) the Gram's: found by fuzzing the driver against R glmnet, a poisson fit without
+# intercept or standardisation and with unpenalised variables diverged after its first step
+# (the weights' sum grew 7.6-fold, the next step on the old Gram went far astray)
+STALE_SUM = 4.0
 BIG = 9.9e35
 
 
@@ -345,6 +350,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     aH: list = [None] * B
     vH: list = [None] * B
     svH_d: list = [None] * B
+    svH_h = np.ones(B)                    # (their values on the host)
+    stale = [0]                           # refreshes for a weights' sum off by STALE_SUM
     hb = np.zeros(B, dtype=bool)          # that Gram was formed in bfloat16 (Backend.bf16)
     lowp_count = [0]
     fresh = np.ones(B, dtype=bool)
@@ -360,6 +367,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     pstart = np.zeros(B, dtype=np.int64)  # (a chunk's problems: their passes when it began)
     s_up: list = [-1, None]               # S on the device, uploaded once a length of S
     chunk_sizes: list = []                # the lambdas of each chunk (CHUNK_BYTES can lower it)
+    retried = [0]                         # chunks solved again one lambda at a time (maxit)
 
     def eta_of(idx):
         e = data_rows(Od, idx) + be.arr(b0[idx])[:, None]
@@ -374,8 +382,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         return be.arr(idx, integer=True)
 
     def passes(ids):
-        """The passes counted against maxit. In a chunk, lambda k's are those of the chunk's
-        lambdas 0 .. k since the chunk began, as if they had been solved one after the other."""
+        """The passes counted against maxit. In a chunk, lambda k counts the passes of the
+        chunk's lambdas 0 .. k since it began (an upper bound on those of lambdas solved one
+        after the other): a chunk that runs into maxit is solved again one lambda at a time
+        from its start (see chunked), where the count is glmnet's."""
         if K == 1:
             return npass[ids]
         d = (npass - pstart).reshape(-1, K).cumsum(axis=1).reshape(-1)
@@ -426,6 +436,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         for g in [g for g in gforms if g not in gsrc]:   # (refreshes no Gram comes from now)
             del gforms[g]
         mx.eval(*[a for a in (*Hs, *aH, *svH_d) if a is not None])
+        for bb in np.flatnonzero(serve):
+            svH_h[bb] = float(np.array(svH_d[bb]))
         refreshes[0] += 1
         grp["last"] = steps_total[0]
         grp["count"] += 1
@@ -461,6 +473,15 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             return svh, svh, np.zeros((k, 0))
         m = len(S)
         prof.mark("IRLS statistics", [v, r])
+        # a kept Gram formed under weights whose sum is off by more than STALE_SUM from the
+        # current ones does not describe the curvature any more (a long step: poisson's weights
+        # grow as exp(eta)); it is refreshed before this step, not after it went astray
+        svh = np.array(sv_d, dtype=np.float64)
+        for i, bb in enumerate(idx):
+            if Hs[bb] is not None and not fresh[bb] and \
+                    not svH_h[bb] / STALE_SUM <= svh[i] <= svH_h[bb] * STALE_SUM:
+                fresh[bb] = True
+                stale[0] += 1
         if grp is not None:
             need = [bb for bb in idx if (fresh[bb] or Hs[bb] is None) and not solo[bb]]
             if need and steps_total[0] - grp["last"] <= 1:
@@ -487,6 +508,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 bb = idx[j]
                 hb[bb] = lowp
                 Hs[bb], aH[bb], vH[bb], svH_d[bb] = Hn, an, vi, sn
+                svH_h[bb] = svh[i]
                 gsrc[bb] = -1
                 fresh[bb] = False
             lowp_count[0] += int(lowp)
@@ -524,7 +546,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                               diag / svc], axis=1)
         mx.eval(sv_d, sr_d, svc, Gn, gst, mv)
         prof.mark("IRLS statistics")
-        svh = np.array(sv_d, dtype=np.float64)
         svg = np.array(svc, dtype=np.float64)[:, 0]
         lam_sub = np.minimum(lam / svg, 1e30)
         cls = np.clip(cl[:, S][None, :, :] * xs[idx][:, None, :][:, :, S], -BIG, BIG)
@@ -716,17 +737,21 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         sequential steps, each lambda a few more. The strong set is the union of each lambda's
         sequential strong rule from lambda m0 - 1; the copies share Gram refreshes (under their
         middle one's weights). glmnet's stops are then applied lambda by lambda, in order, and
-        the chunk's solutions after a stop (or an error) are dropped."""
+        the chunk's solutions after a stop (or an error) are dropped. A chunk in which a lambda
+        ran into maxit (a hard fit: near separation, p near n, where a lambda far from its start
+        takes many IRLS steps) is solved again from its start one lambda at a time, and so is the
+        rest of that path."""
         nonlocal s
         orig = np.flatnonzero(np.isin(np.arange(B0), alive // K))
         jerr_o = jerr[::K].copy()
         npass_o = npass[::K].copy()
         mjs = np.zeros(B, dtype=np.int64)
+        one = False                       # one lambda a chunk from here on
         while orig.size:
             m0 = s - 1 if ulflag else s
             if m0 >= L:
                 break
-            ks = min(K, L - m0)
+            ks = 1 if one else min(K, L - m0)
             while True:
                 vid = (orig[:, None] * K + np.arange(ks)[None, :]).ravel()
                 ms = np.tile(m0 + np.arange(ks), orig.size)
@@ -741,10 +766,26 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 ks = max(1, ks // 2)
             chunk_sizes.append(ks)
             mjs[vid] = ms + 1
+            # (maxit: see passes. The next chunk goes on from the last lambda's own count, its
+            # passes from the chunk's start standing for those of the lambdas before it: adding
+            # theirs would count the way there up to K times over, and a hard path then ran into
+            # maxit in chunks of 16 that one lambda at a time did not. npasses is all the work.)
             start = npass[vid].copy()
             pstart[:] = npass
             add_columns(new)
+            begin = {int(b): state_of(int(b) * K) for b in orig}
             solve_stage(vid, lam, s, mjs)
+            err = jerr[vid]
+            if ks > 1 and ((err < 0) & (err > -10000)).any():
+                for i, b in enumerate(orig):        # back to the chunk's start, then one by one
+                    blk = slice(i * ks, (i + 1) * ks)
+                    npass_o[b] += int((npass[vid[blk]] - start[blk]).sum())
+                    for vb in range(b * K, b * K + K):
+                        set_state(begin[int(b)], vb)
+                        Hs[vb] = None            # (S may have grown since: a Gram afresh)
+                one = True
+                retried[0] += 1
+                continue
             keep = []
             for i, b in enumerate(orig):
                 last = None
@@ -766,7 +807,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                         break
                 if last is not None:
                     lamprev[last] = lam[i * ks + (last - b * K)]
-                    npass[last] = passes(np.array([last]))[0]
                 if go:
                     keep.append(b)
                     for vb in range(b * K, b * K + K):      # the next chunk starts at `last`
@@ -776,16 +816,28 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             s += ks
         return result(lmu, npass_o, jerr_o)
 
-    def copy_state(a, b):
-        bt[b], b0[b], g[b], dev_now[b], ever[b] = bt[a], b0[a], g[a], dev_now[a], ever[a]
-        sv_last[b], dl_prev[b], lamprev[b], npass[b], jerr[b] = (
-            sv_last[a], dl_prev[a], lamprev[a], npass[a], jerr[a])
-        Hs[b], aH[b], vH[b], svH_d[b], hb[b], gsrc[b], fresh[b] = (
-            Hs[a], aH[a], vH[a], svH_d[a], hb[a], gsrc[a], fresh[a])
-        if a in at_kkt:
-            at_kkt[b] = at_kkt[a]
-        else:
+    def state_of(a):
+        """Problem a's state: rows of coefficients and gradients, its scalars, its kept Gram."""
+        return ([t[a].copy() for t in (bt, g, ever)],
+                [t[a] for t in (b0, dev_now, sv_last, dl_prev, lamprev, npass, jerr, hb, gsrc,
+                                fresh, svH_h)],
+                [t[a] for t in (Hs, aH, vH, svH_d)], at_kkt.get(a))
+
+    def set_state(st, b):
+        for t, v in zip((bt, g, ever), st[0]):
+            t[b] = v
+        for t, v in zip((b0, dev_now, sv_last, dl_prev, lamprev, npass, jerr, hb, gsrc, fresh,
+                         svH_h), st[1]):
+            t[b] = v
+        for t, v in zip((Hs, aH, vH, svH_d), st[2]):
+            t[b] = v
+        if st[3] is None:
             at_kkt.pop(b, None)
+        else:
+            at_kkt[b] = st[3]
+
+    def copy_state(a, b):
+        set_state(state_of(a), b)
 
     def result(lmu_, npass_, jerr_):
         info = np.stack([lmu_, npass_, jerr_, (W[::K] > 0).sum(axis=1)], axis=1)
@@ -795,7 +847,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                           extra={"gpu_strong_columns": len(S), "irls_floor": floor_hits[0],
                                  "gram_refreshes": refreshes[0], "irls_steps": steps_total[0],
                                  "bf16_grams": lowp_count[0], "irls_chunk": K,
+                                 "stale_gram_refreshes": stale[0],
                                  "irls_chunk_sizes": chunk_sizes,
+                                 "irls_chunks_retried": retried[0],
                                  "kkt_passes": kkt_passes[0],
                                  "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                                  "fold_gram_extensions": fold_ext[0],

@@ -209,6 +209,35 @@ def test_driver_maxit_stops_like_the_kernel(monkeypatch, chunk):
     # both stop inside the path; pass counts differ by the IRLS bookkeeping, so within 2 lambdas
     assert abs(got.jerr - ref.jerr) <= 2
     assert abs(len(got.lambda_) - len(ref.lambda_)) <= 2
+    # in chunks: the chunk that ran into maxit was solved again one lambda at a time, so the
+    # error comes from glmnet's count along the path
+    assert (got.info["irls_chunks_retried"] >= 1) == (chunk > 1)
+
+
+@pytest.mark.parametrize("chunk", [1, 4])
+def test_stale_gram_is_refreshed_before_the_step(monkeypatch, chunk):
+    """A poisson fit without intercept or standardisation, with unpenalised variables: the first
+    IRLS step of the unpenalised stage moves far, the weights' sum grows several-fold, and a
+    step on the first step's Gram diverged (jerr -1, an empty path; found by fuzzing the driver
+    against R glmnet). With the Gram refreshed first (irls.STALE_SUM) it is the kernel's path."""
+    rng = np.random.default_rng(4)
+    n, p = 40, 8
+    x = np.abs(rng.standard_normal((n, p))) * rng.uniform(0.5, 3, p)
+    y = rng.poisson(np.exp(0.8 * x[:, 0] - 0.5 * x[:, 1] + 0.5)).astype(float)
+    pf = np.ones(p)
+    pf[:3] = 0.0
+    kw = dict(intercept=False, standardize=False, penalty_factor=pf, nlambda=20)
+    ref = mg.glmnet(x, y, "poisson", thresh=1e-12, **kw)
+    _driver(monkeypatch, chunk)
+    got = mg.glmnet(x, y, "poisson", thresh=1e-12, **kw)
+    assert got.jerr == ref.jerr == 0 and len(got.lambda_) == len(ref.lambda_) == 16
+    assert got.info["stale_gram_refreshes"] >= 1
+    assert _gap(x, y, "poisson", kw, ref, got) < 1e-9
+    monkeypatch.setattr(irls, "STALE_SUM", np.inf)                 # the rule off: it diverges
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert mg.glmnet(x, y, "poisson", thresh=1e-12, **kw).jerr == -1
 
 
 def test_warm_start_resumes_a_solution():
