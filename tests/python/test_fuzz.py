@@ -321,20 +321,10 @@ def driver_results(request, r_fits):
     """The binomial and poisson problems through the GPU's IRLS driver (irls.py; on a GPU it
     runs from n = 30000, in chunks of 16 lambdas), here on the CPU in float64: one lambda a step
     and in chunks of 16, against the same R fits and on the same criteria."""
-    from mlxs_glmnet import engine, irls
+    from mlxs_glmnet import engine
+    from test_irls import driver_run
     real = engine.run_paths
-
-    def run(x, y, W, O, **k):
-        fam = engine.FAMILIES[k["family"]]
-        params = engine.kernel_params(
-            n=x.shape[0], p=x.shape[1], B=W.shape[0], fam=fam, mode=0, nlam=k["nlam"],
-            ulam=k["ulam"], intercept=k["intercept"], standardize=k["standardize"],
-            maxit=k["maxit"], dfmax=k["dfmax"], pmax=k["pmax"], alpha=k["alpha"],
-            flmin=k["flmin"], thresh=k["thresh"], fdev=k["fdev"], lower=k["lower"],
-            upper=k["upper"])
-        return irls.run_glm(x, y, W, O, fam=fam, pf=k["pf"], excluded=k["excluded"],
-                            nlam=k["nlam"], params=params, backend="cpu", chunk=request.param)
-
+    run = driver_run(request.param)
     engine.run_paths = run
     try:
         return _compare(*r_fits, label=f"IRLS driver, {request.param} lambda(s) a step, vs glmnet",

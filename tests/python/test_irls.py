@@ -12,9 +12,9 @@ from mlxs_glmnet import engine, irls
 from objective import Problem
 
 
-def _driver(monkeypatch, chunk=1):
-    """Route the API's engine call through the GLM driver (CPU backend, float64); chunk: lambdas
-    solved side by side (irls.chunk_size)."""
+def driver_run(chunk=1):
+    """A stand-in for engine.run_paths that sends a fit through the GLM driver (CPU backend,
+    float64); chunk: lambdas solved side by side (irls.chunk_size)."""
     def run(x, y, W, O, **k):
         fam = engine.FAMILIES[k["family"]]
         params = engine.kernel_params(
@@ -25,7 +25,12 @@ def _driver(monkeypatch, chunk=1):
             upper=k["upper"])
         return irls.run_glm(x, y, W, O, fam=fam, pf=k["pf"], excluded=k["excluded"],
                             nlam=k["nlam"], params=params, backend="cpu", chunk=chunk)
-    monkeypatch.setattr(engine, "run_paths", run)
+    return run
+
+
+def _driver(monkeypatch, chunk=1):
+    """Route the API's engine call through the GLM driver."""
+    monkeypatch.setattr(engine, "run_paths", driver_run(chunk))
 
 
 def _data(fam, n, p, seed):
