@@ -62,11 +62,11 @@ KKT_REUSE = os.environ.get("MLXS_GPU_KKT_REUSE", "1") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # Lambdas solved side by side on a GPU (chunk_size; MLXS_GPU_IRLS_CHUNK): see _run_glm's
-# chunked path. Measured on an H100 at p = 1e3 (before the chunk's shared curvature was formed
-# once): binomial n = 1e6 1.50 s at 1, 0.77 s at 4, 0.88 s at 8 and 16 (265 -> 49 IRLS steps),
-# 1.05 s at 32; poisson n = 1e6 1.06 s -> 0.49-0.51 s at 8 and 16; binomial n = 1e5 0.99 ->
-# 0.45 s at 16. The objective at every lambda within 2.5e-5 (relative) of the lambda-by-lambda
-# path's, both float32.
+# chunked path. Measured on H100s at p = 1e3 (bench/RESULTS_GPU.md, stop 24): binomial n = 1e6
+# 1.37-1.51 s at 1, 0.75-0.80 s at 16 (265 -> 49 IRLS steps), 0.84 s at 24; poisson n = 1e6
+# 1.07 -> 0.42 s at 16; binomial n = 1e5 0.99 -> 0.42-0.45 s. (Chunks of 4 took 0.77 s before
+# the chunk's curvature was formed once; not measured since.) The objective at every lambda
+# within 4e-6 (relative) of the lambda-by-lambda path's at 16, both float32.
 CHUNK = 16
 CHUNK_BYTES = 2 << 30
 # A kept Gram is refreshed before a step whose IRLS weights sum to more than this factor above
