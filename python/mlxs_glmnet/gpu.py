@@ -1439,10 +1439,11 @@ class _Profile:
         return {"gpu_profile": {k: round(v * 1e3, 2) for k, v in self.acc.items()}} if self.on else {}
 
 
-def _launch(inputs, B, L, p, nvec, threads=None):
+def _launch(inputs, B, L, p, nvec, threads=None, then=None):
     """One launch of the path kernel, evaluated. 512 threads a block: the CUDA prelude declares
     that launch bound, so the compiler keeps the kernel's registers within it (should a build
-    still refuse, the block falls back to 384, then 256 threads, learnt once per process)."""
+    still refuse, the block falls back to 384, then 256 threads, learnt once per process).
+    then(outputs): an array evaluated with them; (outputs, that array) is returned."""
     global THREADS
     f32 = mx.float32
     shapes = [(B, L, p), (B, L), (B, L), (B, L), (B,), (B, 4), (B, 10 * p + 16), (B, 4 * nvec),
@@ -1454,8 +1455,12 @@ def _launch(inputs, B, L, p, nvec, threads=None):
             outs = _call("path", inputs=inputs, grid=(B * nt, 1, 1),
                          threadgroup=(nt, 1, 1), output_shapes=shapes,
                          output_dtypes=dtypes, init_value=0)
-            mx.eval(*outs[:6])
-            return outs
+            if then is None:
+                mx.eval(*outs[:6])
+                return outs
+            res = then(outs)
+            mx.eval(*outs[:6], res)
+            return outs, res
         except RuntimeError as e:
             if "too many resources" not in str(e) or THREADS <= 128:
                 raise

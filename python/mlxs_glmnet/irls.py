@@ -74,6 +74,9 @@ CHUNK_BYTES = 2 << 30
 # intercept or standardisation and with unpenalised variables diverged after its first step
 # (the weights' sum grew 7.6-fold, the next step on the old Gram went far astray)
 STALE_SUM = 4.0
+# A chunk's copies share one Gram: its least-squares launch reads that one m x m Gram for all of
+# them (path.kern's ip[12]) instead of a stacked copy per lambda (MLXS_GPU_SHARE_GRAM=0)
+SHARE_GRAM = os.environ.get("MLXS_GPU_SHARE_GRAM", "1") != "0"
 BIG = 9.9e35
 
 
@@ -121,16 +124,18 @@ class _Backend:
             return _tn(Za, Za if Bm is None else (sq * Bm).astype(mx.bfloat16), out=mx.float32)
         return self.tn(v[:, None] * A, A if Bm is None else Bm)
 
-    def solve(self, inputs, B, p):
+    def solve(self, inputs, B, p, then):
+        """The least-squares launch; then(outputs): what to evaluate with it (one sync)."""
         if self.kind == "gpu":
             from .gpu import _launch
-            return _launch(inputs, B, 1, p, 1, threads=WLS_THREADS or None)
+            return _launch(inputs, B, 1, p, 1, threads=WLS_THREADS or None, then=then)[1]
         from . import _core
         from .engine import _cpu_threads
         outs = _core.glmnet_path(inputs, 1, nthreads=_cpu_threads(), block_threads=1,
                                  stream=mx.cpu)
-        mx.eval(*outs[:6])
-        return outs
+        res = then(outs)
+        mx.eval(*outs[:6], res)
+        return res
 
 
 def _moments(eta, Y, Wn, fam, pmin):
@@ -365,21 +370,56 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     kkt_reused = [0]
     kkt_passes = [0]
     pstart = np.zeros(B, dtype=np.int64)  # (a chunk's problems: their passes when it began)
-    s_up: list = [-1, None]               # S on the device, uploaded once a length of S
+    s_up: dict = {}                       # S's device inputs, uploaded once a length of S
     chunk_sizes: list = []                # the lambdas of each chunk (CHUNK_BYTES can lower it)
     retried = [0]                         # chunks solved again one lambda at a time (maxit)
+    xs_d = be.arr(xs)
+    idx_up: dict = {}                     # problem indices on the device, by value
 
-    def eta_of(idx):
-        e = data_rows(Od, idx) + be.arr(b0[idx])[:, None]
+    def s_dev():
+        """S's device inputs of a least-squares launch: its indices, penalty factors, limits and
+        the kernel's fixed integer vectors (S only grows: its length names it)."""
+        m = len(S)
+        if s_up.get("m") != m:
+            s_up.update(m=m, Sd=be.arr(S, integer=True), pf=be.arr(pf[S]),
+                        cl=be.arr(np.asarray(cl, dtype=np.float64)[:, S]),
+                        ar=be.arr(np.arange(m), integer=True), zi=mx.zeros((m,), mx.int32))
+        return s_up
+
+    def hostpack(idx, lam=None):
+        """One upload of the problems' host values (k, |S| + 6): their coefficients of S, then
+        b0, lambda, alpha, the IRLS threshold, devmax, pmin (one upload a step, not eight)."""
+        m = len(S)
+        h = np.zeros((idx.size, m + 6))
+        h[:, :m] = bt[np.ix_(idx, S)]
+        h[:, m] = b0[idx]
+        if lam is not None:
+            h[:, m + 1:] = np.stack([lam, alpha[idx], thresh_g[idx], devmax[idx], pmin[idx]], 1)
+        return be.arr(h)
+
+    def eta_of(idx, hp=None):
+        """eta = offset + b0 + x~_S beta_S of the problems idx (hp: their hostpack)."""
+        m = len(S)
+        if hp is None:
+            hp = hostpack(idx)
+        e = data_rows(Od, idx) + hp[:, m:m + 1]
         if S:
-            bsc = bt[np.ix_(idx, S)] * ixs[np.ix_(idx, S)]                   # per unit of x - c
-            e = e - be.arr((dsh[np.ix_(idx, S)] * bsc).sum(axis=1))[:, None]
+            Sd = s_dev()["Sd"]
+            bsc = hp[:, :m] * mx.take(data_rows(ixs_d, idx), Sd, axis=1)     # per unit of x - c
+            e = e - mx.sum(mx.take(data_rows(dsh_d, idx), Sd, axis=1) * bsc, axis=1,
+                           keepdims=True)
             # (several problems: (k, n) straight from the GEMM, not a transposed (n, k))
-            e = e + (XS @ be.arr(bsc.T)).T if idx.size == 1 else e + be.arr(bsc) @ XS.T
+            e = e + (XS @ bsc.T).T if idx.size == 1 else e + bsc @ XS.T
         return e
 
     def idx_d(idx):
-        return be.arr(idx, integer=True)
+        key = (idx.dtype.str, idx.tobytes())
+        d = idx_up.get(key)
+        if d is None:
+            if len(idx_up) > 256:
+                idx_up.clear()
+            d = idx_up[key] = be.arr(idx, integer=True)
+        return d
 
     def passes(ids):
         """The passes counted against maxit. In a chunk, lambda k counts the passes of the
@@ -393,7 +433,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
 
     def data_rows(A, idx):
         """Rows idx of a (B, n) data array; the problems of one chunk share one row (broadcast)."""
-        if K > 1 and idx.size and np.all(idx // K == idx[0] // K):
+        if idx.size == 1 or (K > 1 and idx.size and np.all(idx // K == idx[0] // K)):
             return A[int(idx[0]):int(idx[0]) + 1]
         return A[idx_d(idx)]
 
@@ -419,7 +459,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         serve[f] = True
         serve &= ~solo
         if not serve[np.arange(B) != f].any():
-            return                         # no fold to serve: f refreshes alone, as usual
+            return []                      # no fold to serve: f refreshes alone, as usual
         lowp = be.bf16(n, len(S))
         parts, full = group_products(vf, lowp, XS)                          # (G, m, m), (m, m)
         gid = grp["count"]
@@ -441,6 +481,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         refreshes[0] += 1
         grp["last"] = steps_total[0]
         grp["count"] += 1
+        return np.flatnonzero(serve)
 
     def wls(idx, lam, jerr_at, count=True):
         """One IRLS step for the problems idx: the exact gradient x~' r at the current eta, the
@@ -449,18 +490,31 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         current coefficients. A stale curvature changes how fast IRLS converges, never where: the
         fixed point has the exact gradient. Returns (current sum of IRLS weights, the Gram
         weights' sum, the curvatures of S) for the IRLS test. count: whether an intercept-only
-        step (empty S) counts as a pass; the null model's do not, as in glmnet."""
+        step (empty S) counts as a pass; the null model's do not, as in glmnet.
+
+        The step is one graph on the device from one upload (hostpack) to one download (every
+        result packed in one array): its host syncs and small transfers had cost ~4 ms of a
+        ~16 ms step at binomial n = 1e6 (stop 24)."""
         k = idx.size
         steps_total[0] += 1
         prof.mark("host")
-        if KKT_REUSE and all(bb in at_kkt for bb in idx):
+        hp = hostpack(idx, lam)
+        kk = [at_kkt.get(bb) for bb in idx]
+        if KKT_REUSE and all(e is not None for e in kk):
             # the KKT pass at these coefficients left their IRLS weights and residuals (one read
-            # of the strong columns, for eta, saved a lambda)
-            v = mx.stack([at_kkt[bb][0] for bb in idx])
-            r = mx.stack([at_kkt[bb][1] for bb in idx])
+            # of the strong columns, for eta, saved a lambda); a whole pass's arrays as they are
+            src, row = kk[0][0], kk[0][2]
+            if all(e[0] is src for e in kk) and [e[2] for e in kk] == list(range(src.shape[0])):
+                v, r = kk[0][0], kk[0][1]
+            elif all(e[0] is src and e[2] == row for e in kk):    # (a chunk's first step)
+                v = mx.broadcast_to(src[row:row + 1], (k, n))
+                r = mx.broadcast_to(kk[0][1][row:row + 1], (k, n))
+            else:
+                v = mx.stack([e[0][e[2]] for e in kk])
+                r = mx.stack([e[1][e[2]] for e in kk])
             kkt_reused[0] += 1
         else:
-            v, r = _moments(eta_of(idx), data_rows(Yd, idx), data_rows(Wn, idx), fam, pmin0)
+            v, r = _moments(eta_of(idx, hp), data_rows(Yd, idx), data_rows(Wn, idx), fam, pmin0)
         for bb in idx:                     # (the step moves the coefficients)
             at_kkt.pop(bb, None)
         sv_d, sr_d = mx.sum(v, axis=1), mx.sum(r, axis=1)
@@ -472,16 +526,48 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             npass[idx] += int(count)
             return svh, svh, np.zeros((k, 0))
         m = len(S)
+        mx.async_eval(v, r, sv_d, sr_d)   # (the device starts while the host builds the rest)
         prof.mark("IRLS statistics", [v, r])
-        # a kept Gram formed under weights whose sum is off by more than STALE_SUM from the
+        # A kept Gram formed under weights whose sum is off by more than STALE_SUM from the
         # current ones does not describe the curvature any more (a long step: poisson's weights
-        # grow as exp(eta)); it is refreshed before this step, not after it went astray
-        svh = np.array(sv_d, dtype=np.float64)
-        for i, bb in enumerate(idx):
-            if Hs[bb] is not None and not fresh[bb] and \
-                    not svH_h[bb] / STALE_SUM <= svh[i] <= svH_h[bb] * STALE_SUM:
-                fresh[bb] = True
-                stale[0] += 1
+        # grow as exp(eta)): the step is taken again after refreshing it, not accepted astray.
+        # (Tested after the step, from its one download: it happens rarely, a sync before every
+        # step would cost each one.)
+        while True:
+            ref_now: dict = {}
+            P = wls_step(idx, v, r, sv_d, sr_d, hp, ref_now)
+            svh = P[:, 2 * m + 5]
+            for bb, i in ref_now.items():
+                if i >= 0:
+                    svH_h[bb] = svh[i]
+            late = [i for i, bb in enumerate(idx) if bb not in ref_now and Hs[bb] is not None
+                    and not svH_h[bb] / STALE_SUM <= svh[i] <= svH_h[bb] * STALE_SUM]
+            if not late:
+                break
+            fresh[idx[late]] = True
+            stale[0] += len(late)
+        bnew, a0k = P[:, :m], P[:, m]
+        info = np.rint(P[:, m + 1:m + 5]).astype(np.int64)
+        ever[np.ix_(idx, S)] |= P[:, m + 5:2 * m + 5] > 0              # the kernel's ever-active flags
+        svg, srh = P[:, 2 * m + 6], P[:, 2 * m + 7]
+        diag, mvh = P[:, 2 * m + 8:3 * m + 8], P[:, 3 * m + 8:4 * m + 8]
+        npass[idx] += info[:, 1]
+        bad = info[:, 2] != 0
+        if bad.any():
+            jerr[idx[bad]] = np.broadcast_to(jerr_at, idx.shape)[bad]
+        bold = bt[np.ix_(idx, S)]
+        bt[np.ix_(idx, S)] = bnew
+        if intr:                 # the intercept's Newton step, given the coefficients' step
+            b0[idx] += srh / svg + a0k + (mvh * bold).sum(axis=1)
+        return svh, svg, diag
+
+    def wls_step(idx, v, r, sv_d, sr_d, hp, ref_now):
+        """The device work of one IRLS step (see wls) and its packed results on the host:
+        (k, 4 |S| + 8) = the new coefficients of S | the kernel's intercept step | its info (4) |
+        ever-active flags of S | sum of IRLS weights | the Gram weights' sum | sum of residuals |
+        the curvatures of S | the x~ means under the Gram weights. ref_now: the problems whose
+        Gram this step refreshed, with the row of the weights it used (-1: known already)."""
+        k, m = idx.size, len(S)
         if grp is not None:
             need = [bb for bb in idx if (fresh[bb] or Hs[bb] is None) and not solo[bb]]
             if need and steps_total[0] - grp["last"] <= 1:
@@ -489,7 +575,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 # serve these (a nearly separated fit, say): own Grams, for the rest of the lambda
                 solo[need] = True
             elif need:
-                group_refresh(idx, v)
+                for bb in group_refresh(idx, v):
+                    ref_now[int(bb)] = -1
         need = [i for i, bb in enumerate(idx) if fresh[bb] or Hs[bb] is None]
         if K > 1:
             # a chunk's problems (one caller's problem at neighbouring lambdas) share one Gram:
@@ -508,72 +595,65 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 bb = idx[j]
                 hb[bb] = lowp
                 Hs[bb], aH[bb], vH[bb], svH_d[bb] = Hn, an, vi, sn
-                svH_h[bb] = svh[i]
+                ref_now[int(bb)] = int(i)
                 gsrc[bb] = -1
                 fresh[bb] = False
             lowp_count[0] += int(lowp)
             refreshes[0] += 1
         prof.mark("Gram refreshes", [Hs[bb] for bb in idx])
-        if s_up[0] != m:                  # (S only grows: its length names it)
-            s_up[:] = [m, be.arr(S, integer=True)]
-        Sd = s_up[1]
-        # the distinct curvatures: a chunk's problems share their Gram and standardisation
+        sd = s_dev()
+        Sd = sd["Sd"]
+        # the distinct curvatures: a chunk's problems share their Gram and standardisation,
+        # and then the launch too reads one Gram for all of them (ip[12]: K copies of an m x m
+        # Gram no longer fit the GPU's L2 cache at m = 1e3)
         first: dict = {}
         inv = np.array([first.setdefault((id(Hs[bb]), int(bb) // K), len(first)) for bb in idx])
         rep = idx[np.unique(inv, return_index=True)[1]]
-        rp = idx_d(rep)
         H = mx.stack([Hs[bb] for bb in rep])                        # (u, m, m)
         a = mx.stack([aH[bb] for bb in rep])                        # (u, m)
         svc = mx.stack([svH_d[bb] for bb in rep])[:, None]          # (u, 1)
         gr = r @ XS                                                 # (k, m): XS' r
         prof.mark("IRLS gradient", [gr, H, a])
-        dS = mx.take(dsh_d[rp], Sd, axis=1)
-        iS = mx.take(ixs_d[rp], Sd, axis=1)
+        dS = mx.take(data_rows(dsh_d, rep), Sd, axis=1)
+        iS = mx.take(data_rows(ixs_d, rep), Sd, axis=1)
         G = (H - dS[:, :, None] * a[:, None, :] - a[:, :, None] * dS[:, None, :]
              + svc[:, :, None] * dS[:, :, None] * dS[:, None, :]) * iS[:, :, None] * iS[:, None, :]
         Gn = G / svc[:, :, None]
         diag = mx.diagonal(G, axis1=1, axis2=2)
-        if rep.size < k:                  # (back to one row a problem)
-            inv_d = be.arr(inv, integer=True)
+        gone = rep.size == 1 and (SHARE_GRAM or k == 1)
+        if not gone and rep.size < k:     # (back to one row a problem)
+            inv_d = idx_d(inv.astype(np.int64))
             a, svc, dS, iS, Gn, diag = (mx.take(t, inv_d, axis=0)
                                         for t in (a, svc, dS, iS, Gn, diag))
         mv = (a - svc * dS) * iS / svc                              # x~ means under the Gram weights
         gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
-        bw = be.arr(bt[np.ix_(idx, S)])
         gc = (gt - mv * sr_d[:, None]) if intr else gt             # intercept profiled out
         cc = gc / svc            # warm start: the kernel takes this as the gradient at bw
+        mv, svc = mx.broadcast_to(mv, (k, m)), mx.broadcast_to(svc, (k, 1))
+        dgn = mx.broadcast_to(diag, (k, m))
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
-                              diag / svc], axis=1)
-        mx.eval(sv_d, sr_d, svc, Gn, gst, mv)
-        prof.mark("IRLS statistics")
-        svg = np.array(svc, dtype=np.float64)[:, 0]
-        lam_sub = np.minimum(lam / svg, 1e30)
-        cls = np.clip(cl[:, S][None, :, :] * xs[idx][:, None, :][:, :, S], -BIG, BIG)
+                              dgn / svc], axis=1)
+        dpk = mx.concatenate([hp[:, m + 2:m + 3], mx.minimum(hp[:, m + 1:m + 2] / svc, 1e30),
+                              hp[:, m + 3:m + 4] / svc, mx.zeros((k, 1), be.dt),
+                              hp[:, m + 4:m + 6]], axis=1)
+        xsS = mx.take(data_rows(xs_d, idx), Sd, axis=1)
+        cls = mx.broadcast_to(mx.clip(sd["cl"][None] * xsS[:, None, :], -BIG, BIG), (k, 2, m))
         ipk = np.array([1, m, 1, 0, 1, 1, intr, 0, max(1, maxit - int(passes(idx).min())), m + 1,
-                        m + 1, m, 0, 0, 1, 1], dtype=np.int32)
-        dpk = np.stack([alpha[idx], lam_sub, thresh_g[idx] / svg, np.zeros(k), devmax[idx],
-                        pmin[idx]], axis=1)
+                        m + 1, m, int(gone), 0, 1, 1], dtype=np.int32)
         dummy = mx.zeros((1,), be.dt)
-        inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, Gn, gst,
-                  be.arr(pf[S]), be.arr(cls), mx.zeros((m,), mx.int32), dummy,
-                  be.arr(ipk, integer=True), be.arr(dpk), be.arr(np.arange(m), integer=True),
-                  dummy, mx.zeros((1,), mx.int32), bw[:, None, :], dummy]
-        outs = be.solve(inputs, k, m)
+        inputs = [dummy, dummy, mx.zeros((k, 1), be.dt), dummy, Gn, gst, sd["pf"], cls, sd["zi"],
+                  dummy, be.arr(ipk, integer=True), dpk, sd["ar"], dummy,
+                  mx.zeros((1,), mx.int32), hp[:, None, :m], dummy]
+
+        def pack(outs):
+            return mx.concatenate([outs[0].reshape(k, m), outs[1].reshape(k, 1),
+                                   outs[5].astype(be.dt),
+                                   (outs[8][:, 2 * m:3 * m] > 0).astype(be.dt),
+                                   sv_d[:, None], svc, sr_d[:, None], dgn, mv], axis=1)
+        prof.mark("IRLS statistics", [Gn, gst, dpk, cls])
+        packed = be.solve(inputs, k, m, then=pack)
         prof.mark("least-squares kernel")
-        res = [np.array(o, dtype=np.float64 if o.dtype != mx.int32 else np.int64) for o in
-               (outs[0], outs[1], outs[5], outs[8])]
-        bnew, a0k, info = res[0][:, 0, :], res[1][:, 0], res[2]
-        ever[np.ix_(idx, S)] |= res[3][:, 2 * m:3 * m] > 0          # the kernel's ever-active flags
-        npass[idx] += info[:, 1]
-        bad = info[:, 2] != 0
-        if bad.any():
-            jerr[idx[bad]] = np.broadcast_to(jerr_at, idx.shape)[bad]
-        bold = bt[np.ix_(idx, S)]
-        bt[np.ix_(idx, S)] = bnew
-        if intr:                 # the intercept's Newton step, given the coefficients' step
-            mvh = np.array(mv, dtype=np.float64)
-            b0[idx] += np.array(sr_d, dtype=np.float64) / svg + a0k + (mvh * bold).sum(axis=1)
-        return svh, svg, np.array(diag, dtype=np.float64)
+        return np.array(packed, dtype=np.float64)
 
     def solve_stage(idx, lam, s, mj):
         """glmnet's KKT loop around IRLS for the problems idx at lambdas lam (per problem); mj:
@@ -624,17 +704,18 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             prof.mark("host")
             eta = eta_of(ok)
             kkt_passes[0] += 1
-            ok_d = idx_d(ok)
             Yk, Wk = data_rows(Yd, ok), data_rows(Wn, ok)
             vk, r = _moments(eta, Yk, Wk, fam, pmin0)
             sr = mx.sum(r, axis=1)
-            gd = (r @ X - xm_d[ok_d] * sr[:, None]) * ixs_d[ok_d]
+            gd = (r @ X - data_rows(xm_d, ok) * sr[:, None]) * data_rows(ixs_d, ok)
             dvd = _deviance(eta, Yk, Wk, fam, pmin0)
-            mx.eval(gd, dvd, vk, r)
+            both = mx.concatenate([gd, dvd[:, None]], axis=1)
+            mx.eval(both, vk, r)
             for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
-                at_kkt[bb] = (vk[i], r[i])
-            g[ok] = np.array(gd, dtype=np.float64)
-            dev_now[ok] = np.array(dvd, dtype=np.float64)
+                at_kkt[bb] = (vk, r, i)
+            both = np.array(both, dtype=np.float64)
+            g[ok] = both[:, :p]
+            dev_now[ok] = both[:, p]
             prof.mark("KKT gradients")
             if s < 1:
                 return
