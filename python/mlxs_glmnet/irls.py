@@ -138,27 +138,59 @@ class _Backend:
         return res
 
 
+def _moments_of(fam):
+    def f(eta, Y, Wn, pmin):
+        """IRLS weights v = wn h and residuals r = wn (y - mu) at eta (all (k, n)); pmin:
+        glmnet.control's floor of the binomial weights."""
+        if fam == 1:
+            mu = mx.sigmoid(eta)
+            h = mx.maximum(mu * (1 - mu), pmin)
+        else:
+            mu = mx.exp(eta)
+            h = mu
+        return Wn * h, Wn * (Y - mu)
+    return f
+
+
+def _deviance_of(fam):
+    def f(eta, Y, Wn, pmin):
+        """sum_i wn_i d_i as path.kern computes it (binomial probabilities clamped at pmin)."""
+        if fam == 1:
+            mu = mx.clip(mx.sigmoid(eta), pmin, 1 - pmin)
+            d = -2 * (mx.where(Y > 0, Y * mx.log(mu), 0)
+                      + mx.where(Y < 1, (1 - Y) * mx.log(1 - mu), 0))
+        else:
+            mu = mx.exp(eta)
+            d = 2 * (mx.where(Y > 0, Y * mx.log(mx.maximum(Y, 1e-30) / mu), 0) - (Y - mu))
+        return mx.sum(Wn * d, axis=1)
+    return f
+
+
+# On a GPU the elementwise work on (k, n) rows is one fused kernel each (mx.compile, shapeless:
+# one trace for every k and broadcast); MLXS_GPU_FUSE_MOMENTS=0: one MLX op at a time. (On the
+# CPU, where the float64 check of the driver runs, compiling costs more than it saves.)
+FUSE_MOMENTS = os.environ.get("MLXS_GPU_FUSE_MOMENTS", "1") != "0"
+_FUSED: dict = {}
+
+
+def _rowfun(kind, fam):
+    make = _moments_of if kind == "moments" else _deviance_of
+    if not FUSE_MOMENTS or mx.default_device().type != mx.DeviceType.gpu:
+        return make(fam)
+    key = (kind, fam)
+    if key not in _FUSED:
+        _FUSED[key] = mx.compile(make(fam), shapeless=True)
+    return _FUSED[key]
+
+
 def _moments(eta, Y, Wn, fam, pmin):
-    """IRLS weights v = wn h and residuals r = wn (y - mu) at eta (all (k, n)); pmin:
-    glmnet.control's floor of the binomial weights."""
-    if fam == 1:
-        mu = mx.sigmoid(eta)
-        h = mx.maximum(mu * (1 - mu), pmin)
-    else:
-        mu = mx.exp(eta)
-        h = mu
-    return Wn * h, Wn * (Y - mu)
+    """IRLS weights v = wn h and residuals r = wn (y - mu) at eta (all (k, n))."""
+    return _rowfun("moments", fam)(eta, Y, Wn, pmin)
 
 
 def _deviance(eta, Y, Wn, fam, pmin):
     """sum_i wn_i d_i as path.kern computes it (binomial probabilities clamped at pmin)."""
-    if fam == 1:
-        mu = mx.clip(mx.sigmoid(eta), pmin, 1 - pmin)
-        d = -2 * (mx.where(Y > 0, Y * mx.log(mu), 0) + mx.where(Y < 1, (1 - Y) * mx.log(1 - mu), 0))
-    else:
-        mu = mx.exp(eta)
-        d = 2 * (mx.where(Y > 0, Y * mx.log(mx.maximum(Y, 1e-30) / mu), 0) - (Y - mu))
-    return mx.sum(Wn * d, axis=1)
+    return _rowfun("deviance", fam)(eta, Y, Wn, pmin)
 
 
 def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progress=None,
@@ -201,13 +233,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     B0 = W.shape[0]                       # the caller's problems
     if K > 1:
         # chunks of K lambdas: problem b's copies b K .. b K + K - 1 (the virtual problems) solve
-        # a chunk's lambdas side by side, from the same start (see the chunked path below)
-        W = np.repeat(W, K, axis=0)
-        O = None if O is None else np.repeat(O, K, axis=0)
+        # a chunk's lambdas side by side, from the same start (see the chunked path below). Their
+        # data (weights, offsets, responses, column statistics) are the caller's problem's: on the
+        # device one row for all K copies (data_rows), on the host rows repeated
         dp = np.repeat(np.asarray(dp), K, axis=0)
-        if np.ndim(y) == 2:
-            y = np.repeat(np.asarray(y), K, axis=0)
-    B = W.shape[0]
+    B = B0 * K
     L = int(nlam)
     ulflag, intr, isd, maxit, ne, nx = (int(ip[k]) for k in (5, 6, 7, 8, 9, 10))
     alpha, flmin, thresh, fdev, devmax, pmin = (np.asarray(dp[:, k], dtype=np.float64)
@@ -215,21 +245,22 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     pmin0 = float(pmin[0])                 # (glmnet.control's pmin: one for the whole call)
     pf = np.asarray(pf, dtype=np.float64)
 
-    # ---- device data ----
+    # ---- device data (one row a caller's problem) ----
     X = be.x(x)                                                   # (n, p) row-major
-    sw = W.sum(axis=1)
-    Wn = be.arr(W / sw[:, None])                                  # (B, n)
+    sw0 = W.sum(axis=1)
+    Wn = be.arr(W / sw0[:, None])                                 # (B0, n)
     ya = np.asarray(y, dtype=np.float64)
     # (one response for every problem, a CV batch's: uploaded once, broadcast on the device)
-    Yd = mx.broadcast_to(be.arr(ya), (B, n)) if ya.ndim == 1 else be.arr(ya)
-    Od = mx.zeros((B, n), dtype=be.dt) if O is None else be.arr(O)   # (None: no offsets)
+    Yd = mx.broadcast_to(be.arr(ya), (B0, n)) if ya.ndim == 1 else be.arr(ya)
+    Od = mx.zeros((B0, n), dtype=be.dt) if O is None else be.arr(O)   # (None: no offsets)
     c = mx.mean(X[: min(n, 1024)], axis=0)
-    st3 = column_stats(X, c, Wn, mx.zeros((1, n), be.dt), B)
+    st3 = column_stats(X, c, Wn, mx.zeros((1, n), be.dt), B0)
     ybar_d = mx.sum(Wn * Yd, axis=1)
     mx.eval(st3, ybar_d)
-    st = np.array(st3, dtype=np.float64)
+    st = np.repeat(np.array(st3, dtype=np.float64), K, axis=1)   # (host: a row a problem)
     if not np.isfinite(st).all():
         raise ValueError("x contains NaN or infinite values (or values too large for float32)")
+    sw = np.repeat(sw0, K)
     cn = np.array(c, dtype=np.float64)
     m1s, m2s = st[0], st[1]
     var = np.maximum(m2s - m1s * m1s, 0.0)
@@ -242,9 +273,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     xs = np.where(ju & bool(isd), np.sqrt(np.where(ju, var, 1.0)), 1.0)
     ixs = np.where(ju, 1.0 / xs, 0.0)
     dsh = xm - cn[None, :]                                        # x~ = (x - c - dsh) * ixs
-    dsh_d, ixs_d = be.arr(dsh), be.arr(ixs)
-    xm_d = be.arr(xm)
-    ybar = np.array(ybar_d, dtype=np.float64)
+    dsh_d, ixs_d, xm_d, xs_d = (be.arr(t[::K]) for t in (dsh, ixs, xm, xs))
+    ybar = np.repeat(np.array(ybar_d, dtype=np.float64), K)
+    prof.mark("setup")
 
     # CV folds (gpu.fold_structure) with a problem that holds no rows out (the full data, f):
     # the problems' fits are usually so close that f's IRLS weights on a fold's rows are a good
@@ -373,7 +404,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     s_up: dict = {}                       # S's device inputs, uploaded once a length of S
     chunk_sizes: list = []                # the lambdas of each chunk (CHUNK_BYTES can lower it)
     retried = [0]                         # chunks solved again one lambda at a time (maxit)
-    xs_d = be.arr(xs)
     idx_up: dict = {}                     # problem indices on the device, by value
 
     def s_dev():
@@ -432,10 +462,12 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         return pstart[ids] + d[ids]
 
     def data_rows(A, idx):
-        """Rows idx of a (B, n) data array; the problems of one chunk share one row (broadcast)."""
-        if idx.size == 1 or (K > 1 and idx.size and np.all(idx // K == idx[0] // K)):
-            return A[int(idx[0]):int(idx[0]) + 1]
-        return A[idx_d(idx)]
+        """The rows of the problems idx in a device array of one row a caller's problem (B0, .):
+        one row (broadcast) where they are all copies of one problem (a chunk's)."""
+        o = idx // K
+        if o.size and np.all(o == o[0]):
+            return A[int(o[0]):int(o[0]) + 1]
+        return A[idx_d(o)]
 
     def group_refresh(idx, v):
         """The Grams of the iterating problems idx (and f's) under the full problem's current
@@ -746,7 +778,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             jerr[cur[late]] = -1
             cur = cur[~conv & ~late]
     all_idx = np.arange(B)
-    nulld = np.array(_deviance(eta_of(all_idx), Yd, Wn, fam, pmin0), dtype=np.float64)
+    nulld = np.array(_deviance(eta_of(all_idx), data_rows(Yd, all_idx), data_rows(Wn, all_idx),
+                               fam, pmin0), dtype=np.float64)
     thrg = thresh * nulld * 0.5
     thresh_g = thrg
 
@@ -895,6 +928,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                             copy_state(last, vb)
             orig = np.array(keep, dtype=np.int64)
             s += ks
+            prof.mark("chunk bookkeeping")
         return result(lmu, npass_o, jerr_o)
 
     def state_of(a):
@@ -921,7 +955,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         set_state(state_of(a), b)
 
     def result(lmu_, npass_, jerr_):
-        info = np.stack([lmu_, npass_, jerr_, (W[::K] > 0).sum(axis=1)], axis=1)
+        info = np.stack([lmu_, npass_, jerr_, (W > 0).sum(axis=1)], axis=1)
         return PathResult(beta=beta_o, a0=a0_o, lambda_=lam_o, dev_ratio=dev_o,
                           nulldev_int=nulld[::K], lmu=info[:, 0], npasses=info[:, 1],
                           jerr=info[:, 2], nobs=info[:, 3], mode=0,
