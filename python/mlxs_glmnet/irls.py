@@ -120,8 +120,8 @@ class _Backend:
         if bf16:
             from .gpu import _tn
             sq = mx.sqrt(v)[:, None]
-            Za = (sq * A).astype(mx.bfloat16)
-            return _tn(Za, Za if Bm is None else (sq * Bm).astype(mx.bfloat16), out=mx.float32)
+            Za = _rowfun("bf16", 0)(sq, A)
+            return _tn(Za, Za if Bm is None else _rowfun("bf16", 0)(sq, Bm), out=mx.float32)
         return self.tn(v[:, None] * A, A if Bm is None else Bm)
 
     def solve(self, inputs, B, p, then):
@@ -173,8 +173,15 @@ FUSE_MOMENTS = os.environ.get("MLXS_GPU_FUSE_MOMENTS", "1") != "0"
 _FUSED: dict = {}
 
 
+def _scaled_bf16(fam):
+    def f(sq, A):
+        """sqrt(v) A rounded to bfloat16 (fused: no float32 temporary of A's size)."""
+        return (sq * A).astype(mx.bfloat16)
+    return f
+
+
 def _rowfun(kind, fam):
-    make = _moments_of if kind == "moments" else _deviance_of
+    make = {"moments": _moments_of, "deviance": _deviance_of, "bf16": _scaled_bf16}[kind]
     if not FUSE_MOMENTS or mx.default_device().type != mx.DeviceType.gpu:
         return make(fam)
     key = (kind, fam)

@@ -305,3 +305,31 @@ def test_driver_reports_progress_per_lambda(chunk):
                        backend="cpu", progress=seen.append, chunk=chunk)
     assert seen == list(range(1, int(res.lmu[0]) + 1))
     assert res.extra["irls_chunk"] == chunk
+
+
+@pytest.mark.parametrize("fam", [1, 2])
+def test_fused_moments_match_the_ops(fam):
+    """The GPU's fused IRLS moments and deviance (mx.compile, shapeless: one trace serves every
+    chunk size and broadcast of the data rows) give the MLX ops' values, also after a trace at
+    another shape; here compiled on the CPU, in float32 as on a GPU."""
+    import mlx.core as mx
+    rng = np.random.default_rng(fam)
+    n = 500
+    y = (rng.random(n) < 0.4) if fam == 1 else rng.poisson(2.0, n)
+    Y1 = mx.array(y.astype(np.float32)[None, :])
+    W1 = mx.array(rng.uniform(0, 2, (1, n)).astype(np.float32) / n)
+    for make in (irls._moments_of, irls._deviance_of):
+        ops, fused = make(fam), mx.compile(make(fam), shapeless=True)
+        for k, Y, W in [(16, Y1, W1), (3, mx.broadcast_to(Y1, (3, n)), W1),
+                        (5, Y1, mx.concatenate([W1] * 5)), (1, Y1, W1)]:
+            eta = mx.array(rng.normal(0, 1.5, (k, n)).astype(np.float32))
+            a, b = ops(eta, Y, W, 1e-5), fused(eta, Y, W, 1e-5)
+            for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+                assert u.shape == v.shape
+                np.testing.assert_allclose(np.array(v), np.array(u), rtol=2e-6, atol=1e-12)
+    sq = mx.sqrt(W1)[0][:, None]
+    A = mx.array(rng.standard_normal((n, 7)).astype(np.float32))
+    fused = mx.compile(irls._scaled_bf16(fam), shapeless=True)
+    assert fused(sq, A).dtype == mx.bfloat16
+    np.testing.assert_array_equal(np.array(fused(sq, A).astype(mx.float32)),
+                                  np.array((sq * A).astype(mx.bfloat16).astype(mx.float32)))
