@@ -74,6 +74,17 @@ CHUNK_BYTES = 2 << 30
 # intercept or standardisation and with unpenalised variables diverged after its first step
 # (the weights' sum grew 7.6-fold, the next step on the old Gram went far astray)
 STALE_SUM = 4.0
+# A chunk is cut short where its first lambdas have converged and only a few far ones still
+# iterate (at most CUT_FRACTION of its copies, none of the first half, after CUT_STEPS steps):
+# the converged lambdas are kept, the others carried into the next chunk as they are (mid-IRLS),
+# so that the new lambdas' steps overlap their tail instead of following it
+# (MLXS_GPU_IRLS_CARRY=0: every chunk runs until all its lambdas converge)
+CARRY = os.environ.get("MLXS_GPU_IRLS_CARRY", "1") != "0"
+CUT_STEPS = 3
+# (see wls_step: a chunk's Gram requests more than K / SPLIT_GAP copies apart are served apart;
+# 0: one Gram a chunk)
+SPLIT_GAP = int(os.environ.get("MLXS_GPU_SPLIT_GAP", "0"))
+CUT_FRACTION = 0.25
 # A chunk's copies share one Gram: its least-squares launch reads that one m x m Gram for all of
 # them (path.kern's ip[12]) instead of a stacked copy per lambda (MLXS_GPU_SHARE_GRAM=0)
 SHARE_GRAM = os.environ.get("MLXS_GPU_SHARE_GRAM", "1") != "0"
@@ -411,6 +422,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     s_up: dict = {}                       # S's device inputs, uploaded once a length of S
     chunk_sizes: list = []                # the lambdas of each chunk (CHUNK_BYTES can lower it)
     retried = [0]                         # chunks solved again one lambda at a time (maxit)
+    cut_at = [1 << 30]                    # where solve_stage cut the current chunk (CARRY)
+    carried = [0]                         # lambdas carried into a next chunk, in all
     idx_up: dict = {}                     # problem indices on the device, by value
 
     def s_dev():
@@ -619,11 +632,26 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         need = [i for i, bb in enumerate(idx) if fresh[bb] or Hs[bb] is None]
         if K > 1:
             # a chunk's problems (one caller's problem at neighbouring lambdas) share one Gram:
-            # under the weights of the middle one of those that asked, for all of them iterating
+            # under the weights of the middle one of those that asked, for all of them iterating.
+            # Those that asked in groups of lambdas far apart (more than SPLIT_GAP copies) get
+            # a Gram each, each iterating copy the nearest one's: one Gram for lambdas far
+            # apart had left some converging slowly (a chunk's first lambdas after the rest)
             by: dict = {}
             for i in need:
                 by.setdefault(int(idx[i]) // K, []).append(i)
-            need = [(ii[len(ii) // 2], np.flatnonzero(idx // K == o)) for o, ii in by.items()]
+            grouped = []
+            gap = max(2, K // SPLIT_GAP) if SPLIT_GAP else K
+            for o, ii in by.items():
+                ii = sorted(ii, key=lambda t: int(idx[t]) % K)
+                kk = np.array([int(idx[t]) % K for t in ii])
+                cuts = np.flatnonzero(np.diff(kk) > gap) + 1
+                groups = np.split(np.arange(len(ii)), cuts)
+                mids = [ii[g[len(g) // 2]] for g in groups]
+                mine = np.flatnonzero(idx // K == o)
+                near = np.argmin(np.abs((idx[mine] % K)[:, None]
+                                        - (idx[mids] % K)[None, :]), axis=1)
+                grouped += [(c, mine[near == t]) for t, c in enumerate(mids)]
+            need = grouped
         else:
             need = [(i, [i]) for i in need]
         for i, serve in need:                                        # Gram refreshes
@@ -694,12 +722,15 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         prof.mark("least-squares kernel")
         return np.array(packed, dtype=np.float64)
 
-    def solve_stage(idx, lam, s, mj):
+    def solve_stage(idx, lam, s, mj, ks=None):
         """glmnet's KKT loop around IRLS for the problems idx at lambdas lam (per problem); mj:
-        the lambda's number for error codes (an array over all problems in a chunk)."""
+        the lambda's number for error codes (an array over all problems in a chunk). ks: a
+        chunk of ks lambdas that may be cut short (see CARRY): cut_at[0] then says where, the
+        copies from there on are left as they are, unchecked."""
         def mjv(ids):
             return mj if np.isscalar(mj) else mj[ids]
         todo = idx
+        first_round = True
         while todo.size:
             cur = todo
             steps = 0
@@ -735,7 +766,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                     floor_hits[0] += int((~conv).sum())
                     conv[:] = True
                 cur = cur[~conv & (jerr[cur] == 0)]
-            ok = todo[jerr[todo] == 0]
+                if ks is not None and first_round and steps >= CUT_STEPS and cur.size:
+                    j = int((cur % K).min())
+                    if j >= max(1, ks // 2) and cur.size <= CUT_FRACTION * idx.size:
+                        cut_at[0] = j
+                        cur = cur[:0]
+            first_round = False
+            ok = todo[(jerr[todo] == 0) & (todo % K < cut_at[0])]
             if not ok.size:
                 return
             # gradients of every variable at the solution (the KKT check and the next strong
@@ -858,7 +895,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         sequential steps, each lambda a few more. The strong set is the union of each lambda's
         sequential strong rule from lambda m0 - 1; the copies share Gram refreshes (under their
         middle one's weights). glmnet's stops are then applied lambda by lambda, in order, and
-        the chunk's solutions after a stop (or an error) are dropped. A chunk in which a lambda
+        the chunk's solutions after a stop (or an error) are dropped. A chunk cut short (CARRY)
+        keeps its converged first lambdas; its later copies go on in the next chunk, which
+        begins with them (shifted to its first copies), as they are. A chunk in which a lambda
         ran into maxit (a hard fit: near separation, p near n, where a lambda far from its start
         takes many IRLS steps) is solved again from its start one lambda at a time, and so is the
         rest of that path."""
@@ -868,6 +907,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         npass_o = npass[::K].copy()
         mjs = np.zeros(B, dtype=np.int64)
         one = False                       # one lambda a chunk from here on
+        # each problem's last solution (before the first chunk: its start), where a chunk's new
+        # copies begin and a retried chunk restarts
+        base = {int(b): state_of(int(b) * K) for b in orig}
+        carry = 0                         # the chunk's first copies that are carried ones
         while orig.size:
             m0 = s - 1 if ulflag else s
             if m0 >= L:
@@ -885,6 +928,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 if ks == 1 or size <= CHUNK_BYTES:
                     break
                 ks = max(1, ks // 2)
+            if carry > ks:                # (carried lambdas beyond a smaller chunk: afresh)
+                for b in orig:
+                    for vb in range(int(b) * K + ks, int(b) * K + carry):
+                        set_state(base[int(b)], vb)
+                carry = ks
             chunk_sizes.append(ks)
             mjs[vid] = ms + 1
             # (maxit: see passes. The next chunk goes on from the last lambda's own count, its
@@ -894,26 +942,28 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             start = npass[vid].copy()
             pstart[:] = npass
             add_columns(new)
-            begin = {int(b): state_of(int(b) * K) for b in orig}
-            solve_stage(vid, lam, s, mjs)
+            cut_at[0] = ks
+            solve_stage(vid, lam, s, mjs, ks if CARRY and ks > 1 else None)
             err = jerr[vid]
             if ks > 1 and ((err < 0) & (err > -10000)).any():
                 for i, b in enumerate(orig):        # back to the chunk's start, then one by one
                     blk = slice(i * ks, (i + 1) * ks)
                     npass_o[b] += int((npass[vid[blk]] - start[blk]).sum())
                     for vb in range(b * K, b * K + K):
-                        set_state(begin[int(b)], vb)
+                        set_state(base[int(b)], vb)
                         Hs[vb] = None            # (S may have grown since: a Gram afresh)
                 one = True
+                carry = 0
                 retried[0] += 1
                 continue
+            j = cut_at[0]                 # the lambdas kept from this chunk (the rest: carried)
             keep = []
             for i, b in enumerate(orig):
                 last = None
                 blk = slice(i * ks, (i + 1) * ks)
                 npass_o[b] += int((npass[vid[blk]] - start[blk]).sum())      # (all the work)
                 go = True
-                for k in range(ks):
+                for k in range(j):
                     vb = b * K + k
                     if jerr[vb] != 0:
                         jerr_o[b] = jerr[vb]
@@ -930,11 +980,15 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                     lamprev[last] = lam[i * ks + (last - b * K)]
                 if go:
                     keep.append(b)
-                    for vb in range(b * K, b * K + K):      # the next chunk starts at `last`
-                        if vb != last:
-                            copy_state(last, vb)
+                    st = base[int(b)] = state_of(last)
+                    for k in range(j, ks):            # carried: to the next chunk's first copies
+                        set_state(state_of(b * K + k), b * K + k - j)
+                    for vb in range(b * K + ks - j, b * K + K):     # the others start at `last`
+                        set_state(st, vb)
+            carry = ks - j
+            carried[0] += carry
             orig = np.array(keep, dtype=np.int64)
-            s += ks
+            s += j
             prof.mark("chunk bookkeeping")
         return result(lmu, npass_o, jerr_o)
 
@@ -972,6 +1026,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                                  "stale_gram_refreshes": stale[0],
                                  "irls_chunk_sizes": chunk_sizes,
                                  "irls_chunks_retried": retried[0],
+                                 "irls_lambdas_carried": carried[0],
                                  "kkt_passes": kkt_passes[0],
                                  "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                                  "fold_gram_extensions": fold_ext[0],
