@@ -424,6 +424,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     retried = [0]                         # chunks solved again one lambda at a time (maxit)
     cut_at = [1 << 30]                    # where solve_stage cut the current chunk (CARRY)
     carried = [0]                         # lambdas carried into a next chunk, in all
+    split = [0]                           # a chunk's Gram refreshes beyond one (SPLIT_GAP)
     idx_up: dict = {}                     # problem indices on the device, by value
 
     def s_dev():
@@ -651,6 +652,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 near = np.argmin(np.abs((idx[mine] % K)[:, None]
                                         - (idx[mids] % K)[None, :]), axis=1)
                 grouped += [(c, mine[near == t]) for t, c in enumerate(mids)]
+                split[0] += len(mids) - 1
             need = grouped
         else:
             need = [(i, [i]) for i in need]
@@ -1027,6 +1029,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                                  "irls_chunk_sizes": chunk_sizes,
                                  "irls_chunks_retried": retried[0],
                                  "irls_lambdas_carried": carried[0],
+                                 "irls_split_grams": split[0],
                                  "kkt_passes": kkt_passes[0],
                                  "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                                  "fold_gram_extensions": fold_ext[0],

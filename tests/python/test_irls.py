@@ -160,6 +160,28 @@ def test_chunks_of_several_problems(monkeypatch, fam):
         assert kkt < 1e-5
 
 
+@pytest.mark.parametrize("carry", [True, False])
+def test_chunks_cut_short_carry_their_far_lambdas(monkeypatch, carry):
+    """A chunk whose first half has converged while a few far lambdas still iterate is cut there
+    (irls.CARRY): its converged lambdas are kept, the far ones go on in the next chunk from
+    where they stood. The path is the kernel's either way (length, lambdas, objective), and
+    every solution satisfies the KKT conditions."""
+    n, p = 400, 30
+    rng, x, y = _data("binomial", n, p, seed=0)
+    ref = mg.glmnet(x, y, "binomial", thresh=1e-12)
+    _driver(monkeypatch, 16)
+    monkeypatch.setattr(irls, "CARRY", carry)
+    got = mg.glmnet(x, y, "binomial", thresh=1e-12)
+    assert (got.info["irls_lambdas_carried"] > 0) == carry
+    assert len(got.lambda_) == len(ref.lambda_)
+    np.testing.assert_allclose(got.lambda_, ref.lambda_, rtol=1e-7)
+    assert _gap(x, y, "binomial", {}, ref, got) < 1e-7
+    prob = Problem(x, y, "binomial")
+    kkt = max(prob.kkt_violation(lam, a0, bt)[0]
+              for lam, a0, bt in zip(got.lambda_, got.a0, got.beta.T))
+    assert kkt < 1e-5
+
+
 def test_chunks_shrink_to_their_memory_budget(monkeypatch):
     """A chunk whose stacked Grams and (chunk, n) arrays would pass CHUNK_BYTES takes fewer
     lambdas (halved until it fits, down to one): the path is still the kernel's."""
