@@ -43,6 +43,10 @@ import mlx.core as mx
 # binomial n = 1e6, p = 1e3: 0.1 -> 59 refreshes, 1.73 s; 0.5 -> 7 refreshes, 1.38 s; at n = 1e5
 # 0.5 cost more IRLS steps than it saved (1.14 s -> 1.31 s).
 REFRESH_RATIO = float(os.environ.get("MLXS_GPU_REFRESH_RATIO", "0.5"))
+# The same in chunks of lambdas (K > 1), whose copies share one Gram: H100, chunks of 32, n = 1e6,
+# p = 1e3 (stop 25): binomial 0.5 -> 393-448 ms (32-34 steps, 11-12 refreshes), 0.3 -> 356-390 ms
+# (25-27 steps, 15-18 refreshes), 0.2 and 0.4 403-425 ms; poisson 184-195 ms at 0.2-0.3
+REFRESH_RATIO_CHUNK = float(os.environ.get("MLXS_GPU_REFRESH_RATIO_CHUNK", "0.3"))
 # CV folds: one Gram refresh for all problems of the batch (see _run_glm); 0 turns it off
 GROUP_REFRESH = os.environ.get("MLXS_GPU_GROUP_REFRESH", "1") != "0"
 GROUP_TOL = 0.1          # the largest relative L1 distance of the weights for a shared refresh
@@ -62,12 +66,13 @@ KKT_REUSE = os.environ.get("MLXS_GPU_KKT_REUSE", "1") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # Lambdas solved side by side on a GPU (chunk_size; MLXS_GPU_IRLS_CHUNK): see _run_glm's
-# chunked path. Measured on H100s at p = 1e3 (bench/RESULTS_GPU.md, stop 24): binomial n = 1e6
-# 1.37-1.51 s at 1, 0.75-0.80 s at 16 (265 -> 49 IRLS steps), 0.84 s at 24; poisson n = 1e6
-# 1.07 -> 0.42 s at 16; binomial n = 1e5 0.99 -> 0.42-0.45 s. (Chunks of 4 took 0.77 s before
-# the chunk's curvature was formed once; not measured since.) The objective at every lambda
-# within 4e-6 (relative) of the lambda-by-lambda path's at 16, both float32.
-CHUNK = 16
+# chunked path. Measured on H100s at p = 1e3 (bench/RESULTS_GPU.md, stops 24 and 25): binomial
+# n = 1e6 1.37-1.51 s at 1 (265 IRLS steps), 0.75-0.80 s at 16 (49 steps) with stop 24's host
+# work; with stop 25's (one upload and one download a step, the caller's data one row for all
+# copies) 0.47 s at 16, 0.42 s at 24, 0.36-0.45 s at 32 (25-34 steps), 0.41-0.44 s at 48;
+# poisson n = 1e6 1.07 s at 1, 0.19-0.22 s at 16-48. The objective at every lambda within 4e-6
+# (relative) of the one-lambda and the 16-lambda paths'.
+CHUNK = 32
 CHUNK_BYTES = 2 << 30
 # A kept Gram is refreshed before a step whose IRLS weights sum to more than this factor above
 # (or below) the Gram's: found by fuzzing the driver against R glmnet, a poisson fit without
@@ -78,12 +83,11 @@ STALE_SUM = 4.0
 # iterate (at most CUT_FRACTION of its copies, none of the first half, after CUT_STEPS steps):
 # the converged lambdas are kept, the others carried into the next chunk as they are (mid-IRLS),
 # so that the new lambdas' steps overlap their tail instead of following it
-# (MLXS_GPU_IRLS_CARRY=0: every chunk runs until all its lambdas converge)
+# (MLXS_GPU_IRLS_CARRY=0: every chunk runs until all its lambdas converge). H100, chunks of 32,
+# n = 1e6, p = 1e3 (stop 25): binomial 390 -> 356 ms at REFRESH_RATIO_CHUNK 0.3 (27 -> 25
+# steps) but 393 -> 448 ms at 0.5; poisson 192 / 195 ms either way.
 CARRY = os.environ.get("MLXS_GPU_IRLS_CARRY", "1") != "0"
 CUT_STEPS = 3
-# (see wls_step: a chunk's Gram requests more than K / SPLIT_GAP copies apart are served apart;
-# 0: one Gram a chunk)
-SPLIT_GAP = int(os.environ.get("MLXS_GPU_SPLIT_GAP", "0"))
 CUT_FRACTION = 0.25
 # A chunk's copies share one Gram: its least-squares launch reads that one m x m Gram for all of
 # them (path.kern's ip[12]) instead of a stacked copy per lambda (MLXS_GPU_SHARE_GRAM=0)
@@ -424,7 +428,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     retried = [0]                         # chunks solved again one lambda at a time (maxit)
     cut_at = [1 << 30]                    # where solve_stage cut the current chunk (CARRY)
     carried = [0]                         # lambdas carried into a next chunk, in all
-    split = [0]                           # a chunk's Gram refreshes beyond one (SPLIT_GAP)
     idx_up: dict = {}                     # problem indices on the device, by value
 
     def s_dev():
@@ -633,27 +636,12 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         need = [i for i, bb in enumerate(idx) if fresh[bb] or Hs[bb] is None]
         if K > 1:
             # a chunk's problems (one caller's problem at neighbouring lambdas) share one Gram:
-            # under the weights of the middle one of those that asked, for all of them iterating.
-            # Those that asked in groups of lambdas far apart (more than SPLIT_GAP copies) get
-            # a Gram each, each iterating copy the nearest one's: one Gram for lambdas far
-            # apart had left some converging slowly (a chunk's first lambdas after the rest)
+            # under the weights of the middle one of those that asked, for all of them iterating
+            # (a Gram for each group of those far apart changed nothing measured: stop 25)
             by: dict = {}
             for i in need:
                 by.setdefault(int(idx[i]) // K, []).append(i)
-            grouped = []
-            gap = max(2, K // SPLIT_GAP) if SPLIT_GAP else K
-            for o, ii in by.items():
-                ii = sorted(ii, key=lambda t: int(idx[t]) % K)
-                kk = np.array([int(idx[t]) % K for t in ii])
-                cuts = np.flatnonzero(np.diff(kk) > gap) + 1
-                groups = np.split(np.arange(len(ii)), cuts)
-                mids = [ii[g[len(g) // 2]] for g in groups]
-                mine = np.flatnonzero(idx // K == o)
-                near = np.argmin(np.abs((idx[mine] % K)[:, None]
-                                        - (idx[mids] % K)[None, :]), axis=1)
-                grouped += [(c, mine[near == t]) for t, c in enumerate(mids)]
-                split[0] += len(mids) - 1
-            need = grouped
+            need = [(ii[len(ii) // 2], np.flatnonzero(idx // K == o)) for o, ii in by.items()]
         else:
             need = [(i, [i]) for i in need]
         for i, serve in need:                                        # Gram refreshes
@@ -756,7 +744,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 # (a refresh costs 2 n |S|^2 flops, ~26 ms at n = 1e6, |S| = 800 on an H200,
                 # about five IRLS steps: only when the steps stop shrinking the change fast)
                 if steps >= 2:
-                    ratio = REFRESH_RATIO if n * len(S) ** 2 >= 1e11 else 0.1
+                    ratio = (REFRESH_RATIO_CHUNK if K > 1 else REFRESH_RATIO) \
+                        if n * len(S) ** 2 >= 1e11 else 0.1
                     fresh[cur[dl > ratio * dl_prev[cur]]] = True
                 dl_prev[cur] = dl
                 ever[cur] |= bt[cur] != 0
@@ -1029,7 +1018,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                                  "irls_chunk_sizes": chunk_sizes,
                                  "irls_chunks_retried": retried[0],
                                  "irls_lambdas_carried": carried[0],
-                                 "irls_split_grams": split[0],
                                  "kkt_passes": kkt_passes[0],
                                  "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                                  "fold_gram_extensions": fold_ext[0],
