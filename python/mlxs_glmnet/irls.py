@@ -215,6 +215,13 @@ def _deviance(eta, Y, Wn, fam, pmin):
     return _rowfun("deviance", fam)(eta, Y, Wn, pmin)
 
 
+def _rows_tn(r, A):
+    """r A for k rows r (k, n) and long columns A (n, m): as A' r' for more than 16 rows, which
+    cuBLAS runs faster there (H100, n = 1e6, m = 1e3: 32 rows 2.66 -> 1.96 ms; 16 rows 1.82 ms
+    as r A, 2.01 as A' r')."""
+    return r @ A if r.shape[0] <= 16 else (A.T @ r.T).T
+
+
 def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progress=None,
             chunk=None):
     """B binomial/poisson paths sharing x (n, p); y (n,) or (B, n); weights W and offsets O (B, n)
@@ -669,7 +676,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         H = mx.stack([Hs[bb] for bb in rep])                        # (u, m, m)
         a = mx.stack([aH[bb] for bb in rep])                        # (u, m)
         svc = mx.stack([svH_d[bb] for bb in rep])[:, None]          # (u, 1)
-        gr = r @ XS                                                 # (k, m): XS' r
+        gr = _rows_tn(r, XS)                                        # (k, m): XS' r
         prof.mark("IRLS gradient", [gr, H, a])
         dS = mx.take(data_rows(dsh_d, rep), Sd, axis=1)
         iS = mx.take(data_rows(ixs_d, rep), Sd, axis=1)
@@ -774,7 +781,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             Yk, Wk = data_rows(Yd, ok), data_rows(Wn, ok)
             vk, r = _moments(eta, Yk, Wk, fam, pmin0)
             sr = mx.sum(r, axis=1)
-            gd = (r @ X - data_rows(xm_d, ok) * sr[:, None]) * data_rows(ixs_d, ok)
+            gd = (_rows_tn(r, X) - data_rows(xm_d, ok) * sr[:, None]) * data_rows(ixs_d, ok)
             dvd = _deviance(eta, Yk, Wk, fam, pmin0)
             both = mx.concatenate([gd, dvd[:, None]], axis=1)
             mx.eval(both, vk, r)
