@@ -69,10 +69,13 @@ WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # chunked path. Measured on H100s at p = 1e3 (bench/RESULTS_GPU.md, stops 24 and 25): binomial
 # n = 1e6 1.37-1.51 s at 1 (265 IRLS steps), 0.75-0.80 s at 16 (49 steps) with stop 24's host
 # work; with stop 25's (one upload and one download a step, the caller's data one row for all
-# copies) 0.47 s at 16, 0.42 s at 24, 0.36-0.45 s at 32 (25-34 steps), 0.41-0.44 s at 48;
-# poisson n = 1e6 1.07 s at 1, 0.19-0.22 s at 16-48. The objective at every lambda within 4e-6
-# (relative) of the one-lambda and the 16-lambda paths'.
-CHUNK = 32
+# copies) 0.44-0.47 s at 16, 0.42 s at 24, 0.36-0.45 s at 32 (25-34 steps), 0.41-0.44 s at 48;
+# poisson n = 1e6 1.07 s at 1, 0.19-0.23 s at 16-48. Objectives within 4e-6 (relative) of the
+# one-lambda and the 16-lambda paths' on those; but at 32 the CPU seam's float32 binomial
+# 300 x 10 path ended a lambda later than the float64 engine's by its deviance-change stop
+# (the dev ratio 1e-5 above it at the far lambdas of a chunk: their shared Gram's curvature is
+# another lambda's, and its damped steps pass the IRLS test early), which 16 and 24 do not.
+CHUNK = 16
 CHUNK_BYTES = 2 << 30
 # A kept Gram is refreshed before a step whose IRLS weights sum to more than this factor above
 # (or below) the Gram's: found by fuzzing the driver against R glmnet, a poisson fit without
@@ -83,10 +86,11 @@ STALE_SUM = 4.0
 # iterate (at most CUT_FRACTION of its copies, none of the first half, after CUT_STEPS steps):
 # the converged lambdas are kept, the others carried into the next chunk as they are (mid-IRLS),
 # so that the new lambdas' steps overlap their tail instead of following it
-# (MLXS_GPU_IRLS_CARRY=0: every chunk runs until all its lambdas converge). H100, chunks of 32,
-# n = 1e6, p = 1e3 (stop 25): binomial 390 -> 356 ms at REFRESH_RATIO_CHUNK 0.3 (27 -> 25
-# steps) but 393 -> 448 ms at 0.5; poisson 192 / 195 ms either way.
-CARRY = os.environ.get("MLXS_GPU_IRLS_CARRY", "1") != "0"
+# (MLXS_GPU_IRLS_CARRY=1). Off: H100, chunks of 32, n = 1e6, p = 1e3 (stop 25), binomial
+# 390 -> 356 ms at REFRESH_RATIO_CHUNK 0.3 (27 -> 25 steps) but 393 -> 448 ms at 0.5, poisson
+# 192 / 195 ms either way; and the one H200 call with it on (with 0.3, and gradient products
+# then turned around, since undone) took binomial n = 1e5 27 s (136 steps), not re-run.
+CARRY = os.environ.get("MLXS_GPU_IRLS_CARRY", "0") == "1"
 CUT_STEPS = 3
 CUT_FRACTION = 0.25
 # A chunk's copies share one Gram: its least-squares launch reads that one m x m Gram for all of
@@ -213,13 +217,6 @@ def _moments(eta, Y, Wn, fam, pmin):
 def _deviance(eta, Y, Wn, fam, pmin):
     """sum_i wn_i d_i as path.kern computes it (binomial probabilities clamped at pmin)."""
     return _rowfun("deviance", fam)(eta, Y, Wn, pmin)
-
-
-def _rows_tn(r, A):
-    """r A for k rows r (k, n) and long columns A (n, m): as A' r' for more than 16 rows, which
-    cuBLAS runs faster there (H100, n = 1e6, m = 1e3: 32 rows 2.66 -> 1.96 ms; 16 rows 1.82 ms
-    as r A, 2.01 as A' r')."""
-    return r @ A if r.shape[0] <= 16 else (A.T @ r.T).T
 
 
 def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progress=None,
@@ -676,7 +673,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         H = mx.stack([Hs[bb] for bb in rep])                        # (u, m, m)
         a = mx.stack([aH[bb] for bb in rep])                        # (u, m)
         svc = mx.stack([svH_d[bb] for bb in rep])[:, None]          # (u, 1)
-        gr = _rows_tn(r, XS)                                        # (k, m): XS' r
+        gr = r @ XS                                                 # (k, m): XS' r
         prof.mark("IRLS gradient", [gr, H, a])
         dS = mx.take(data_rows(dsh_d, rep), Sd, axis=1)
         iS = mx.take(data_rows(ixs_d, rep), Sd, axis=1)
@@ -781,7 +778,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             Yk, Wk = data_rows(Yd, ok), data_rows(Wn, ok)
             vk, r = _moments(eta, Yk, Wk, fam, pmin0)
             sr = mx.sum(r, axis=1)
-            gd = (_rows_tn(r, X) - data_rows(xm_d, ok) * sr[:, None]) * data_rows(ixs_d, ok)
+            gd = (r @ X - data_rows(xm_d, ok) * sr[:, None]) * data_rows(ixs_d, ok)
             dvd = _deviance(eta, Yk, Wk, fam, pmin0)
             both = mx.concatenate([gd, dvd[:, None]], axis=1)
             mx.eval(both, vk, r)
