@@ -96,6 +96,11 @@ CUT_FRACTION = 0.25
 # A chunk's copies share one Gram: its least-squares launch reads that one m x m Gram for all of
 # them (path.kern's ip[12]) instead of a stacked copy per lambda (MLXS_GPU_SHARE_GRAM=0)
 SHARE_GRAM = os.environ.get("MLXS_GPU_SHARE_GRAM", "1") != "0"
+# A kept Gram stands for a problem's curvature scaled by rho, the ratio of the problem's current
+# IRLS weights' sum to the Gram's (a chunk's copies share a Gram formed under one of their
+# weights; a stale Gram was formed at an earlier step or lambda).
+RHO = os.environ.get("MLXS_GPU_IRLS_RHO", "1") != "0"
+EXTRAP = os.environ.get("MLXS_GPU_IRLS_EXTRAP", "1") != "0"
 BIG = 9.9e35
 
 
@@ -298,6 +303,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     xm = (cn[None, :] + m1s) if intr else np.zeros((B, p))
     xs = np.where(ju & bool(isd), np.sqrt(np.where(ju, var, 1.0)), 1.0)
     ixs = np.where(ju, 1.0 / xs, 0.0)
+    clo, chi = (np.asarray(cl, dtype=np.float64)[k][None, :] * xs for k in (0, 1))  # (internal)
     dsh = xm - cn[None, :]                                        # x~ = (x - c - dsh) * ixs
     dsh_d, ixs_d, xm_d, xs_d = (be.arr(t[::K]) for t in (dsh, ixs, xm, xs))
     ybar = np.repeat(np.array(ybar_d, dtype=np.float64), K)
@@ -689,11 +695,17 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         mv = (a - svc * dS) * iS / svc                              # x~ means under the Gram weights
         gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
         gc = (gt - mv * sr_d[:, None]) if intr else gt             # intercept profiled out
-        cc = gc / svc            # warm start: the kernel takes this as the gradient at bw
         mv, svc = mx.broadcast_to(mv, (k, m)), mx.broadcast_to(svc, (k, 1))
         dgn = mx.broadcast_to(diag, (k, m))
+        # the kernel's Gram is the kept one scaled to its own weights' sum (Gn); each problem's
+        # curvature is taken as that Gram times rho = (its current weights' sum) / (the Gram's),
+        # so its gradient, lambda and threshold are scaled by its own sum (RHO; off: the Gram's)
+        svk = sv_d[:, None] if RHO else svc
+        cc = gc / svk            # warm start: the kernel takes this as the gradient at bw
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
                               dgn / svc], axis=1)
+        if RHO:                  # (the IRLS test and the intercept's step: the same curvature)
+            dgn, svc = dgn * (svk / svc), svk
         dpk = mx.concatenate([hp[:, m + 2:m + 3], mx.minimum(hp[:, m + 1:m + 2] / svc, 1e30),
                               hp[:, m + 3:m + 4] / svc, mx.zeros((k, 1), be.dt),
                               hp[:, m + 4:m + 6]], axis=1)
@@ -906,6 +918,26 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         # copies begin and a retried chunk restarts
         base = {int(b): state_of(int(b) * K) for b in orig}
         carry = 0                         # the chunk's first copies that are carried ones
+        hist: dict = {}                   # each problem's last two solutions (lambda, bt, b0)
+
+        def extrapolate(orig, carry, ks, lam):
+            """The chunk's new copies start on the line through their problem's last two
+            solutions (linear in lambda; a coefficient that would change sign, or that the last
+            solution had at 0, starts at 0; limits hold), not all at the last one."""
+            for i, b in enumerate(orig):
+                h = hist.get(int(b), [])
+                if len(h) < 2 or h[1][0] == h[0][0]:
+                    continue
+                (l0, v0, c0), (l1, v1, c1) = h
+                for k in range(carry, ks):
+                    vb = int(b) * K + k
+                    t = (lam[i * ks + k] - l1) / (l1 - l0)
+                    bx = v1 + t * (v1 - v0)
+                    bx = np.where((v1 != 0) & (np.sign(bx) == np.sign(v1)), bx, 0.0)
+                    bt[vb] = np.clip(bx, clo[vb], chi[vb])
+                    b0[vb] = c1 + t * (c1 - c0)
+                    at_kkt.pop(vb, None)
+
         while orig.size:
             m0 = s - 1 if ulflag else s
             if m0 >= L:
@@ -930,6 +962,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 carry = ks
             chunk_sizes.append(ks)
             mjs[vid] = ms + 1
+            if EXTRAP and not one:
+                extrapolate(orig, carry, ks, lam)
             # (maxit: see passes. The next chunk goes on from the last lambda's own count, its
             # passes from the chunk's start standing for those of the lambdas before it: adding
             # theirs would count the way there up to K times over, and a hard path then ran into
@@ -973,6 +1007,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                         break
                 if last is not None:
                     lamprev[last] = lam[i * ks + (last - b * K)]
+                    for vb in range(max(b * K, last - 1), last + 1):
+                        hist.setdefault(int(b), []).append(
+                            (lam[i * ks + (vb - b * K)], bt[vb].copy(), b0[vb]))
+                    hist[int(b)] = hist[int(b)][-2:]
                 if go:
                     keep.append(b)
                     st = base[int(b)] = state_of(last)
