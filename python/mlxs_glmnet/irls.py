@@ -47,6 +47,8 @@ REFRESH_RATIO = float(os.environ.get("MLXS_GPU_REFRESH_RATIO", "0.5"))
 # p = 1e3 (stop 25): binomial 0.5 -> 393-448 ms (32-34 steps, 11-12 refreshes), 0.3 -> 356-390 ms
 # (25-27 steps, 15-18 refreshes), 0.2 and 0.4 403-425 ms; poisson 184-195 ms at 0.2-0.3
 REFRESH_RATIO_CHUNK = float(os.environ.get("MLXS_GPU_REFRESH_RATIO_CHUNK", "0.3"))
+# (below n |S|^2 = REFRESH_FLOPS a refresh costs little: ratio 0.1)
+REFRESH_FLOPS = 1e11
 # CV folds: one Gram refresh for all problems of the batch (see _run_glm); 0 turns it off
 GROUP_REFRESH = os.environ.get("MLXS_GPU_GROUP_REFRESH", "1") != "0"
 GROUP_TOL = 0.1          # the largest relative L1 distance of the weights for a shared refresh
@@ -76,6 +78,12 @@ WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # (the dev ratio 1e-5 above it at the far lambdas of a chunk: their shared Gram's curvature is
 # another lambda's, and its damped steps pass the IRLS test early), which 16 and 24 do not.
 CHUNK = 16
+# CV batches (full + folds) in chunks too, each fold's copies with their own Gram: H100, binomial
+# n = 1e6, p = 1e3, full + 10 folds (stop 26): 1 -> 3.85 s (280 steps, 152 refreshes), 16 ->
+# 2.23-2.29 s (36 steps, 96 refreshes), 8 -> 2.31-2.34 s, with CHUNK_BYTES raised to 2e10 (at
+# its default, 11 problems x 16 lambdas at n = 1e6 fall back to chunks of 2). Not the default:
+# bench/gpu.py --check has not run it on a GPU (the CPU seam and tests/python/test_irls.py have).
+CV_CHUNK = int(os.environ.get("MLXS_GPU_IRLS_CV_CHUNK", "1"))
 CHUNK_BYTES = 2 << 30
 # A kept Gram is refreshed before a step whose IRLS weights sum to more than this factor above
 # (or below) the Gram's: found by fuzzing the driver against R glmnet, a poisson fit without
@@ -96,10 +104,17 @@ CUT_FRACTION = 0.25
 # A chunk's copies share one Gram: its least-squares launch reads that one m x m Gram for all of
 # them (path.kern's ip[12]) instead of a stacked copy per lambda (MLXS_GPU_SHARE_GRAM=0)
 SHARE_GRAM = os.environ.get("MLXS_GPU_SHARE_GRAM", "1") != "0"
-# A kept Gram stands for a problem's curvature scaled by rho, the ratio of the problem's current
-# IRLS weights' sum to the Gram's (a chunk's copies share a Gram formed under one of their
-# weights; a stale Gram was formed at an earlier step or lambda).
+# In a chunk, a kept Gram stands for a problem's curvature scaled by rho, the ratio of the
+# problem's current IRLS weights' sum to the Gram's (the chunk's copies share a Gram formed under
+# one copy's weights), rho at least RHO_MIN. H100, binomial n = 1e6, p = 1e3, chunks of 16 with
+# EXTRAP (stop 26, one call): RHO off 414 ms (37 steps, 14 refreshes), RHO_MIN = 1 379 ms (36, 9),
+# RHO_MIN = 0 338 ms (31, 8); poisson 211-214 ms all three. Scaled down (rho < 1), a near-singular
+# Gram (p ~ n, no intercept) took steps too long: a fuzzed path's chunk oscillated into maxit
+# (tests/python/test_fuzz.py). K = 1: rho = 1 (a fuzzed path one lambda a step failed the same way).
 RHO = os.environ.get("MLXS_GPU_IRLS_RHO", "1") != "0"
+RHO_MIN = float(os.environ.get("MLXS_GPU_IRLS_RHO_MIN", "1"))
+# A chunk's lambdas start on the line (in lambda) through their problem's last two solutions
+# (see chunked): same call, RHO off, binomial 462 -> 414 ms (42 -> 37 steps), poisson 249 -> 213
 EXTRAP = os.environ.get("MLXS_GPU_IRLS_EXTRAP", "1") != "0"
 BIG = 9.9e35
 
@@ -241,8 +256,8 @@ def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progr
 
 def chunk_size(chunk, backend, W):
     """Lambdas a chunk: the argument, else MLXS_GPU_IRLS_CHUNK, else CHUNK on a GPU and 1 on
-    the CPU; 1 for a CV batch, whose folds share Gram refreshes instead (GROUP_REFRESH; CV
-    batches in chunks have not been measured on a GPU)."""
+    the CPU; CV_CHUNK for a CV batch (1 by default: its folds share Gram refreshes instead,
+    GROUP_REFRESH)."""
     if chunk is None:
         env = os.environ.get("MLXS_GPU_IRLS_CHUNK")
         chunk = int(env) if env else (CHUNK if backend == "gpu" else 1)
@@ -250,7 +265,7 @@ def chunk_size(chunk, backend, W):
     if chunk > 1 and W.shape[0] >= 3:
         from .gpu import fold_structure
         if fold_structure(W) is not None:
-            return 1
+            return CV_CHUNK
     return chunk
 
 
@@ -700,11 +715,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         # the kernel's Gram is the kept one scaled to its own weights' sum (Gn); each problem's
         # curvature is taken as that Gram times rho = (its current weights' sum) / (the Gram's),
         # so its gradient, lambda and threshold are scaled by its own sum (RHO; off: the Gram's)
-        svk = sv_d[:, None] if RHO else svc
+        svk = mx.maximum(sv_d[:, None], RHO_MIN * svc) if RHO and K > 1 else svc
         cc = gc / svk            # warm start: the kernel takes this as the gradient at bw
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
                               dgn / svc], axis=1)
-        if RHO:                  # (the IRLS test and the intercept's step: the same curvature)
+        if RHO and K > 1:        # (the IRLS test and the intercept's step: the same curvature)
             dgn, svc = dgn * (svk / svc), svk
         dpk = mx.concatenate([hp[:, m + 2:m + 3], mx.minimum(hp[:, m + 1:m + 2] / svc, 1e30),
                               hp[:, m + 3:m + 4] / svc, mx.zeros((k, 1), be.dt),
@@ -761,7 +776,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 # about five IRLS steps: only when the steps stop shrinking the change fast)
                 if steps >= 2:
                     ratio = (REFRESH_RATIO_CHUNK if K > 1 else REFRESH_RATIO) \
-                        if n * len(S) ** 2 >= 1e11 else 0.1
+                        if n * len(S) ** 2 >= REFRESH_FLOPS else 0.1
                     fresh[cur[dl > ratio * dl_prev[cur]]] = True
                 dl_prev[cur] = dl
                 ever[cur] |= bt[cur] != 0
