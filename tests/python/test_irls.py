@@ -255,8 +255,8 @@ def test_driver_maxit_stops_like_the_kernel(monkeypatch, chunk):
     # both stop inside the path; pass counts differ by the IRLS bookkeeping, so within 2 lambdas
     # one lambda at a time. A chunk's lambdas count their passes from the chunk's start and the
     # path goes on from its last lambda's count: from starts on the line through the last two
-    # solutions (irls.EXTRAP) that is fewer passes than lambda after lambda, so chunks reach
-    # maxit up to a few lambdas later, never earlier
+    # solutions (irls.EXTRAP) that is fewer passes than lambda after lambda, so chunks may reach
+    # maxit up to 4 lambdas later (earlier: within 2, as one lambda at a time)
     slack = 2 if chunk == 1 else 4
     assert -2 <= ref.jerr - got.jerr <= slack
     assert -2 <= len(got.lambda_) - len(ref.lambda_) <= slack
