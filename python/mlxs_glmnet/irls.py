@@ -110,7 +110,10 @@ SHARE_GRAM = os.environ.get("MLXS_GPU_SHARE_GRAM", "1") != "0"
 # EXTRAP (stop 26, one call): RHO off 414 ms (37 steps, 14 refreshes), RHO_MIN = 1 379 ms (36, 9),
 # RHO_MIN = 0 338 ms (31, 8); poisson 211-214 ms all three. Scaled down (rho < 1), a near-singular
 # Gram (p ~ n, no intercept) took steps too long: a fuzzed path's chunk oscillated into maxit
-# (tests/python/test_fuzz.py). K = 1: rho = 1 (a fuzzed path one lambda a step failed the same way).
+# (tests/python/test_fuzz.py). So a copy whose IRLS change grew keeps rho >= 1 for the rest of its
+# chunk; with that guard RHO_MIN = 0 completes that path and the fuzz (CPU), but a GPU has timed
+# and checked RHO_MIN = 0 only without it: 1 stays the default until one does both.
+# K = 1: rho = 1 (a fuzzed path one lambda a step failed the same way).
 RHO = os.environ.get("MLXS_GPU_IRLS_RHO", "1") != "0"
 RHO_MIN = float(os.environ.get("MLXS_GPU_IRLS_RHO_MIN", "1"))
 # A chunk's lambdas start on the line (in lambda) through their problem's last two solutions
@@ -367,6 +370,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     # float32 cannot resolve IRLS changes far below its rounding: after this many IRLS steps at
     # one lambda the step is accepted (counted in fit.info['irls_floor'])
     irls_cap = 30 if be.dt == mx.float32 else 10 ** 9
+    rfloor = np.full(B, RHO_MIN)          # each copy's least rho (RHO_MIN; 1 once its IRLS grew)
     floor_hits = [0]
 
     def add_columns(new):
@@ -466,14 +470,16 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         return s_up
 
     def hostpack(idx, lam=None):
-        """One upload of the problems' host values (k, |S| + 6): their coefficients of S, then
-        b0, lambda, alpha, the IRLS threshold, devmax, pmin (one upload a step, not eight)."""
+        """One upload of the problems' host values (k, |S| + 7): their coefficients of S, then
+        b0, lambda, alpha, the IRLS threshold, devmax, pmin, the least rho (one upload a step,
+        not eight)."""
         m = len(S)
-        h = np.zeros((idx.size, m + 6))
+        h = np.zeros((idx.size, m + 7))
         h[:, :m] = bt[np.ix_(idx, S)]
         h[:, m] = b0[idx]
         if lam is not None:
-            h[:, m + 1:] = np.stack([lam, alpha[idx], thresh_g[idx], devmax[idx], pmin[idx]], 1)
+            h[:, m + 1:] = np.stack([lam, alpha[idx], thresh_g[idx], devmax[idx], pmin[idx],
+                                     rfloor[idx]], 1)
         return be.arr(h)
 
     def eta_of(idx, hp=None):
@@ -715,7 +721,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         # the kernel's Gram is the kept one scaled to its own weights' sum (Gn); each problem's
         # curvature is taken as that Gram times rho = (its current weights' sum) / (the Gram's),
         # so its gradient, lambda and threshold are scaled by its own sum (RHO; off: the Gram's)
-        svk = mx.maximum(sv_d[:, None], RHO_MIN * svc) if RHO and K > 1 else svc
+        svk = mx.maximum(sv_d[:, None], hp[:, m + 6:m + 7] * svc) if RHO and K > 1 else svc
         cc = gc / svk            # warm start: the kernel takes this as the gradient at bw
         gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
                               dgn / svc], axis=1)
@@ -778,6 +784,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                     ratio = (REFRESH_RATIO_CHUNK if K > 1 else REFRESH_RATIO) \
                         if n * len(S) ** 2 >= REFRESH_FLOPS else 0.1
                     fresh[cur[dl > ratio * dl_prev[cur]]] = True
+                    rfloor[cur[dl > dl_prev[cur]]] = max(RHO_MIN, 1.0)     # (see RHO_MIN)
                 dl_prev[cur] = dl
                 ever[cur] |= bt[cur] != 0
                 over = ever[cur].sum(axis=1) > nx
@@ -985,6 +992,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             # maxit in chunks of 16 that one lambda at a time did not. npasses is all the work.)
             start = npass[vid].copy()
             pstart[:] = npass
+            rfloor[vid] = RHO_MIN
             add_columns(new)
             cut_at[0] = ks
             solve_stage(vid, lam, s, mjs, ks if CARRY and ks > 1 else None)

@@ -423,3 +423,23 @@ def test_kept_gram_is_scaled_to_the_current_weights(monkeypatch):
         assert got.jerr == 0 and _gap(x, y, "binomial", {}, ref, got) < 1e-5   # (thresh 1e-7)
         refreshes[on] = got.info["gram_refreshes"]
     assert refreshes[True] < refreshes[False]
+
+
+def test_rho_below_one_only_while_irls_converges(monkeypatch):
+    """irls.RHO_MIN < 1 lets a copy's scaled Gram stand for less curvature than the Gram's own,
+    but only until that copy's IRLS change grows; from then on rho >= 1 for the rest of the
+    chunk. A problem found by fuzzing (binomial, p ~ n, no intercept, non-negative limits,
+    zero weights) oscillated in its chunk into maxit with rho unclipped."""
+    from test_fuzz import THRESH, make_problem
+    spec = {"alpha": 0.25035083513523393, "seed": 3485363, "weights": "with_zeros",
+            "family": "binomial", "n": 58, "p": 50, "standardize": False, "offset": False,
+            "nlambda": 5, "design": "sparse", "limits": "nonneg", "type_gaussian": "naive",
+            "intercept": False, "pf": "random"}
+    x, y, kw = make_problem(spec)
+    ref = mg.glmnet(x, y, "binomial", thresh=THRESH, **kw)
+    okw = {k: v for k, v in kw.items() if k != "nlambda"}
+    _driver(monkeypatch, 16)
+    monkeypatch.setattr(irls, "RHO_MIN", 0.0)
+    got = mg.glmnet(x, y, "binomial", lambda_=ref.lambda_, thresh=THRESH, **okw)
+    assert got.jerr == 0 and len(got.lambda_) == len(ref.lambda_) == 5
+    assert _gap(x, y, "binomial", kw, ref, got) < 1e-6
