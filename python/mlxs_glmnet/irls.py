@@ -84,7 +84,13 @@ CHUNK = 16
 # its default, 11 problems x 16 lambdas at n = 1e6 fall back to chunks of 2). Not the default:
 # bench/gpu.py --check has not run it on a GPU (the CPU seam and tests/python/test_irls.py have).
 CV_CHUNK = int(os.environ.get("MLXS_GPU_IRLS_CV_CHUNK", "1"))
+# A chunk's stacked Grams and (chunk, n) rows may take at most this many bytes (fewer lambdas a
+# chunk where they would take more); on a GPU CHUNK_SHARE of its free memory when that is more
+# (memory.gpu_budget_bytes: MLXS_GLMNET_GPU_MEMORY_BUDGET, else what the device reports), so that
+# a CV batch at n = 1e6 (11 problems x 16 lambdas: ~9 GB) keeps its chunks on an 80 GB card;
+# MLXS_GPU_IRLS_CHUNK_BYTES sets the limit outright
 CHUNK_BYTES = 2 << 30
+CHUNK_SHARE = 0.25
 # A kept Gram is refreshed before a step whose IRLS weights sum to more than this factor above
 # (or below) the Gram's: found by fuzzing the driver against R glmnet, a poisson fit without
 # intercept or standardisation and with unpenalised variables diverged after its first step
@@ -208,14 +214,16 @@ def _deviance_of(fam):
     return f
 
 
-# On a GPU the elementwise work on (k, n) rows is one fused kernel each (mx.compile, shapeless:
-# one trace for every k and broadcast); MLXS_GPU_FUSE_MOMENTS=0: one MLX op at a time. (On the
+# On a GPU the elementwise work on (k, n) rows (the IRLS moments, the deviance, the bfloat16
+# Gram's scaled rows) is one fused kernel each (mx.compile, shapeless: one trace for every k and
+# broadcast); MLXS_GPU_FUSE_MOMENTS=0: one MLX op at a time, for all three. (On the
 # CPU, where the float64 check of the driver runs, compiling costs more than it saves.)
 FUSE_MOMENTS = os.environ.get("MLXS_GPU_FUSE_MOMENTS", "1") != "0"
 _FUSED: dict = {}
 
 
 def _scaled_bf16(fam):
+    """(fam: the factories' common signature; the scaling is the same for every family)"""
     def f(sq, A):
         """sqrt(v) A rounded to bfloat16 (fused: no float32 temporary of A's size)."""
         return (sq * A).astype(mx.bfloat16)
@@ -270,6 +278,18 @@ def chunk_size(chunk, backend, W):
         if fold_structure(W) is not None:
             return CV_CHUNK
     return chunk
+
+
+def chunk_bytes(backend):
+    """The byte limit of a chunk's arrays (see CHUNK_BYTES)."""
+    from .memory import gpu_budget_bytes, parse_bytes
+    env = os.environ.get("MLXS_GPU_IRLS_CHUNK_BYTES", "").strip()
+    if env:
+        return parse_bytes(env, "MLXS_GPU_IRLS_CHUNK_BYTES")
+    if backend != "gpu":
+        return CHUNK_BYTES
+    budget = gpu_budget_bytes()
+    return CHUNK_BYTES if budget is None else max(CHUNK_BYTES, int(CHUNK_SHARE * budget))
 
 
 def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, K=1):
@@ -453,7 +473,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     kkt_passes = [0]
     pstart = np.zeros(B, dtype=np.int64)  # (a chunk's problems: their passes when it began)
     s_up: dict = {}                       # S's device inputs, uploaded once a length of S
-    chunk_sizes: list = []                # the lambdas of each chunk (CHUNK_BYTES can lower it)
+    chunk_sizes: list = []                # the lambdas of each chunk (chunk_bytes can lower it)
+    cap_bytes = chunk_bytes(backend) if K > 1 else 0
     retried = [0]                         # chunks solved again one lambda at a time (maxit)
     cut_at = [1 << 30]                    # where solve_stage cut the current chunk (CARRY)
     carried = [0]                         # lambdas carried into a next chunk, in all
@@ -971,10 +992,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 lam = lambdas(vid, ms)
                 new = strong_new(vid, lam)
                 # a chunk's strong set is the union of its lambdas': fewer lambdas where its
-                # stacked Grams and (chunk, n) arrays would pass CHUNK_BYTES (a large p)
+                # stacked Grams and (chunk, n) arrays would pass chunk_bytes (a large p, a CV
+                # batch at a large n)
                 mm = len(S) + len(new)
                 size = vid.size * (mm * mm + 12 * n) * np.dtype(be.npdt).itemsize
-                if ks == 1 or size <= CHUNK_BYTES:
+                if ks == 1 or size <= cap_bytes:
                     break
                 ks = max(1, ks // 2)
             if carry > ks:                # (carried lambdas beyond a smaller chunk: afresh)

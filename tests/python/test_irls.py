@@ -202,7 +202,7 @@ def test_chunks_cut_short_carry_their_far_lambdas(monkeypatch, carry):
 
 
 def test_chunks_shrink_to_their_memory_budget(monkeypatch):
-    """A chunk whose stacked Grams and (chunk, n) arrays would pass CHUNK_BYTES takes fewer
+    """A chunk whose stacked Grams and (chunk, n) arrays would pass chunk_bytes takes fewer
     lambdas (halved until it fits, down to one): the path is still the kernel's."""
     n, p = 300, 20
     rng, x, y = _data("binomial", n, p, seed=13)
@@ -214,6 +214,23 @@ def test_chunks_shrink_to_their_memory_budget(monkeypatch):
     assert got.info["irls_chunk"] == 8 and max(sizes) == 2 and sum(sizes) >= len(got.lambda_) - 1
     assert len(got.lambda_) == len(ref.lambda_)
     assert _gap(x, y, "binomial", {}, ref, got) < 1e-7
+
+
+def test_chunk_byte_limit_follows_the_gpu_budget(monkeypatch):
+    """The chunks' byte limit: CHUNK_BYTES on the CPU; on a GPU a share of its memory budget when
+    that is larger (a CV batch at n = 1e6 keeps its chunks), never less than CHUNK_BYTES; the
+    environment variable sets it outright and a malformed one is an error naming it."""
+    monkeypatch.delenv("MLXS_GPU_IRLS_CHUNK_BYTES", raising=False)
+    monkeypatch.setenv("MLXS_GLMNET_GPU_MEMORY_BUDGET", "64G")
+    assert irls.chunk_bytes("cpu") == irls.CHUNK_BYTES
+    assert irls.chunk_bytes("gpu") == int(irls.CHUNK_SHARE * 64 * 2 ** 30)
+    monkeypatch.setenv("MLXS_GLMNET_GPU_MEMORY_BUDGET", "1G")
+    assert irls.chunk_bytes("gpu") == irls.CHUNK_BYTES
+    monkeypatch.setenv("MLXS_GPU_IRLS_CHUNK_BYTES", "3G")
+    assert irls.chunk_bytes("gpu") == irls.chunk_bytes("cpu") == 3 * 2 ** 30
+    monkeypatch.setenv("MLXS_GPU_IRLS_CHUNK_BYTES", "lots")
+    with pytest.raises(ValueError, match="MLXS_GPU_IRLS_CHUNK_BYTES"):
+        irls.chunk_bytes("gpu")
 
 
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
