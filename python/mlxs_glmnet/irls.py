@@ -80,10 +80,11 @@ WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 CHUNK = 16
 # CV batches (full + folds) in chunks too, each fold's copies with their own Gram: H100, binomial
 # n = 1e6, p = 1e3, full + 10 folds (stop 26): 1 -> 3.85 s (280 steps, 152 refreshes), 16 ->
-# 2.23-2.29 s (36 steps, 96 refreshes), 8 -> 2.31-2.34 s, with CHUNK_BYTES raised to 2e10 (at
-# its default, 11 problems x 16 lambdas at n = 1e6 fall back to chunks of 2). Not the default:
-# bench/gpu.py --check has not run it on a GPU (the CPU seam and tests/python/test_irls.py have).
-CV_CHUNK = int(os.environ.get("MLXS_GPU_IRLS_CV_CHUNK", "1"))
+# 2.23-2.29 s (36 steps, 96 refreshes), 8 -> 2.31-2.34 s, with the chunks' byte limit raised (at
+# 2 GB, 11 problems x 16 lambdas at n = 1e6 fell back to chunks of 2). Stop 27 (H100, one call,
+# RHO_MIN = 0 and the budget's limit, chunk_bytes): 1 -> 3.87 s, 16 -> 1.80 s (33 steps, 71
+# refreshes), 8 -> 1.96 s; bench/gpu.py --check passed with 16 (MLXS_GPU_IRLS_CV_CHUNK=1: off).
+CV_CHUNK = int(os.environ.get("MLXS_GPU_IRLS_CV_CHUNK", "16"))
 # A chunk's stacked Grams and (chunk, n) rows may take at most this many bytes (fewer lambdas a
 # chunk where they would take more); on a GPU CHUNK_SHARE of its free memory when that is more
 # (memory.gpu_budget_bytes: MLXS_GLMNET_GPU_MEMORY_BUDGET, else what the device reports), so that
@@ -117,11 +118,12 @@ SHARE_GRAM = os.environ.get("MLXS_GPU_SHARE_GRAM", "1") != "0"
 # RHO_MIN = 0 338 ms (31, 8); poisson 211-214 ms all three. Scaled down (rho < 1), a near-singular
 # Gram (p ~ n, no intercept) took steps too long: a fuzzed path's chunk oscillated into maxit
 # (tests/python/test_fuzz.py). So a copy whose IRLS change grew keeps rho >= 1 for the rest of its
-# chunk; with that guard RHO_MIN = 0 completes that path and the fuzz (CPU), but a GPU has timed
-# and checked RHO_MIN = 0 only without it: 1 stays the default until one does both.
+# chunk (the guard completes that path and the fuzz). With the guard (stop 27, one H100 call):
+# RHO_MIN = 1 355-372 ms (36 steps, 9 refreshes), 0 328 ms (33, 7), objectives within 2.2e-6;
+# poisson 188-193 / 188 ms; bench/gpu.py --check passed with 0 (MLXS_GPU_IRLS_RHO_MIN=1: off).
 # K = 1: rho = 1 (a fuzzed path one lambda a step failed the same way).
 RHO = os.environ.get("MLXS_GPU_IRLS_RHO", "1") != "0"
-RHO_MIN = float(os.environ.get("MLXS_GPU_IRLS_RHO_MIN", "1"))
+RHO_MIN = float(os.environ.get("MLXS_GPU_IRLS_RHO_MIN", "0"))
 # A chunk's lambdas start on the line (in lambda) through their problem's last two solutions
 # (see chunked): same call, RHO off, binomial 462 -> 414 ms (42 -> 37 steps), poisson 249 -> 213
 EXTRAP = os.environ.get("MLXS_GPU_IRLS_EXTRAP", "1") != "0"
@@ -267,8 +269,8 @@ def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progr
 
 def chunk_size(chunk, backend, W):
     """Lambdas a chunk: the argument, else MLXS_GPU_IRLS_CHUNK, else CHUNK on a GPU and 1 on
-    the CPU; CV_CHUNK for a CV batch (1 by default: its folds share Gram refreshes instead,
-    GROUP_REFRESH)."""
+    the CPU; CV_CHUNK for a CV batch in chunks (CV_CHUNK = 1: one lambda a step, its folds
+    sharing Gram refreshes instead, GROUP_REFRESH)."""
     if chunk is None:
         env = os.environ.get("MLXS_GPU_IRLS_CHUNK")
         chunk = int(env) if env else (CHUNK if backend == "gpu" else 1)

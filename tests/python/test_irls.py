@@ -423,7 +423,7 @@ def test_chunks_start_on_the_line_through_the_last_two_solutions(monkeypatch, fa
 
 def test_kept_gram_is_scaled_to_the_current_weights(monkeypatch):
     """In a chunk, a kept Gram stands for a copy's curvature times the ratio of its current IRLS
-    weights' sum to the Gram's, scaled up only (irls.RHO, RHO_MIN): the same path with fewer
+    weights' sum to the Gram's (irls.RHO, at least RHO_MIN): the same path with fewer
     Gram refreshes where refreshes are rationed (the GPU's regime, REFRESH_FLOPS; measured on an
     H100 at n = 1e6: 14 -> 9 refreshes)."""
     rng = np.random.default_rng(1)
