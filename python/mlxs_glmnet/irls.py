@@ -77,6 +77,10 @@ WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # 300 x 10 path ended a lambda later than the float64 engine's by its deviance-change stop
 # (the dev ratio 1e-5 above it at the far lambdas of a chunk: their shared Gram's curvature is
 # another lambda's, and its damped steps pass the IRLS test early), which 16 and 24 do not.
+# Stop 27 (EXTRAP, RHO_MIN = 0; one H100): 16 351 ms (33 steps), 24 341 ms (26), 32 329 ms (22),
+# objectives within 1.8e-6 of 16's at 32 (2.6e-5 at 24), and the CPU seam's tests pass at 24 and
+# 32; but no GPU has run bench/gpu.py --check with 32 since stop 25's H200 run (with two changes
+# since undone) failed a poisson CV batch, so 16 stays.
 CHUNK = 16
 # CV batches (full + folds) in chunks too, each fold's copies with their own Gram: H100, binomial
 # n = 1e6, p = 1e3, full + 10 folds (stop 26): 1 -> 3.85 s (280 steps, 152 refreshes), 16 ->
