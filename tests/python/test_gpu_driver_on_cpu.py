@@ -262,7 +262,9 @@ def test_float32_gpu_driver_folds_p_gt_n(gpu_on_cpu, monkeypatch):
     """Binomial CV folds with p > n, where the fits come close to separating the data and the
     folds' IRLS weights drift far from the full problem's: shared Gram refreshes must step aside
     (an earlier version stopped two folds at maxit here). The paths complete, match the float64
-    engine, and take about as many IRLS steps as with every problem on its own Gram."""
+    engine, and take about as many IRLS steps as with every problem on its own Gram. Shared
+    refreshes belong to CV batches one lambda a step (irls.CV_CHUNK = 1); in chunks (the default)
+    every fold's copies have their own Gram, and those paths complete as well."""
     rng = np.random.default_rng(3)
     n, p = 150, 300
     x = rng.standard_normal((n, p)) + 0.3 * rng.standard_normal((n, 1))
@@ -271,6 +273,14 @@ def test_float32_gpu_driver_folds_p_gt_n(gpu_on_cpu, monkeypatch):
     fold = rng.integers(0, 5, n)
     Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(5)])
     ref = mg.glmnet_batch(x, y, "binomial", weights_batch=Wb, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = mg.glmnet_batch(x, y, "binomial", weights_batch=Wb, device="gpu")
+    assert got[0].info["irls_chunk"] == irls.CV_CHUNK > 1
+    assert all(g.jerr == 0 for g in got) and got[0].info["fold_gram_refreshes"] == 0
+    for b in range(Wb.shape[0]):
+        assert abs(len(got[b].lambda_) - len(ref[b].lambda_)) <= 5
+    monkeypatch.setattr(irls, "CV_CHUNK", 1)
     steps = {}
     for group in (True, False):
         monkeypatch.setattr(irls, "GROUP_REFRESH", group)
@@ -452,18 +462,21 @@ def test_scatter_beta():
 
 
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
-@pytest.mark.parametrize("batch", ["one", "folds"])
+@pytest.mark.parametrize("batch", ["one", "folds", "folds-in-chunks"])
 def test_bfloat16_grams(gpu_on_cpu, monkeypatch, fam, batch):
     """Kept IRLS Grams from bfloat16 products (irls.GRAM_BF16; on a GPU only where n |S|^2 is
     large, forced here): the fixed point has the exact gradient, so every lambda's solution is
     the float64 engine's; extensions by new columns and shared fold refreshes keep the Gram's
     precision (a Gram a shared fold refresh formed grows by the same grouped product under the
-    same weights and rounding). Off, no Gram is bfloat16."""
+    same weights and rounding; CV batches one lambda a step, irls.CV_CHUNK = 1; in chunks, the
+    default, each fold's Gram is its own). Off, no Gram is bfloat16."""
     rng, x, y = _data(fam, n=400, seed=11)
     n = len(y)
     fold = rng.integers(0, 4, n)
     Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(4)]) \
-        if batch == "folds" else np.ones((1, n))
+        if batch.startswith("folds") else np.ones((1, n))
+    if batch == "folds":
+        monkeypatch.setattr(irls, "CV_CHUNK", 1)
     lam = mg.glmnet(x, y, fam, device="cpu").lambda_[:30]
     ref = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="cpu", lambda_=lam, thresh=1e-12)
     monkeypatch.setattr(irls, "BF16_MIN_FLOPS", 0.0)
@@ -474,6 +487,7 @@ def test_bfloat16_grams(gpu_on_cpu, monkeypatch, fam, batch):
                               thresh=1e-10)
         assert (got[0].info["bf16_grams"] > 0) == on
         assert (got[0].info["fold_gram_extensions"] > 0) == (batch == "folds")
+        assert got[0].info["irls_chunk"] == (irls.CHUNK if batch == "one" else irls.CV_CHUNK)
         steps[on] = got[0].info["irls_steps"]
         for b in range(Wb.shape[0]):
             assert len(got[b].lambda_) == len(lam)
