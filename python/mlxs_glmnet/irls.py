@@ -402,7 +402,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     # one lambda the step is accepted (counted in fit.info['irls_floor'])
     # (stop 27: with 32 lambdas a chunk, a chunk's first copies on bench/gpu.py's poisson p > n
     # fold were still changing by 0.2-0.7 there, 1e9 times the threshold, and were accepted with
-    # KKT violations of 0.4-0.6 and objectives 7-9% too high; H100 and the CPU seam alike)
+    # KKT violations of 0.4-0.6 and objectives 7-11% too high; H100 and the CPU seam alike)
     irls_cap = 30 if be.dt == mx.float32 else 10 ** 9
     rfloor = np.full(B, RHO_MIN)          # each copy's least rho (RHO_MIN; 1 once its IRLS grew)
     floor_hits = [0]
