@@ -972,14 +972,17 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         keeps its converged first lambdas; its later copies go on in the next chunk, which
         begins with them (shifted to its first copies), as they are. A chunk in which a lambda
         ran into maxit (a hard fit: near separation, p near n, where a lambda far from its start
-        takes many IRLS steps) is solved again from its start one lambda at a time, and so is the
-        rest of that path."""
+        takes many IRLS steps), or in which a copy met the float32 step cap unconverged, is solved
+        again from its start one lambda at a time over the chunk's lambdas; chunks then resume.
+        Each further retry of the path doubles the stretch solved one lambda at a time (a path
+        that stays hard ends up solved one lambda a step)."""
         nonlocal s
         orig = np.flatnonzero(np.isin(np.arange(B0), alive // K))
         jerr_o = jerr[::K].copy()
         npass_o = npass[::K].copy()
         mjs = np.zeros(B, dtype=np.int64)
-        one = False                       # one lambda a chunk from here on
+        one_until = 0                     # one lambda a chunk below this lambda (a retry's)
+        nretry = 0                        # this path's retries (each doubles that stretch)
         # each problem's last solution (before the first chunk: its start), where a chunk's new
         # copies begin and a retried chunk restarts
         base = {int(b): state_of(int(b) * K) for b in orig}
@@ -1008,6 +1011,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             m0 = s - 1 if ulflag else s
             if m0 >= L:
                 break
+            one = m0 < one_until
             ks = 1 if one else min(K, L - m0)
             while True:
                 vid = (orig[:, None] * K + np.arange(ks)[None, :]).ravel()
@@ -1049,7 +1053,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                     for vb in range(b * K, b * K + K):
                         set_state(base[int(b)], vb)
                         Hs[vb] = None            # (S may have grown since: a Gram afresh)
-                one = True
+                one_until = m0 + ks * (1 << nretry)
+                nretry += 1
                 carry = 0
                 retried[0] += 1
                 continue
