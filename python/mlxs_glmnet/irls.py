@@ -81,8 +81,11 @@ WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # objectives within 1.8e-6 of 16's at 32 (2.6e-5 at 24), and the CPU seam's tests pass at 24 and
 # 32. bench/gpu.py --check with 32 (a third H100: 387 -> 364 ms) failed a poisson p > n fold:
 # the float32 step cap had accepted two unconverged copies (see irls_cap, CAP_SLACK; fixed, and
-# reproduced and tested on the CPU seam), so 16 stays until a GPU checks 32 again.
-CHUNK = 16
+# reproduced and tested on the CPU seam). Stop 28 (one H100, with that fix): bench/gpu.py --check
+# with 32 passed (worst gap 2.01e-6; every GLM through IRLS: only the devmax knife-edge that 16
+# fails too), and 16 -> 32 took binomial n = 1e6 371 -> 352 ms (33 -> 22 steps), poisson n = 1e6
+# 218 -> 192 ms, binomial n = 1e5 203 -> 210 ms (call c of stop 27: 237 -> 212 ms). 32 it is.
+CHUNK = 32
 # CV batches (full + folds) in chunks too, each fold's copies with their own Gram: H100, binomial
 # n = 1e6, p = 1e3, full + 10 folds (stop 26): 1 -> 3.85 s (280 steps, 152 refreshes), 16 ->
 # 2.23-2.29 s (36 steps, 96 refreshes), 8 -> 2.31-2.34 s, with the chunks' byte limit raised (at

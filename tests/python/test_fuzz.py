@@ -20,7 +20,7 @@ glmnet's own lambda sequence (thresh = 1e-10) and require, at every lambda,
   is reported as well (it is large only where the objective itself is ~0).
 
 The binomial and poisson problems also go through the GPU's IRLS driver (irls.py, on the CPU in
-float64), one lambda a step and in chunks of 16, on the same criteria (test_fuzz_glm_driver):
+float64), one lambda a step and in chunks of 32, on the same criteria (test_fuzz_glm_driver):
 this found a stale Gram diverging and chunks running into maxit. Paths with p >= n and neither
 intercept nor standardisation may stop at maxit there (two of the default problems): a known
 limit of that driver, which a GPU runs only from n = 30000.
@@ -316,11 +316,11 @@ def test_constant_on_weighted_rows_without_intercept(type_gaussian):
                                atol=1e-6)
 
 
-@pytest.fixture(scope="module", params=[1, 16], ids=["one-lambda-a-step", "chunks-of-16"])
+@pytest.fixture(scope="module", params=[1, 32], ids=["one-lambda-a-step", "chunks-of-32"])
 def driver_results(request, r_fits):
     """The binomial and poisson problems through the GPU's IRLS driver (irls.py; on a GPU it
-    runs from n = 30000, in chunks of 16 lambdas), here on the CPU in float64: one lambda a step
-    and in chunks of 16, against the same R fits and on the same criteria."""
+    runs from n = 30000, in chunks of 32 lambdas), here on the CPU in float64: one lambda a step
+    and in chunks of 32, against the same R fits and on the same criteria."""
     from mlxs_glmnet import engine
     from test_irls import driver_run
     real = engine.run_paths
