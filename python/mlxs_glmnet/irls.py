@@ -257,6 +257,35 @@ def _gram_terms_of(fam):
     return f
 
 
+def _launch_terms_of(flags):
+    intr, rho = flags
+
+    def f(gr, sr, sv, dS, iS, mv, svc, diag, lam, alp, thr, dvp, rf):
+        """The least-squares launch's per-step rows from the gradients gr = XS' r (k, m), the
+        residuals' and IRLS weights' sums sr, sv (k, 1), the kept Gram's terms (gram_terms: a row
+        each, or one for all) and the host values lambda, alpha, threshold (k, 1), (devmax, pmin)
+        (k, 2) and the least rho rf (k, 1): (gst, dpk, the curvatures, the Gram weights' sum, the
+        x~ means), each with a row a problem. Fused: one graph of elementwise work and two
+        concatenations instead of ~20 launches (shapeless: no sub-slices inside, which a trace
+        for other shapes cannot follow)."""
+        one = sr * 0 + 1                                         # (k, 1)
+        gt = (gr - sr * dS) * iS                                 # x~' r, exact
+        gc = gt - mv * sr if intr else gt                        # intercept profiled out
+        mvk = mv + gr * 0
+        dgk = diag + gr * 0
+        # the kernel's Gram is the kept one scaled to its own weights' sum (Gn); each problem's
+        # curvature is taken as that Gram times rho = (its current weights' sum) / (the Gram's),
+        # so its gradient, lambda and threshold are scaled by its own sum (RHO; off: the Gram's)
+        svk = mx.maximum(sv, rf * svc) if rho else svc * one
+        cc = gc / svk            # warm start: the kernel takes this as the gradient at bw
+        gst = mx.concatenate([mvk, cc, one * 0, one, dgk / svc], axis=1)
+        if rho:                  # (the IRLS test and the intercept's step: the same curvature)
+            dgk = dgk * (svk / svc)
+        dpk = mx.concatenate([alp, mx.minimum(lam / svk, 1e30), thr / svk, one * 0, dvp], axis=1)
+        return gst, dpk, dgk, svk, mvk
+    return f
+
+
 def _scaled_bf16(fam):
     """(fam: the factories' common signature; the scaling is the same for every family)"""
     def f(sq, A):
@@ -267,7 +296,8 @@ def _scaled_bf16(fam):
 
 def _rowfun(kind, fam):
     make = {"moments": _moments_of, "deviance": _deviance_of, "bf16": _scaled_bf16,
-            "moments_parts": _moments_parts_of, "gram_terms": _gram_terms_of}[kind]
+            "moments_parts": _moments_parts_of, "gram_terms": _gram_terms_of,
+            "launch_terms": _launch_terms_of}[kind]
     if not FUSE_MOMENTS or mx.default_device().type != mx.DeviceType.gpu:
         return make(fam)
     key = (kind, fam)
@@ -411,7 +441,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     b0 = np.zeros(B)
     S: list[int] = []                     # the strong set (union over the problems), in order
     XS = None                             # device (n, |S|): x[:, S] - c[S]
-    ever = np.zeros((B, p), dtype=bool)
+    ever = np.zeros((B, p), dtype=bool)   # (kept only where pmax can bind: track_ever)
+    track_ever = nx < p
+    s_arr = [np.zeros(0, dtype=np.int64)]
     npass = np.zeros(B, dtype=np.int64)
     jerr = np.zeros(B, dtype=np.int64)
     lmu = np.zeros(B0, dtype=np.int64)     # (the outputs: the caller's problems)
@@ -529,13 +561,19 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                         ar=be.arr(np.arange(m), integer=True), zi=mx.zeros((m,), mx.int32))
         return s_up
 
-    def hostpack(idx, lam=None):
-        """One upload of the problems' host values (k, |S| + 7): their coefficients of S, then
-        b0, lambda, alpha, the IRLS threshold, devmax, pmin, the least rho (one upload a step,
-        not eight)."""
+    def s_idx():
+        """S as an index array (S only grows: its length names it)."""
+        if s_arr[0].size != len(S):
+            s_arr[0] = np.array(S, dtype=np.int64)
+        return s_arr[0]
+
+    def hostpack(idx, lam=None, bS=None):
+        """One upload of the problems' host values (k, |S| + 7): their coefficients of S (bS:
+        gathered already), then b0, lambda, alpha, the IRLS threshold, devmax, pmin, the least
+        rho (one upload a step, not eight)."""
         m = len(S)
         h = np.zeros((idx.size, m + 7))
-        h[:, :m] = bt[np.ix_(idx, S)]
+        h[:, :m] = bt[np.ix_(idx, s_idx())] if bS is None else bS
         h[:, m] = b0[idx]
         if lam is not None:
             h[:, m + 1:] = np.stack([lam, alpha[idx], thresh_g[idx], devmax[idx], pmin[idx],
@@ -661,7 +699,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         k = idx.size
         steps_total[0] += 1
         prof.mark("host")
-        hp = hostpack(idx, lam)
+        bold = bt[np.ix_(idx, s_idx())]        # (the step's start: one gather for all its uses)
+        hp = hostpack(idx, lam, bold)
         kk = [at_kkt.get(bb) for bb in idx]
         if KKT_REUSE and all(e is not None for e in kk):
             # the KKT pass at these coefficients left their IRLS weights and residuals (one read
@@ -687,7 +726,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             if intr:
                 b0[idx] += np.array(sr_d, dtype=np.float64) / svh
             npass[idx] += int(count)
-            return svh, svh, np.zeros((k, 0))
+            return svh, svh, np.zeros(k)
         m = len(S)
         mx.async_eval(v, r, sv_d, sr_d)   # (the device starts while the host builds the rest)
         prof.mark("IRLS statistics", [v, r])
@@ -711,18 +750,18 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             stale[0] += len(late)
         bnew, a0k = P[:, :m], P[:, m]
         info = np.rint(P[:, m + 1:m + 5]).astype(np.int64)
-        ever[np.ix_(idx, S)] |= P[:, m + 5:2 * m + 5] > 0              # the kernel's ever-active flags
+        if track_ever:                                     # the kernel's ever-active flags
+            ever[np.ix_(idx, s_idx())] |= P[:, m + 5:2 * m + 5] > 0
         svg, srh = P[:, 2 * m + 6], P[:, 2 * m + 7]
         diag, mvh = P[:, 2 * m + 8:3 * m + 8], P[:, 3 * m + 8:4 * m + 8]
         npass[idx] += info[:, 1]
         bad = info[:, 2] != 0
         if bad.any():
             jerr[idx[bad]] = np.broadcast_to(jerr_at, idx.shape)[bad]
-        bold = bt[np.ix_(idx, S)]
-        bt[np.ix_(idx, S)] = bnew
+        bt[np.ix_(idx, s_idx())] = bnew
         if intr:                 # the intercept's Newton step, given the coefficients' step
             b0[idx] += srh / svg + a0k + (mvh * bold).sum(axis=1)
-        return svh, svg, diag
+        return svh, svg, (diag * (bnew - bold) ** 2).max(axis=1)
 
     # the kept Grams' terms that do not change from step to step (gram_terms), by Gram
     curv: dict = {}
@@ -814,22 +853,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             inv_d = idx_d(inv.astype(np.int64))
             mv, svc, dS, iS, Gn, diag = (mx.take(t, inv_d, axis=0)
                                          for t in (mv, svc, dS, iS, Gn, diag))
-        gt = (gr - sr_d[:, None] * dS) * iS                         # x~' r, exact
-        gc = (gt - mv * sr_d[:, None]) if intr else gt             # intercept profiled out
-        mv, svc = mx.broadcast_to(mv, (k, m)), mx.broadcast_to(svc, (k, 1))
-        dgn = mx.broadcast_to(diag, (k, m))
-        # the kernel's Gram is the kept one scaled to its own weights' sum (Gn); each problem's
-        # curvature is taken as that Gram times rho = (its current weights' sum) / (the Gram's),
-        # so its gradient, lambda and threshold are scaled by its own sum (RHO; off: the Gram's)
-        svk = mx.maximum(sv_d[:, None], hp[:, m + 6:m + 7] * svc) if RHO and K > 1 else svc
-        cc = gc / svk            # warm start: the kernel takes this as the gradient at bw
-        gst = mx.concatenate([mv, cc, mx.zeros((k, 1), be.dt), mx.ones((k, 1), be.dt),
-                              dgn / svc], axis=1)
-        if RHO and K > 1:        # (the IRLS test and the intercept's step: the same curvature)
-            dgn, svc = dgn * (svk / svc), svk
-        dpk = mx.concatenate([hp[:, m + 2:m + 3], mx.minimum(hp[:, m + 1:m + 2] / svc, 1e30),
-                              hp[:, m + 3:m + 4] / svc, mx.zeros((k, 1), be.dt),
-                              hp[:, m + 4:m + 6]], axis=1)
+        gst, dpk, dgn, svc, mv = _rowfun("launch_terms", (bool(intr), bool(RHO and K > 1)))(
+            gr, sr_d[:, None], sv_d[:, None], dS, iS, mv, svc, diag, hp[:, m + 1:m + 2],
+            hp[:, m + 2:m + 3], hp[:, m + 3:m + 4], hp[:, m + 4:m + 6], hp[:, m + 6:m + 7])
         xsS = mx.take(data_rows(xs_d, idx), Sd, axis=1)
         cls = mx.broadcast_to(mx.clip(sd["cl"][None] * xsS[:, None, :], -BIG, BIG), (k, 2, m))
         ipk = np.array([1, m, 1, 0, 1, 1, intr, 0, max(1, maxit - int(passes(idx).min())), m + 1,
@@ -872,12 +898,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 if not cur.size:
                     break
                 steps += 1
-                bts, b0s = bt[np.ix_(cur, S)].copy(), b0[cur].copy()
-                svh, svg, diag = wls(cur, lam[np.searchsorted(idx, cur)], -mjv(cur))
+                b0s = b0[cur].copy()
+                svh, svg, dlb = wls(cur, lam[np.searchsorted(idx, cur)], -mjv(cur))
                 sv_last[cur] = svh
-                dl = svg * (b0[cur] - b0s) ** 2
-                if S:
-                    dl = np.maximum(dl, (diag * (bt[np.ix_(cur, S)] - bts) ** 2).max(axis=1))
+                dl = np.maximum(svg * (b0[cur] - b0s) ** 2, dlb)
                 # slow convergence: the kept Gram's weights are too old; refresh it next step
                 # (a refresh costs 2 n |S|^2 flops, ~26 ms at n = 1e6, |S| = 800 on an H200,
                 # about five IRLS steps: only when the steps stop shrinking the change fast)
@@ -887,10 +911,11 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                     fresh[cur[dl > ratio * dl_prev[cur]]] = True
                     rfloor[cur[dl > dl_prev[cur]]] = max(RHO_MIN, 1.0)     # (see RHO_MIN)
                 dl_prev[cur] = dl
-                ever[cur] |= bt[cur] != 0
-                over = ever[cur].sum(axis=1) > nx
-                hit = cur[over & (jerr[cur] == 0)]
-                jerr[hit] = -10000 - mjv(hit)
+                if track_ever:
+                    ever[cur] |= bt[cur] != 0
+                    over = ever[cur].sum(axis=1) > nx
+                    hit = cur[over & (jerr[cur] == 0)]
+                    jerr[hit] = -10000 - mjv(hit)
                 conv = dl < thrg[cur]
                 if steps >= irls_cap and not conv.all():
                     # accepted at float32's resolution only: a change still CAP_SLACK times the

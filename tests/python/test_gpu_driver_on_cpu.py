@@ -1063,3 +1063,46 @@ def test_chunk_copy_unconverged_at_the_step_cap_is_not_accepted(gpu_on_cpu, monk
     assert got.jerr == 0 and len(got.lambda_) == len(ref.lambda_)
     assert got.info["irls_chunks_retried"] >= 1
     assert _gap(x, y, fam, dict(weights=w), ref, got) < 1e-4
+
+
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+@pytest.mark.parametrize("batch", ["one", "folds"])
+def test_fused_row_functions_compiled_shapeless(gpu_on_cpu, monkeypatch, fam, batch):
+    """On a GPU the IRLS driver's elementwise work (moments from eta's parts, the kept Grams'
+    terms, the launch's per-step rows) runs as mx.compile(shapeless=True) kernels: one trace
+    serves every number of copies, strong-set size and broadcast (a row for all copies, or one
+    each). Compiled so here on the CPU, where they run uncompiled otherwise, a chunked path
+    (copies leaving as they converge, the strong set growing) and a CV batch (a Gram a fold)
+    give the uncompiled results; an op whose shape a shapeless trace cannot follow (a
+    sub-slice: it failed so in development) fails here."""
+    _, x, y = _data(fam, n=400, p=30, seed=5)
+    kw = {}
+    if batch == "folds":
+        kw["foldid"] = np.arange(400) % 4 + 1
+    run = (lambda: mg.glmnet_batch(x, y, fam, device="gpu", **kw)) if kw else \
+        (lambda: [mg.glmnet(x, y, fam, device="gpu")])
+    monkeypatch.setattr(irls, "CHUNK", 8)
+    monkeypatch.setattr(irls, "CV_CHUNK", 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = run()
+        traced = []
+
+        def compiled(kind, fam_):
+            key = (kind, fam_)
+            if key not in irls._FUSED:
+                make = {"moments": irls._moments_of, "deviance": irls._deviance_of,
+                        "moments_parts": irls._moments_parts_of,
+                        "gram_terms": irls._gram_terms_of,
+                        "launch_terms": irls._launch_terms_of}[kind]
+                irls._FUSED[key] = mx.compile(make(fam_), shapeless=True)
+            traced.append(kind)
+            return irls._FUSED[key]
+        monkeypatch.setattr(irls, "_FUSED", {})
+        monkeypatch.setattr(irls, "_rowfun", compiled)
+        fused = run()
+    assert {"moments_parts", "gram_terms", "launch_terms"} <= set(traced)
+    for a, b in zip(plain, fused):
+        assert b.info["irls_chunk"] == 8 and len(a.lambda_) == len(b.lambda_)
+        np.testing.assert_allclose(b.beta, a.beta, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b.a0, a.a0, rtol=1e-4, atol=1e-5)
