@@ -228,11 +228,17 @@ def _deviance_of(fam):
     return f
 
 
-# On a GPU the elementwise work on (k, n) rows (the IRLS moments, the deviance, the bfloat16
-# Gram's scaled rows) is one fused kernel each (mx.compile, shapeless: one trace for every k and
-# broadcast); MLXS_GPU_FUSE_MOMENTS=0: one MLX op at a time, for all three. (On the
-# CPU, where the float64 check of the driver runs, compiling costs more than it saves.)
+# On a GPU the elementwise work on (k, n) rows (the IRLS moments, also straight from eta's parts,
+# the deviance, the bfloat16 Gram's scaled rows) and a kept Gram's terms (m x m) are one fused
+# kernel each (mx.compile, shapeless: one trace for every k, m and broadcast); MLXS_GPU_FUSE_MOMENTS
+# =0: one MLX op at a time, for all of them. (On the CPU, where the float64 check of the driver
+# runs, compiling costs more than it saves.) Stop 28: bench/gpu.py --check passed on an H100 with
+# the fused moments from eta's parts and Gram terms (every GLM through IRLS included).
 FUSE_MOMENTS = os.environ.get("MLXS_GPU_FUSE_MOMENTS", "1") != "0"
+# The launch's per-step rows (launch_terms) fused too: written and tested compiled on the CPU (the
+# GPU seam's test) after the session's last device call, so off until a GPU checks it
+# (MLXS_GPU_FUSE_LAUNCH=1 turns it on)
+FUSE_LAUNCH = os.environ.get("MLXS_GPU_FUSE_LAUNCH", "0") == "1"
 _FUSED: dict = {}
 
 
@@ -298,7 +304,8 @@ def _rowfun(kind, fam):
     make = {"moments": _moments_of, "deviance": _deviance_of, "bf16": _scaled_bf16,
             "moments_parts": _moments_parts_of, "gram_terms": _gram_terms_of,
             "launch_terms": _launch_terms_of}[kind]
-    if not FUSE_MOMENTS or mx.default_device().type != mx.DeviceType.gpu:
+    if not FUSE_MOMENTS or mx.default_device().type != mx.DeviceType.gpu \
+            or (kind == "launch_terms" and not FUSE_LAUNCH):
         return make(fam)
     key = (kind, fam)
     if key not in _FUSED:
@@ -772,8 +779,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         Gn = G / svc, G the Gram of x~ = (x - c - dS) iS over S, from the raw cross-products H of
         x - c, their weighted column sums a and weights' sum svc. They change only when that
         Gram does (a refresh, new columns: a new array), so they are formed once for each Gram,
-        not at every IRLS step (an m x m pass and a dozen small launches: ~1.6 ms a step at
-        binomial n = 1e6, p = 1e3 on an H100)."""
+        not at every IRLS step (an m x m pass and a dozen small launches. Stop 28's profile of
+        binomial n = 1e6, p = 1e3 on an H100 put the stacked Grams and the launch's terms at
+        ~1.7 ms of a ~14 ms step; the next H100's full run, with this, gave the same stage times
+        (332.0 against 331.6 ms, on a host ~25% slower): no saving measured yet)."""
         H, m, o = Hs[bb], len(S), bb // K
         key = (id(H), o)
         e = curv.get(key)
