@@ -92,6 +92,8 @@ CHUNK = 32
 # 2 GB, 11 problems x 16 lambdas at n = 1e6 fell back to chunks of 2). Stop 27 (H100, one call,
 # RHO_MIN = 0 and the budget's limit, chunk_bytes): 1 -> 3.87 s, 16 -> 1.80 s (33 steps, 71
 # refreshes), 8 -> 1.96 s; bench/gpu.py --check passed with 16 (MLXS_GPU_IRLS_CV_CHUNK=1: off).
+# Stop 28 (H100): 32 -> 2.04 s against 16's 1.85 s (74 IRLS steps against 33, 128 refreshes
+# against 71, and the full fit's objectives 1.6e-4 from 16's): 16 stays.
 CV_CHUNK = int(os.environ.get("MLXS_GPU_IRLS_CV_CHUNK", "16"))
 # A chunk's stacked Grams and (chunk, n) rows may take at most this many bytes (fewer lambdas a
 # chunk where they would take more); on a GPU CHUNK_SHARE of its free memory when that is more
