@@ -1047,7 +1047,8 @@ def test_chunk_copy_unconverged_at_the_step_cap_is_not_accepted(gpu_on_cpu, monk
     on an H100 (and reproduced here): bench/gpu.py's poisson p > n fold in chunks of 32, where
     the chunk's first two copies were still changing by 0.2-0.7 at the cap and came back as
     solutions with objectives 7-11% too high and no error. Now the chunk fails and is solved
-    again one lambda at a time: every lambda's objective is the float64 engine's."""
+    again one lambda at a time: every lambda's objective is the float64 engine's. Then the path
+    goes on in chunks."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "bench_gpu", os.path.join(os.path.dirname(__file__), "..", "..", "bench", "gpu.py"))
@@ -1063,6 +1064,11 @@ def test_chunk_copy_unconverged_at_the_step_cap_is_not_accepted(gpu_on_cpu, monk
     assert got.jerr == 0 and len(got.lambda_) == len(ref.lambda_)
     assert got.info["irls_chunks_retried"] >= 1
     assert _gap(x, y, fam, dict(weights=w), ref, got) < 1e-4
+    # the retried chunk's lambdas one at a time, then chunks again (not the rest of the path
+    # one lambda a step)
+    sizes = got.info["irls_chunk_sizes"]
+    one = sizes.index(1)
+    assert sizes[one:one + 32] == [1] * 32 and max(sizes[one + 32:]) > 1
 
 
 @pytest.mark.parametrize("fam", ["binomial", "poisson"])
