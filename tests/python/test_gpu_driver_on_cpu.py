@@ -168,6 +168,40 @@ def test_float32_gpu_driver_folds(gpu_on_cpu, monkeypatch, fam, screen, layout):
         assert info["gpu_rounds"] == 0 or info["gpu_screens"] == 3
 
 
+def test_screen_on_threads_matches_one_thread(gpu_on_cpu, monkeypatch):
+    """The screen's KKT check over a CV batch, a problem a chunk on four threads, finds the very
+    columns (and so the very paths) that one thread over one chunk finds: the chunks' offsets,
+    their first violations and the order their results are folded in all matter here."""
+    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2)
+    monkeypatch.setattr(gpu, "SCREEN_FOLDS", True)
+    rng, x, y = _data("gaussian", seed=11)
+    fold = rng.integers(0, 5, len(y))
+    Wb = np.stack([np.ones(len(y))] + [(fold != k).astype(float) for k in range(5)])
+    seen = []
+    real = gpu._screen
+
+    def spy(*a, **kw):
+        out = real(*a, **kw)
+        seen.append((list(out[1]), out[2]))
+        return out
+
+    monkeypatch.setattr(gpu, "_screen", spy)
+    fits = {}
+    for nt, chunk in ((1, 1 << 23), (4, 1)):             # chunk 1 ratio: one problem a chunk
+        monkeypatch.setattr(gpu, "SCREEN_THREADS", nt)
+        monkeypatch.setattr(gpu, "SCREEN_CHUNK", chunk)
+        monkeypatch.setattr(gpu, "_POOL", {})
+        seen.clear()
+        fits[nt] = (mg.glmnet_batch(x, y, "gaussian", weights_batch=Wb, device="gpu",
+                                    type_gaussian="covariance"), list(seen))
+        assert ("screen" in gpu._POOL) == (nt > 1)
+    (one, s1), (four, s4) = fits[1], fits[4]
+    assert s1 == s4 and len(s1) >= 2 and not s1[0][1]     # a violated screen, then more
+    for a, b in zip(one, four):
+        np.testing.assert_array_equal(a.lambda_, b.lambda_)
+        np.testing.assert_array_equal(a.beta, b.beta)
+
+
 def test_fold_structure():
     W = np.array([[1, 2, 3, 4], [0, 2, 3, 4], [1, 2, 0, 0], [1, 0, 3, 4.]])
     base, held = gpu.fold_structure(W)
