@@ -734,7 +734,7 @@ def fold_groups(folds, B, held_d=None, counts=None):
     if counts is None:
         counts = np.array(mx.sum(kd[None, :] == mx.arange(-2, B, dtype=mx.int32)[:, None], axis=1))
     keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]     # -1 (held by none), problems
-    order = mx.argsort(kd)                                       # the rows, by group key
+    order = _group_order(kd, B) if GROUP_ORDER == "count" else mx.argsort(kd)   # rows by key
     starts = np.concatenate([[0], np.cumsum(counts)])[[k + 2 for k in keys]]
     cnt = counts[[k + 2 for k in keys]]
     big = int(cnt.max())
@@ -748,6 +748,23 @@ def fold_groups(folds, B, held_d=None, counts=None):
     gof = {int(k): g for g, k in enumerate(keys)}
     return dict(idx=idx.reshape(-1).astype(mx.int32), shape=(len(keys), nc, m // nc), valid=valid,
                 own=[gof.get(b, -1) for b in range(B)], every=every)
+
+
+# CV folds' rows ordered by group key on the device: "sort" (an argsort of the keys) or "count" (a
+# counting sort: every row's rank among its key's rows from a scan of one-hot rows, then one
+# scatter; O(n B) work in passes MLX runs well, where a sort is O(n log n))
+GROUP_ORDER = os.environ.get("MLXS_GPU_GROUP_ORDER", "sort")
+
+
+def _group_order(kd, B):
+    """The rows 0..n-1 ordered by their keys kd (int32, -2 .. B - 1), stably: a counting sort."""
+    n = kd.shape[0]
+    kk = kd + 2
+    hot = (mx.arange(B + 2, dtype=mx.int32)[:, None] == kk[None, :]).astype(mx.int32)
+    cs = mx.cumsum(hot, axis=1)                                  # (B + 2, n) running counts
+    cnt = cs[:, -1]
+    pos = mx.take(mx.cumsum(cnt) - cnt, kk) + mx.take_along_axis(cs, kk[None, :], axis=0)[0] - 1
+    return mx.put_along_axis(mx.zeros((n,), mx.int32), pos, mx.arange(n, dtype=mx.int32), axis=0)
 
 
 def _key_type(B):

@@ -202,6 +202,30 @@ def test_screen_on_threads_matches_one_thread(gpu_on_cpu, monkeypatch):
         np.testing.assert_array_equal(a.beta, b.beta)
 
 
+@pytest.mark.parametrize("B", [3, 11, 130])
+def test_group_order_counting_sort(monkeypatch, B):
+    """The counting sort of the rows by fold key (gpu.GROUP_ORDER "count") is the stable order:
+    keys -2 (weight 0 everywhere), -1 (held out by none) and every problem, some absent; and
+    fold_groups built on it groups the rows exactly as with the argsort."""
+    rng = np.random.default_rng(B)
+    keys = rng.integers(-2, B, 5000)
+    keys[keys == 1] = 0                                          # a problem holding nothing out
+    kd = mx.array(keys.astype(np.int32))
+    np.testing.assert_array_equal(np.array(gpu._group_order(kd, B)),
+                                  np.argsort(keys, kind="stable"))
+    base = np.where(keys == -2, 0.0, 1.0)
+    groups = {}
+    for how in ("sort", "count"):
+        monkeypatch.setattr(gpu, "GROUP_ORDER", how)
+        groups[how] = gpu.fold_groups((base, np.where(keys == -2, -1, keys)), B)
+    a, b = groups["sort"], groups["count"]
+    assert a["shape"] == b["shape"] and a["own"] == b["own"]
+    ia, ib = np.array(a["idx"]).reshape(a["shape"][0], -1), np.array(b["idx"]).reshape(a["shape"][0], -1)
+    for g in range(a["shape"][0]):                               # the same rows a group
+        assert set(ia[g].tolist()) == set(ib[g].tolist())
+    np.testing.assert_array_equal(np.array(a["valid"]), np.array(b["valid"]))
+
+
 def test_fold_structure():
     W = np.array([[1, 2, 3, 4], [0, 2, 3, 4], [1, 2, 0, 0], [1, 0, 3, 4.]])
     base, held = gpu.fold_structure(W)
