@@ -82,21 +82,8 @@ SCREEN_NEAR = 0.75
 # CV folds: every problem screened on the host (their restricted paths are the paths when none is
 # violated: no launch), instead of the first problem alone and a launch over all of them
 SCREEN_FOLDS = os.environ.get("MLXS_GPU_SCREEN_FOLDS", "1") != "0"
-# The screen's KKT check works through its problems in chunks of at most this many ratios, on at
-# most SCREEN_THREADS threads
+# The screen's KKT check works through its problems in chunks of at most this many ratios
 SCREEN_CHUNK = 1 << 23
-SCREEN_THREADS = int(os.environ.get("MLXS_GPU_SCREEN_THREADS", "8"))
-_POOL = {}
-
-
-def _screen_pool():
-    """The screen's thread pool (made once: a new pool's threads cost ~0.1 ms each call)."""
-    from .engine import _cpu_threads
-    if "screen" not in _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL["screen"] = ThreadPoolExecutor(max(1, min(_cpu_threads(), SCREEN_THREADS)),
-                                             thread_name_prefix="mlxs-screen")
-    return _POOL["screen"]
 # Several responses under one weighting: their column statistics use a GEMM over a shifted copy
 # of x when x has at most this many elements (else the statistics kernel, whose cost grows with B)
 STATS_GEMM_ELEMENTS = 2.5e8
@@ -734,7 +721,7 @@ def fold_groups(folds, B, held_d=None, counts=None):
     if counts is None:
         counts = np.array(mx.sum(kd[None, :] == mx.arange(-2, B, dtype=mx.int32)[:, None], axis=1))
     keys = [k - 2 for k in range(1, B + 2) if counts[k] > 0]     # -1 (held by none), problems
-    order = _group_order(kd, B) if GROUP_ORDER == "count" else mx.argsort(kd)   # rows by key
+    order = mx.argsort(kd)                                       # the rows, by group key
     starts = np.concatenate([[0], np.cumsum(counts)])[[k + 2 for k in keys]]
     cnt = counts[[k + 2 for k in keys]]
     big = int(cnt.max())
@@ -748,23 +735,6 @@ def fold_groups(folds, B, held_d=None, counts=None):
     gof = {int(k): g for g, k in enumerate(keys)}
     return dict(idx=idx.reshape(-1).astype(mx.int32), shape=(len(keys), nc, m // nc), valid=valid,
                 own=[gof.get(b, -1) for b in range(B)], every=every)
-
-
-# CV folds' rows ordered by group key on the device: "sort" (an argsort of the keys) or "count" (a
-# counting sort: every row's rank among its key's rows from a scan of one-hot rows, then one
-# scatter; O(n B) work in passes MLX runs well, where a sort is O(n log n))
-GROUP_ORDER = os.environ.get("MLXS_GPU_GROUP_ORDER", "sort")
-
-
-def _group_order(kd, B):
-    """The rows 0..n-1 ordered by their keys kd (int32, -2 .. B - 1), stably: a counting sort."""
-    n = kd.shape[0]
-    kk = kd + 2
-    hot = (mx.arange(B + 2, dtype=mx.int32)[:, None] == kk[None, :]).astype(mx.int32)
-    cs = mx.cumsum(hot, axis=1)                                  # (B + 2, n) running counts
-    cnt = cs[:, -1]
-    pos = mx.take(mx.cumsum(cnt) - cnt, kk) + mx.take_along_axis(cs, kk[None, :], axis=0)[0] - 1
-    return mx.put_along_axis(mx.zeros((n,), mx.int32), pos, mx.arange(n, dtype=mx.int32), axis=0)
 
 
 def _key_type(B):
@@ -1253,13 +1223,9 @@ def _screen(gh, S, g, std, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     # the covariance columns Gc = gh - xm_S xm' (Bg, K, p), scaled, made in float32 (gh's own
     # type: float64 temporaries of the columns took ~0.4 ms a screen of 64 at p = 1e3)
     sc = ipf[:Bg] / xs[:Bg]                                                     # (Bg, p)
-
-    def scaled(bs):
-        Gs = np.multiply(gh[bs], sc[bs].astype(np.float32)[:, None, :])
-        Gs -= (xm[bs, Sn, None].astype(np.float32) *
-               (xm[bs] * sc[bs]).astype(np.float32)[:, None, :])
-        return Gs
-    Gs1 = scaled(slice(0, 1)) if Bg == 1 else None       # (per chunk of problems otherwise)
+    Gs = np.multiply(gh, sc.astype(np.float32)[:, None, :])
+    Gs -= (xm[:Bg, Sn, None].astype(np.float32) *
+           (xm[:Bg] * sc).astype(np.float32)[:, None, :])
     bsc = res[0][:, :Lm] / ys[:, None, None]                                    # (B, Lm, K)
     ccs = (cc * ipf).astype(np.float32)
     scale = 1.0 / np.maximum(bound, 1e-300)                                     # (B, Lm)
@@ -1269,41 +1235,20 @@ def _screen(gh, S, g, std, ip, dp, ul, pf, cl, excluded, shared, L, near=None):
     jmax = np.zeros(p, dtype=np.float32)
     violated = False
     step = max(1, SCREEN_CHUNK // (Lm * p))      # (problems a chunk: many responses at large p)
-    nt = min(_cpu_threads(), SCREEN_THREADS, B)
-    if nt > 1:
-        step = min(step, -(-B // nt))
-    scale32 = scale.astype(np.float32)
 
-    def part(b0):
-        """A chunk of problems from b0: its largest ratios by variable (when `near` is given)
-        and, for each problem that violates, (b, first violating lambda, the variables whose
-        ratio there reaches SCREEN_MARGIN)."""
+    for b0 in range(0, B, step):
         bs = slice(b0, min(B, b0 + step))
-        dev = np.matmul(bsc[bs].astype(np.float32), Gs1 if Bg == 1 else scaled(bs))  # (b, Lm, p)
+        dev = np.matmul(bsc[bs].astype(np.float32), Gs if Bg == 1 else Gs[bs])  # (b, Lm, p)
         np.subtract(ccs[bs, None, :], dev, out=dev)
         np.abs(dev, out=dev)
         bad = dev.max(axis=2) * scale[bs] >= 1.0
-        hits = []
+        if near is not None and not violated:
+            r = dev * scale[bs, :, None].astype(np.float32)
+            jmax = np.maximum(jmax, r.max(axis=(0, 1)))
         for i in np.flatnonzero(bad.any(axis=1)):
-            b, m = b0 + int(i), int(bad[i].argmax())
-            hits.append((b, m, dev[i, m] * scale[b, m] >= SCREEN_MARGIN))
-        jm = None
-        if near is not None:
-            np.multiply(dev, scale32[bs, :, None], out=dev)
-            jm = dev.max(axis=(0, 1))
-        return jm, hits
-
-    # chunks of problems on several threads (numpy's products and passes release the GIL: the
-    # eleven problems of a CV batch took 4.6 ms a screen on one thread of an H100's host)
-    starts = range(0, B, step)
-    parts = list(_screen_pool().map(part, starts)) if nt > 1 and len(starts) > 1 \
-        else [part(b0) for b0 in starts]
-    for jm, hits in parts:
-        if jm is not None and not violated:
-            jmax = np.maximum(jmax, jm)
-        for b, m, over in hits:
             violated = True
-            prio[over] = 0.0
+            b, m = b0 + int(i), int(bad[i].argmax())
+            prio[dev[i, m] * scale[b, m] >= SCREEN_MARGIN] = 0.0
             if m >= 2:
                 ms = [m - 1, max(m - 3, 0)]
                 bg = min(b, Bg - 1)                                     # the gradients there

@@ -168,64 +168,6 @@ def test_float32_gpu_driver_folds(gpu_on_cpu, monkeypatch, fam, screen, layout):
         assert info["gpu_rounds"] == 0 or info["gpu_screens"] == 3
 
 
-def test_screen_on_threads_matches_one_thread(gpu_on_cpu, monkeypatch):
-    """The screen's KKT check over a CV batch, a problem a chunk on four threads, finds the very
-    columns (and so the very paths) that one thread over one chunk finds: the chunks' offsets,
-    their first violations and the order their results are folded in all matter here."""
-    monkeypatch.setattr(gpu, "SCREEN_ROUNDS", 2)
-    monkeypatch.setattr(gpu, "SCREEN_FOLDS", True)
-    rng, x, y = _data("gaussian", seed=11)
-    fold = rng.integers(0, 5, len(y))
-    Wb = np.stack([np.ones(len(y))] + [(fold != k).astype(float) for k in range(5)])
-    seen = []
-    real = gpu._screen
-
-    def spy(*a, **kw):
-        out = real(*a, **kw)
-        seen.append((list(out[1]), out[2]))
-        return out
-
-    monkeypatch.setattr(gpu, "_screen", spy)
-    fits = {}
-    for nt, chunk in ((1, 1 << 23), (4, 1)):             # chunk 1 ratio: one problem a chunk
-        monkeypatch.setattr(gpu, "SCREEN_THREADS", nt)
-        monkeypatch.setattr(gpu, "SCREEN_CHUNK", chunk)
-        monkeypatch.setattr(gpu, "_POOL", {})
-        seen.clear()
-        fits[nt] = (mg.glmnet_batch(x, y, "gaussian", weights_batch=Wb, device="gpu",
-                                    type_gaussian="covariance"), list(seen))
-        assert ("screen" in gpu._POOL) == (nt > 1)
-    (one, s1), (four, s4) = fits[1], fits[4]
-    assert s1 == s4 and len(s1) >= 2 and not s1[0][1]     # a violated screen, then more
-    for a, b in zip(one, four):
-        np.testing.assert_array_equal(a.lambda_, b.lambda_)
-        np.testing.assert_array_equal(a.beta, b.beta)
-
-
-@pytest.mark.parametrize("B", [3, 11, 130])
-def test_group_order_counting_sort(monkeypatch, B):
-    """The counting sort of the rows by fold key (gpu.GROUP_ORDER "count") is the stable order:
-    keys -2 (weight 0 everywhere), -1 (held out by none) and every problem, some absent; and
-    fold_groups built on it groups the rows exactly as with the argsort."""
-    rng = np.random.default_rng(B)
-    keys = rng.integers(-2, B, 5000)
-    keys[keys == 1] = 0                                          # a problem holding nothing out
-    kd = mx.array(keys.astype(np.int32))
-    np.testing.assert_array_equal(np.array(gpu._group_order(kd, B)),
-                                  np.argsort(keys, kind="stable"))
-    base = np.where(keys == -2, 0.0, 1.0)
-    groups = {}
-    for how in ("sort", "count"):
-        monkeypatch.setattr(gpu, "GROUP_ORDER", how)
-        groups[how] = gpu.fold_groups((base, np.where(keys == -2, -1, keys)), B)
-    a, b = groups["sort"], groups["count"]
-    assert a["shape"] == b["shape"] and a["own"] == b["own"]
-    ia, ib = np.array(a["idx"]).reshape(a["shape"][0], -1), np.array(b["idx"]).reshape(a["shape"][0], -1)
-    for g in range(a["shape"][0]):                               # the same rows a group
-        assert set(ia[g].tolist()) == set(ib[g].tolist())
-    np.testing.assert_array_equal(np.array(a["valid"]), np.array(b["valid"]))
-
-
 def test_fold_structure():
     W = np.array([[1, 2, 3, 4], [0, 2, 3, 4], [1, 2, 0, 0], [1, 0, 3, 4.]])
     base, held = gpu.fold_structure(W)
