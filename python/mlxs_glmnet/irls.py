@@ -65,6 +65,10 @@ BF16_MIN_FLOPS = 1e11
 # The first IRLS step after a KKT pass takes that pass's IRLS weights and residuals (computed at
 # the same coefficients) instead of computing eta again (MLXS_GPU_KKT_REUSE=0: it recomputes)
 KKT_REUSE = os.environ.get("MLXS_GPU_KKT_REUSE", "1") != "0"
+# A KKT pass whose problems have every usable variable in the strong set computes no gradients
+# (x' r, a read of all of x a pass): nothing is left to check or to add (MLXS_GPU_KKT_SKIP_FULL=0:
+# it computes them anyway)
+KKT_SKIP_FULL = os.environ.get("MLXS_GPU_KKT_SKIP_FULL", "1") != "0"
 # Threads per block for the least-squares solves (0: the path kernel's block size)
 WLS_THREADS = int(os.environ.get("MLXS_GPU_WLS_THREADS", "0"))
 # Lambdas solved side by side on a GPU (chunk_size; MLXS_GPU_IRLS_CHUNK): see _run_glm's
@@ -551,6 +555,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     at_kkt: dict = {}
     kkt_reused = [0]
     kkt_passes = [0]
+    kkt_skipped = [0]                     # of those, passes with no gradients (KKT_SKIP_FULL)
     pstart = np.zeros(B, dtype=np.int64)  # (a chunk's problems: their passes when it began)
     s_up: dict = {}                       # S's device inputs, uploaded once a length of S
     chunk_sizes: list = []                # the lambdas of each chunk (chunk_bytes can lower it)
@@ -956,9 +961,22 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             kkt_passes[0] += 1
             Yk, Wk = data_rows(Yd, ok), data_rows(Wn, ok)
             vk, r = _moments(eta, Yk, Wk, fam, pmin0)
+            dvd = _deviance(eta, Yk, Wk, fam, pmin0)
+            out = np.ones(p, dtype=bool)
+            out[S] = False
+            if s >= 1 and KKT_SKIP_FULL and not (ju[ok] & out[None, :]).any():
+                # every usable variable is in the strong set: no KKT check, no strong rule,
+                # so no gradients (x' r reads all of x); S never shrinks, so g is never read
+                # again for these problems
+                mx.eval(dvd, vk, r)
+                for i, bb in enumerate(ok):
+                    at_kkt[bb] = (vk, r, i)
+                dev_now[ok] = np.array(dvd, dtype=np.float64)
+                kkt_skipped[0] += 1
+                prof.mark("KKT gradients")
+                return
             sr = mx.sum(r, axis=1)
             gd = (r @ X - data_rows(xm_d, ok) * sr[:, None]) * data_rows(ixs_d, ok)
-            dvd = _deviance(eta, Yk, Wk, fam, pmin0)
             both = mx.concatenate([gd, dvd[:, None]], axis=1)
             mx.eval(both, vk, r)
             for i, bb in enumerate(ok):    # (the next IRLS step of bb starts here)
@@ -969,8 +987,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             prof.mark("KKT gradients")
             if s < 1:
                 return
-            out = np.ones(p, dtype=bool)
-            out[S] = False
             lk = lam[np.searchsorted(idx, ok)]
             viol = ju[ok] & out[None, :] & (np.abs(g[ok]) > (lk * alpha[ok])[:, None] * pf[None, :])
             new = np.flatnonzero(viol.any(axis=0))
@@ -1235,6 +1251,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                                  "irls_chunks_retried": retried[0],
                                  "irls_lambdas_carried": carried[0],
                                  "kkt_passes": kkt_passes[0],
+                                 "kkt_gradients_skipped": kkt_skipped[0],
                                  "fold_gram_refreshes": grp["count"] if grp is not None else 0,
                                  "fold_gram_extensions": fold_ext[0],
                                  "kkt_moments_reused": kkt_reused[0],

@@ -497,6 +497,32 @@ def test_bfloat16_grams(gpu_on_cpu, monkeypatch, fam, batch):
     assert steps[True] <= 1.25 * steps[False] + 3, steps
 
 
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+@pytest.mark.parametrize("batch", ["one", "folds"])
+def test_kkt_pass_without_gradients_once_every_variable_is_strong(gpu_on_cpu, monkeypatch, fam,
+                                                                  batch):
+    """Once a problem's strong set holds every usable variable, its KKT passes compute no
+    gradients (irls.KKT_SKIP_FULL): there is nothing left to check or to add, so the paths are
+    bit for bit those with the gradients, the deviances (glmnet's stops) included; and such
+    passes happen (few variables, all of them strong early)."""
+    rng, x, y = _data(fam, n=400, p=12, seed=5)
+    n = len(y)
+    fold = rng.integers(0, 3, n)
+    Wb = np.stack([np.ones(n)] + [(fold != k).astype(float) for k in range(3)]) \
+        if batch == "folds" else np.ones((1, n))
+    got = {}
+    for on in (False, True):
+        monkeypatch.setattr(irls, "KKT_SKIP_FULL", on)
+        got[on] = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="gpu")
+        assert (got[on][0].info["kkt_gradients_skipped"] > 0) == on
+    for a, b in zip(got[False], got[True]):
+        np.testing.assert_array_equal(a.lambda_, b.lambda_)
+        np.testing.assert_array_equal(a.a0, b.a0)
+        np.testing.assert_array_equal(np.asarray(a.beta), np.asarray(b.beta))
+        np.testing.assert_array_equal(a.dev_ratio, b.dev_ratio)
+    assert got[True][0].info["irls_steps"] == got[False][0].info["irls_steps"]
+
+
 def test_forecast_crossing_solved_per_variable():
     """_entry_forecast's crossing (the first of the decreasing lambdas still to come at which
     alpha + beta lambda > 0) solved per variable equals trying every lambda, including the
