@@ -74,6 +74,16 @@ class FoldBatch:
         0 everywhere, -1: held out by none, 0: by the full fit, k: by fold k), without a pass."""
         return np.concatenate([[0, 0, 0], self.counts])
 
+    def positive(self) -> np.ndarray:
+        """(B,) the rows of positive weight of each problem."""
+        pos = self.base > 0
+        if self.const is not None:
+            total, part = (self.n, self.counts) if self.const > 0 else (0, 0 * self.counts)
+        else:
+            total = int(pos.sum())
+            part = np.bincount(self.fold - 1, weights=pos, minlength=self.K + 1)[:self.K]
+        return np.concatenate([[total], total - np.asarray(part)]).astype(np.int64)
+
     def dense(self) -> np.ndarray:
         W = np.empty(self.shape)
         W[0] = self.base
@@ -180,6 +190,12 @@ class PathResult:
     mode: int
     extra: dict = field(default_factory=dict)   # backend facts for fit.info (GPU rounds, profile)
     nulldev: np.ndarray | None = None   # (B,) gaussian null deviances, where the backend had them
+
+
+def _gpu_irls(fam: int, n: int) -> bool:
+    """Whether a binomial/poisson batch on the GPU goes to the host-driven IRLS driver."""
+    from .gpu import _glm_driver
+    return fam != 0 and _glm_driver(n) == "irls"
 
 
 def _cpu_threads() -> int:
@@ -466,8 +482,8 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     if O is None and device != "gpu":
         O = np.zeros((B, n))
     L = int(nlam)
-    if isinstance(W, FoldBatch) and not (device == "gpu" and mode == 1):
-        W = W.dense()              # (only the GPU covariance driver works from the folds)
+    if isinstance(W, FoldBatch) and not (device == "gpu" and (mode == 1 or _gpu_irls(fam, n))):
+        W = W.dense()              # (the GPU's covariance and IRLS drivers work from the folds)
     if not intercept and not standardize:
         # glmnet's chkvars: a column constant over all rows is left out; the kernel keeps the
         # others (one constant only over the positive-weight rows acts as an intercept)

@@ -328,6 +328,42 @@ def test_float32_gpu_driver_foldid(gpu_on_cpu, weighted, monkeypatch):
         assert _gap(x, y, "gaussian", dict(weights=wb), at, got[b]) < 1e-4
 
 
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+@pytest.mark.parametrize("weights", ["none", "weighted", "zero_rows"])
+def test_irls_driver_takes_the_folds_as_given(gpu_on_cpu, monkeypatch, fam, weights):
+    """glmnet_batch(foldid=...) with binomial/poisson: the IRLS driver makes the folds' weights
+    on the device from the fold numbers (engine.FoldBatch never densified) and gives the fits
+    of the equivalent weights_batch batch: the same nobs, the same paths to float32 rounding,
+    each within the float32 gap of the float64 engine."""
+    rng, x, y = _data(fam, seed=9)
+    n = len(y)
+    foldid = rng.permutation(np.resize(np.arange(1, 5), n))
+    w = None if weights == "none" else rng.uniform(0.5, 2.0, n)
+    if weights == "zero_rows":
+        w[rng.choice(n, 25, replace=False)] = 0.0
+    Wb = np.stack([np.ones(n)] + [(foldid != k).astype(float) for k in range(1, 5)])
+    dense = []
+    real = engine.FoldBatch.dense
+    monkeypatch.setattr(engine.FoldBatch, "dense", lambda self: dense.append(1) or real(self))
+    got = mg.glmnet_batch(x, y, fam, foldid=foldid, device="gpu", weights=w)
+    assert not dense                                  # no (K + 1) x n weights on the host
+    via_w = mg.glmnet_batch(x, y, fam, weights_batch=Wb, device="gpu", weights=w)
+    assert len(got) == 5 and got[0].info["irls_steps"] > 0
+    for b in range(5):
+        assert got[b].nobs == via_w[b].nobs
+        # (a weight here is base times 1 / sum, each rounded to float32, there base / sum
+        # rounded once: a deviance-change stop on the edge may come a lambda apart)
+        m = min(len(got[b].lambda_), len(via_w[b].lambda_))
+        assert max(len(got[b].lambda_), len(via_w[b].lambda_)) - m <= 1
+        np.testing.assert_allclose(got[b].lambda_[:m], via_w[b].lambda_[:m], rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(got[b].beta)[:, :m], np.asarray(via_w[b].beta)[:, :m],
+                                   rtol=1e-3, atol=1e-5)
+        wb = Wb[b] * (1 if w is None else w)
+        at = mg.glmnet(x, y, fam, weights=wb, device="cpu", lambda_=got[b].lambda_,
+                       thresh=1e-12)
+        assert _gap(x, y, fam, dict(weights=wb), at, got[b]) < 1e-4
+
+
 def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
     """Columns after a stop: a common factor in x offsets every marginal correlation, so variables
     with a coefficient against the others' sign look unimportant at lambda_max and are missing
