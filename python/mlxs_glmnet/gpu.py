@@ -914,7 +914,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         # binomial, poisson: IRLS in covariance form, driven from the host
         from .irls import run_glm
         return run_glm(x, y, W, O, fam=int(ip[3]), pf=pf, excluded=excluded, nlam=L,
-                       params=params, backend="gpu", progress=progress)
+                       params=params, backend="gpu", progress=progress,
+                       unit_weights=unit_weights)
     prof = _Profile()
     X = _device_x(x, mode)
     small = [arr(pf), arr(cl), arr(excluded.astype(np.int32), mx.int32), arr(ul)]

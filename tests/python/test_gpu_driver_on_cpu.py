@@ -364,6 +364,25 @@ def test_irls_driver_takes_the_folds_as_given(gpu_on_cpu, monkeypatch, fam, weig
         assert _gap(x, y, fam, dict(weights=wb), at, got[b]) < 1e-4
 
 
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+def test_irls_driver_unit_weights_without_a_weights_matrix(gpu_on_cpu, monkeypatch, fam):
+    """No weights given: the IRLS driver is told the weights are ones and makes them on the device
+    (no host pass, no upload), with the very fits of weights=ones given explicitly."""
+    rng, x, y = _data(fam, seed=3)
+    seen = []
+    real = irls._run_glm
+    monkeypatch.setattr(irls, "_run_glm",
+                        lambda *a, **kw: seen.append(kw["unit_weights"]) or real(*a, **kw))
+    got = mg.glmnet(x, y, fam, device="gpu")
+    ones = mg.glmnet(x, y, fam, device="gpu", weights=np.ones(len(y)))
+    assert seen == [True, False]
+    assert got.nobs == ones.nobs == len(y)
+    np.testing.assert_array_equal(got.lambda_, ones.lambda_)
+    np.testing.assert_array_equal(np.asarray(got.beta), np.asarray(ones.beta))
+    np.testing.assert_array_equal(got.a0, ones.a0)
+    np.testing.assert_array_equal(got.dev_ratio, ones.dev_ratio)
+
+
 def test_column_forecast_saves_rounds(gpu_on_cpu, monkeypatch):
     """Columns after a stop: a common factor in x offsets every marginal correlation, so variables
     with a coefficient against the others' sign look unimportant at lambda_max and are missing
