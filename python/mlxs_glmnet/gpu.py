@@ -737,6 +737,18 @@ def fold_groups(folds, B, held_d=None, counts=None):
                 own=[gof.get(b, -1) for b in range(B)], every=every)
 
 
+def fold_weights(held_d, base, sums, const, arr):
+    """CV folds' normalised weights (B, n) made on the device: problem b's row is base / sums[b]
+    with the rows it holds out (held_d == b, the fold numbers on the device) zeroed. const: the
+    base weight is that one value (nothing of size n goes up); arr: numpy -> the backend's device
+    array (its float type)."""
+    B = len(sums)
+    keep = held_d[None, :] != mx.arange(B, dtype=held_d.dtype)[:, None]
+    if const is not None:
+        return keep * arr(const / np.asarray(sums))[:, None]
+    return keep * (arr(base)[None, :] / arr(np.asarray(sums))[:, None])
+
+
 def _key_type(B):
     """The narrowest integer type for row keys -2 .. B - 1 (uploads cost ~0.6 ms a MB)."""
     return np.int8 if B < 127 else (np.int16 if B < 32000 else np.int32)
@@ -990,10 +1002,8 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         st3, ymom = cols.fold_stats(ys_d[0])
     else:
         if Wn_d is None:                 # CV folds (rows of weight 0, or several responses)
-            base, held = folds
-            keep = held_d[None, :] != mx.arange(B, dtype=held_d.dtype)[:, None]
-            Wn_d = keep * (arr(base[0] / rs)[:, None] if const_base
-                           else arr(base)[None, :] / arr(rs)[:, None])
+            Wn_d = fold_weights(held_d, folds[0], rs, float(folds[0][0]) if const_base else None,
+                                arr)
         st3 = column_stats(X, c, Wn_d, ys_d, B)
         wy = Wn_d * ys_d                                                    # (B or 1, n)
         ymom = mx.stack([mx.sum(wy, axis=1), mx.sum(wy * ys_d, axis=1)], axis=1)

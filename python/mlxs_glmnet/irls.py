@@ -374,18 +374,12 @@ def chunk_bytes(backend):
     return CHUNK_BYTES if budget is None else max(CHUNK_BYTES, int(CHUNK_SHARE * budget))
 
 
-def _fold_weights(be, W):
-    """A FoldBatch's normalised weights (B, n), made on the device from its fold numbers (and
-    base weights, unless one constant): not the dense (B, n) matrix, whose host passes (its sums,
-    the division, the cast: 88 MB at n = 1e6 and 11 problems) and upload (44 MB, at ~0.6 ms a
-    MB on the device's host) it saves."""
-    from .gpu import _key_type
+def _folds_on_device(be, W):
+    """A FoldBatch's normalised weights (B, n) on the backend's device (gpu.fold_weights)."""
+    from .gpu import _key_type, fold_weights
     B = W.shape[0]
-    held = mx.array(np.asarray(W.held()).astype(_key_type(B))).astype(mx.int32)
-    keep = held[None, :] != mx.arange(B, dtype=mx.int32)[:, None]              # (B, n)
-    if W.const is not None:             # (each problem's weight, rounded once as the dense's)
-        return keep.astype(be.dt) * be.arr(W.const / W.sums)[:, None]
-    return keep.astype(be.dt) * be.arr(W.base)[None, :] * be.arr(1.0 / W.sums)[:, None]
+    held_d = mx.array(np.asarray(W.held()).astype(_key_type(B)))
+    return fold_weights(held_d, W.base, W.sums, W.const, be.arr)
 
 
 def _response_rows(be, ya):
@@ -429,7 +423,10 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     # (weights known to be ones: no pass over them on the host, nothing to upload; else each
     # MB costs ~0.6 ms to go up on the device's host)
     sw0 = W.sums if fb else (np.full(B0, float(n)) if unit_weights else W.sum(axis=1))
-    Wn = _fold_weights(be, W) if fb else \
+    # (a FoldBatch: its weights made on the device from the fold numbers, not the dense (B, n)
+    # matrix, whose host passes (sums, division, cast: 88 MB at n = 1e6 and 11 problems) and
+    # upload (44 MB at ~0.6 ms a MB on the device's host) this saves)
+    Wn = _folds_on_device(be, W) if fb else \
         (mx.full((B0, n), 1.0 / n, dtype=be.dt) if unit_weights else be.arr(W / sw0[:, None]))
     ya = np.asarray(y, dtype=np.float64)
     # (one response for every problem, a CV batch's: uploaded once, broadcast on the device; on

@@ -351,8 +351,8 @@ def test_irls_driver_takes_the_folds_as_given(gpu_on_cpu, monkeypatch, fam, weig
     assert len(got) == 5 and got[0].info["irls_steps"] > 0
     for b in range(5):
         assert got[b].nobs == via_w[b].nobs
-        # (a weight here is base times 1 / sum, each rounded to float32, there base / sum
-        # rounded once: a deviance-change stop on the edge may come a lambda apart)
+        # (a weight here is base / sum divided in float32, there in float64 and then rounded:
+        # a deviance-change stop on the edge may come a lambda apart)
         m = min(len(got[b].lambda_), len(via_w[b].lambda_))
         assert max(len(got[b].lambda_), len(via_w[b].lambda_)) - m <= 1
         np.testing.assert_allclose(got[b].lambda_[:m], via_w[b].lambda_[:m], rtol=1e-5)
