@@ -33,6 +33,7 @@ is verified in CI, and the GPU's float32 results are compared with float64 ones 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -121,6 +122,14 @@ STALE_SUM = 4.0
 # 192 / 195 ms either way; and the one H200 call with it on (with 0.3, and gradient products
 # then turned around, since undone) took binomial n = 1e5 27 s (136 steps), not re-run.
 CARRY = os.environ.get("MLXS_GPU_IRLS_CARRY", "0") == "1"
+# A problem that runs into maxit (glmnet's code -k at lambda k) is solved again from the start
+# with exact Newton steps: its Gram formed at every IRLS step under the current weights, float32
+# Grams, one lambda a step (MLXS_GPU_IRLS_EXACT_RETRY=0: the path stops there, as before). The
+# kept Grams' steps can overshoot where the Gram is nearly singular (p >= n without intercept or
+# standardisation: a fuzzed poisson 51 x 51 path stopped at lambda 2 and a binomial 44 x 44 at
+# 10, where glmnet's exact steps run to lambdas 5 and 14), and they count more passes than
+# glmnet's (maxit counts the whole path's). The retry costs a Gram a step, for those problems.
+EXACT_RETRY = os.environ.get("MLXS_GPU_IRLS_EXACT_RETRY", "1") != "0"
 CUT_STEPS = 3
 CUT_FRACTION = 0.25
 # A chunk's copies share one Gram: its least-squares launch reads that one m x m Gram for all of
@@ -337,14 +346,43 @@ def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progr
     or None;
     params: engine.kernel_params(); chunk: lambdas solved side by side (see CHUNK; None: the
     default for this backend and batch); unit_weights: the caller knows W to be all ones.
-    Returns an engine.PathResult (naive-mode layout)."""
+    Returns an engine.PathResult (naive-mode layout). A problem that runs into maxit is solved
+    again with exact Newton steps (see EXACT_RETRY)."""
     K = chunk_size(chunk, backend, W)
     kw = dict(fam=fam, pf=pf, excluded=excluded, nlam=nlam, params=params, backend=backend,
               progress=progress, K=K, unit_weights=unit_weights)
-    if backend == "cpu":
-        with mx.stream(mx.cpu):
-            return _run_glm(x, y, W, O, **kw)
-    return _run_glm(x, y, W, O, **kw)
+    with (mx.stream(mx.cpu) if backend == "cpu" else contextlib.nullcontext()):
+        res = _run_glm(x, y, W, O, **kw)
+        # (-1: the null model's Newton steps; <= -10000: pmax, which exact steps do not change)
+        hit = np.flatnonzero((res.jerr < -1) & (res.jerr > -10000))
+        if EXACT_RETRY and hit.size:
+            res = _retry_exact(res, hit, x, y, W, O, kw)
+    return res
+
+
+def _retry_exact(res, hit, x, y, W, O, kw):
+    """The problems hit of res (a PathResult) solved again from the start with a Gram formed at
+    every IRLS step (exact Newton, glmnet's own steps: see EXACT_RETRY), one lambda a step, in
+    float32 Grams; their rows of res replaced (the new jerr: glmnet's maxit code where even
+    those steps run out of passes)."""
+    from .engine import FoldBatch
+    Wd = W.dense() if isinstance(W, FoldBatch) else np.asarray(W)
+    ya = np.asarray(y)
+    ul, ip, dp, cl = kw["params"]
+    prog = kw["progress"]
+    rest = np.ones(res.lmu.shape[0], dtype=bool)
+    rest[hit] = False
+    sub = dict(kw, K=1, params=(ul, ip, np.asarray(dp)[hit], cl), exact=True,
+               progress=None if prog is None else
+               (lambda k: prog(int(res.lmu[rest].sum()) + k)))
+    r2 = _run_glm(x, ya if ya.ndim == 1 else ya[hit], Wd[hit], None if O is None else O[hit],
+                  **sub)
+    for name in ("beta", "a0", "lambda_", "dev_ratio", "nulldev_int", "lmu", "npasses", "jerr"):
+        getattr(res, name)[hit] = getattr(r2, name)
+    res.extra["irls_exact_retries"] = int(hit.size)
+    for k in ("irls_steps", "gram_refreshes"):
+        res.extra[k] = res.extra.get(k, 0) + r2.extra.get(k, 0)
+    return res
 
 
 def chunk_size(chunk, backend, W):
@@ -395,7 +433,7 @@ def _response_rows(be, ya):
 
 
 def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, K=1,
-             unit_weights=False):
+             unit_weights=False, exact=False):
     from .engine import FoldBatch, PathResult
     from .gpu import _Profile, column_stats, gather
     be = _Backend(backend)
@@ -470,7 +508,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     # slowly right after such a refresh gets its own Gram under its own weights (for the rest of
     # that lambda: with a nearly separated fit the full problem's weights can be far from a fold's).
     grp = None
-    if B >= 3 and GROUP_REFRESH and K == 1:
+    if B >= 3 and GROUP_REFRESH and K == 1 and not exact:
         from .gpu import fold_groups, fold_part, fold_products, fold_structure
         folds = fold_structure(W)
         if folds is not None:
@@ -869,7 +907,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             need = [(i, [i]) for i in need]
         for i, serve in need:                                        # Gram refreshes
             vi = v[i]
-            lowp = be.bf16(n, m)
+            lowp = be.bf16(n, m) and not exact
             Hn, an, sn = be.wtn(vi, XS, bf16=lowp), vi @ XS, mx.sum(vi)
             for j in serve:
                 bb = idx[j]
@@ -950,6 +988,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                     break
                 steps += 1
                 b0s = b0[cur].copy()
+                if exact:                  # (glmnet's steps: the curvature at the current weights)
+                    fresh[cur] = True
                 svh, svg, dlb = wls(cur, lam[np.searchsorted(idx, cur)], -mjv(cur))
                 sv_last[cur] = svh
                 dl = np.maximum(svg * (b0[cur] - b0s) ** 2, dlb)

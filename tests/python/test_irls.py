@@ -460,3 +460,75 @@ def test_rho_below_one_only_while_irls_converges(monkeypatch):
     got = mg.glmnet(x, y, "binomial", lambda_=ref.lambda_, thresh=THRESH, **okw)
     assert got.jerr == 0 and len(got.lambda_) == len(ref.lambda_) == 5
     assert _gap(x, y, "binomial", kw, ref, got) < 1e-6
+
+
+# two fuzzed problems (tests/python/test_fuzz.py's make_problem) where the driver's steps on a
+# kept Gram ran into maxit at a small lambda of a nearly singular Gram (p = n, neither intercept
+# nor standardisation) and glmnet's exact steps complete the path
+_MAXIT_SPECS = [
+    {"alpha": 0.9157988841820631, "type_gaussian": None, "standardize": False, "nlambda": 5,
+     "intercept": False, "design": "sparse", "n": 51, "pf": "zeros", "seed": 9240, "p": 51,
+     "weights": "random", "offset": False, "family": "poisson", "limits": "box"},
+    {"p": 44, "intercept": False, "alpha": 0.6570288585509196, "family": "binomial",
+     "limits": "none", "pf": "none", "seed": 44, "standardize": False, "n": 44, "offset": False,
+     "weights": "random", "design": "binary", "nlambda": 14, "type_gaussian": "covariance"},
+]
+
+
+@pytest.mark.parametrize("spec", _MAXIT_SPECS, ids=["poisson-51x51", "binomial-44x44"])
+def test_maxit_path_is_solved_again_with_exact_steps(monkeypatch, spec):
+    """A problem that runs into maxit in the driver is solved again from the start with a Gram
+    at every IRLS step (irls.EXACT_RETRY): then it is the kernel's whole path (glmnet's: 5 and
+    14 lambdas), where without the retry it stopped at lambda 2 / 10 with the maxit code."""
+    import warnings
+    from test_fuzz import THRESH, make_problem
+    x, y, kw = make_problem(spec)
+    kw["thresh"] = THRESH
+    fam = spec["family"]
+    ref = mg.glmnet(x, y, fam, **kw)
+    assert ref.jerr == 0 and len(ref.lambda_) == spec["nlambda"]
+    _driver(monkeypatch, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # (no maxit warning)
+        got = mg.glmnet(x, y, fam, **kw)
+    assert got.jerr == 0 and len(got.lambda_) == len(ref.lambda_)
+    assert got.info["irls_exact_retries"] == 1
+    # (lambda_max from the unpenalised stage's solution: thresh 1e-10 gave 4e-8 relative; the
+    # binomial path nearly separates, its objective -> 0: relative gaps 1.8e-6 there)
+    np.testing.assert_allclose(got.lambda_, ref.lambda_, rtol=1e-6)
+    assert _gap(x, y, fam, kw, ref, got) < 1e-5
+    monkeypatch.setattr(irls, "EXACT_RETRY", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cut = mg.glmnet(x, y, fam, **kw)
+    assert -10000 < cut.jerr < 0 and len(cut.lambda_) < len(ref.lambda_)
+    assert "irls_exact_retries" not in cut.info
+
+
+def test_exact_retry_keeps_the_other_problems_of_a_batch(monkeypatch):
+    """In a batch, only the problems that ran into maxit are solved again: the others' rows are
+    the batch's without the retry, bit for bit, and the retried ones are that problem's path."""
+    from test_fuzz import make_problem
+    x, y, kw = make_problem(_MAXIT_SPECS[0])
+    w = kw.pop("weights")
+    rng = np.random.default_rng(5)
+    Wb = np.stack([w, w * rng.uniform(0.5, 1.5, w.size), w])
+    monkeypatch.setattr(engine, "run_paths", driver_run(1))
+    got = mg.glmnet_batch(x, y, "poisson", weights_batch=Wb, **kw)
+    alone = mg.glmnet(x, y, "poisson", weights=w, **kw)
+    monkeypatch.setattr(irls, "EXACT_RETRY", False)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cut = mg.glmnet_batch(x, y, "poisson", weights_batch=Wb, **kw)
+    assert [f.jerr for f in cut] == [-2, 0, -2] and [f.jerr for f in got] == [0, 0, 0]
+    assert got[0].info["irls_exact_retries"] == 2
+
+    def dense(f):
+        return np.asarray(f.beta.toarray() if hasattr(f.beta, "toarray") else f.beta)
+    for k in ("lambda_", "a0", "dev_ratio"):
+        np.testing.assert_array_equal(getattr(got[1], k), getattr(cut[1], k))
+    np.testing.assert_array_equal(dense(got[1]), dense(cut[1]))
+    for b in (0, 2):
+        assert len(got[b].lambda_) == len(alone.lambda_) == 5
+        np.testing.assert_allclose(dense(got[b]), dense(alone), rtol=1e-6, atol=1e-9)
