@@ -421,6 +421,15 @@ def kernel_params(*, n, p, B, fam, mode, nlam, ulam, intercept, standardize, max
     return ul, ip, dp, cl
 
 
+def chkvars(x, excluded, intercept, standardize) -> np.ndarray:
+    """The variables the kernels leave out: excluded, and without intercept and standardisation
+    (glmnet's chkvars) every column constant over all rows; the kernel keeps the others (one
+    constant only over the positive-weight rows acts as an intercept)."""
+    if not intercept and not standardize:
+        return excluded | _constant_columns(x)
+    return excluded
+
+
 def path_result(arrays, mode) -> PathResult:
     """The kernel's first six outputs (numpy) as a PathResult: float64, except beta (see below)."""
     beta, a0, lam, dev, nd, info = arrays
@@ -484,10 +493,7 @@ def run_paths(x, y, W, O, *, family, alpha, nlam, flmin, ulam, standardize, inte
     L = int(nlam)
     if isinstance(W, FoldBatch) and not (device == "gpu" and (mode == 1 or _gpu_irls(fam, n))):
         W = W.dense()              # (the GPU's covariance and IRLS drivers work from the folds)
-    if not intercept and not standardize:
-        # glmnet's chkvars: a column constant over all rows is left out; the kernel keeps the
-        # others (one constant only over the positive-weight rows acts as an intercept)
-        excluded = excluded | _constant_columns(x)
+    excluded = chkvars(x, excluded, intercept, standardize)
     params = kernel_params(n=n, p=p, B=B, fam=fam, mode=mode, nlam=L, ulam=ulam,
                            intercept=intercept, standardize=standardize, maxit=maxit,
                            dfmax=dfmax, pmax=pmax, alpha=alpha, flmin=flmin, thresh=thresh,

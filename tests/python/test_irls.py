@@ -23,7 +23,9 @@ def driver_run(chunk=1):
             maxit=k["maxit"], dfmax=k["dfmax"], pmax=k["pmax"], alpha=k["alpha"],
             flmin=k["flmin"], thresh=k["thresh"], fdev=k["fdev"], lower=k["lower"],
             upper=k["upper"])
-        return irls.run_glm(x, y, W, O, fam=fam, pf=k["pf"], excluded=k["excluded"],
+        # (engine.run_paths' own step before any backend: glmnet's chkvars)
+        excluded = engine.chkvars(x, k["excluded"], k["intercept"], k["standardize"])
+        return irls.run_glm(x, y, W, O, fam=fam, pf=k["pf"], excluded=excluded,
                             nlam=k["nlam"], params=params, backend="cpu", chunk=chunk)
     return run
 
