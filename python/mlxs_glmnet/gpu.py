@@ -890,6 +890,12 @@ class _Columns:
 # H200 (bench/RESULTS.md): n = 1e4, p = 100: naive 0.29 s, IRLS 0.67 s; n = 1e5, p = 1e3: naive
 # 27 s, IRLS 1.3 s.
 GLM_IRLS_MIN_N = 30000
+# A problem the IRLS driver cannot complete even with exact steps (maxit; float32 on separable
+# fits with unpenalised variables and p > n, found by fuzzing the driver on the CPU seam: paths
+# stopped at lambda 0, 1 and 6 where glmnet's run to 37, 31 and 17) is solved by the path kernel
+# instead, glmnet's own algorithm in one block (slower at large n, where the driver runs); the
+# fuzzed paths then are glmnet's. MLXS_GPU_KERNEL_FALLBACK=0: the driver's early stop stands.
+KERNEL_FALLBACK = os.environ.get("MLXS_GPU_KERNEL_FALLBACK", "1") != "0"
 
 
 def _glm_driver(n):
@@ -901,10 +907,11 @@ def _glm_driver(n):
 
 
 def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=True, progress=None,
-                  unit_weights=False):
+                  unit_weights=False, driver=True):
     """The batch on the GPU: x copied once to the device (float32) unless it is an mx.array
     already, then the path kernel launched once (covariance mode: once per round of columns).
-    params: engine.kernel_params(); unit_weights: W is known to be all ones."""
+    params: engine.kernel_params(); unit_weights: W is known to be all ones; driver: binomial
+    and poisson may go to the IRLS driver (_glm_driver)."""
     from .engine import FoldBatch, path_result
     backend_name = _ACTIVE.get("force")        # the Metal self-check runs through here
     if backend_name is None:
@@ -922,12 +929,17 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         return mx.array(np.ascontiguousarray(a, dtype=np.float32 if d == f32 else np.int32), dtype=d)
 
     ul, ip, dp, cl = params
-    if ip[3] != 0 and _glm_driver(n) == "irls":
+    if ip[3] != 0 and driver and _glm_driver(n) == "irls":
         # binomial, poisson: IRLS in covariance form, driven from the host
         from .irls import run_glm
-        return run_glm(x, y, W, O, fam=int(ip[3]), pf=pf, excluded=excluded, nlam=L,
-                       params=params, backend="gpu", progress=progress,
-                       unit_weights=unit_weights)
+        res = run_glm(x, y, W, O, fam=int(ip[3]), pf=pf, excluded=excluded, nlam=L,
+                      params=params, backend="gpu", progress=progress,
+                      unit_weights=unit_weights)
+        hit = np.flatnonzero((res.jerr < 0) & (res.jerr > -10000))
+        if KERNEL_FALLBACK and hit.size:
+            res = _kernel_fallback(res, hit, x, y, W, O, pf=pf, excluded=excluded, nlam=L,
+                                   params=params, intercept=intercept)
+        return res
     prof = _Profile()
     X = _device_x(x, mode)
     small = [arr(pf), arr(cl), arr(excluded.astype(np.int32), mx.int32), arr(ul)]
@@ -1162,6 +1174,26 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
     out.extra = {"gpu_rounds": rounds, "gpu_screens": screens, "gpu_columns": len(S),
                  **prof.report()}
     return out
+
+
+def _kernel_fallback(res, hit, x, y, W, O, *, pf, excluded, nlam, params, intercept):
+    """The problems hit of the IRLS driver's result res that ran into maxit even with exact
+    steps (irls.EXACT_RETRY) solved by the path kernel (glmnet's algorithm, one block a problem:
+    see KERNEL_FALLBACK); their rows of res replaced."""
+    from .engine import CompactBeta, FoldBatch
+    Wd = W.dense() if isinstance(W, FoldBatch) else np.asarray(W)
+    ya = np.asarray(y)
+    ul, ip, dp, cl = params
+    sub = run_paths_gpu(x, ya if ya.ndim == 1 else ya[hit], Wd[hit],
+                        None if O is None else np.asarray(O)[hit], pf=pf, excluded=excluded,
+                        mode=0, nlam=nlam, params=(ul, ip, np.asarray(dp)[hit], cl),
+                        intercept=intercept, driver=False)
+    bs = sub.beta
+    res.beta[hit] = np.transpose(bs.dense(), (0, 2, 1)) if isinstance(bs, CompactBeta) else bs
+    for name in ("a0", "lambda_", "dev_ratio", "nulldev_int", "lmu", "npasses", "jerr"):
+        getattr(res, name)[hit] = getattr(sub, name)
+    res.extra["gpu_kernel_fallbacks"] = int(hit.size)
+    return res
 
 
 def _standardisation(g, p, intr, isd, excluded):

@@ -346,3 +346,102 @@ def test_fuzz_glm_driver(driver_results):
     assert not bad, f"the driver's objective above glmnet's: {bad[:5]}"
     bad = [(_describe(o), f"{o['worst_kkt']:.3g}") for o in done if o["worst_kkt_excess"] > 1]
     assert not bad, f"the driver's solutions violate KKT: {bad[:5]}"
+
+
+# The GPU path against glmnet: float32 at glmnet's default thresh (1e-7; float32 cannot resolve
+# 1e-10). At that thresh the float64 CPU engine itself (glmnet's passes exactly) stops far from the
+# optimum on some near-interpolating p >= n paths (relative gaps up to 1e-1 against glmnet at
+# 1e-10, measured here), and float32 rounding then stops elsewhere, so a GPU objective may exceed
+# glmnet's by GPU_RTOL relative, GPU_NULL_TOL of the null loss (float32 resolves a deviance to
+# ~1e-7 of the null deviance), and GPU_CPU_SLACK times the float64 engine's own excess there.
+# The IRLS driver's steps are not glmnet's (kept Grams, a cap on a lambda's float32 IRLS steps):
+# where both stop far from the optimum, its stopping point differs more (binomial without
+# intercept, p ~ n: up to ~4 times the float64 engine's own excess, 2.9e-4 of the null loss;
+# the other routes' worst was 0.64 of this criterion at slack 3)
+GPU_THRESH = 1e-7
+GPU_RTOL = 1e-4
+GPU_NULL_TOL = 1e-5
+GPU_CPU_SLACK = {"default": 3.0, "irls": 10.0}
+
+
+@pytest.fixture(scope="module", params=["default", "irls"])
+def gpu_seam_results(request, r_fits):
+    """Every problem through device="gpu" as a GPU runs it (float32: gpu.run_paths_gpu, its
+    covariance and naive launches and screens; with MLXS_GPU_GLM=irls, binomial/poisson through
+    the IRLS driver), the launches served by the compiled CPU primitive on the float32 inputs a
+    GPU launch receives (test_gpu_driver_on_cpu's seam), at glmnet's lambdas, and the float64
+    CPU engine at the same thresh: returns (spec, skipped, k_r, k_gpu, jerr_gpu, worst excess,
+    where) per problem (see GPU_RTOL)."""
+    from mlxs_glmnet import gpu
+    from test_gpu_driver_on_cpu import seam_launch
+    specs, probs, rres = r_fits
+    fams = None if request.param == "default" else ("binomial", "poisson")
+    out = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gpu, "metal_kernel_call", seam_launch())
+        mp.setitem(gpu._ACTIVE, "force", "metal")
+        if request.param == "irls":
+            mp.setenv("MLXS_GPU_GLM", "irls")
+        try:
+            for s, (x, y, kw), r in zip(specs, probs, rres):
+                if fams is not None and s["family"] not in fams:
+                    continue
+                rec = dict(spec=s, skipped=None, worst=-np.inf, where="", worst_null=-np.inf)
+                out.append(rec)
+                if r["error"] is not None or r["jerr"] != 0 or len(r["lambda_"]) == 0 or \
+                        not (np.isfinite(r["lambda_"]).all() and np.isfinite(r["beta"]).all()):
+                    rec["skipped"] = r["error"] or f"glmnet jerr={r.get('jerr')}"
+                    continue
+                lam = r["lambda_"]
+                okw = {k: v for k, v in kw.items() if k != "nlambda"}
+                if s["family"] == "gaussian" and s.get("type_gaussian"):
+                    okw["type_gaussian"] = s["type_gaussian"]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fg = mg.glmnet(x, y, s["family"], lambda_=lam, device="gpu",
+                                   thresh=GPU_THRESH, **okw)
+                    fc = mg.glmnet(x, y, s["family"], lambda_=lam, device="cpu",
+                                   thresh=GPU_THRESH, **okw)
+                prob = Problem(x, y, s["family"], weights=kw.get("weights"),
+                               offset=kw.get("offset"), alpha=kw["alpha"],
+                               standardize=kw["standardize"], intercept=kw["intercept"],
+                               penalty_factor=kw.get("penalty_factor"),
+                               lower_limits=kw.get("lower_limits", -np.inf),
+                               upper_limits=kw.get("upper_limits", np.inf))
+                rec["k_r"], rec["k_gpu"], rec["jerr_gpu"] = len(lam), len(fg.lambda_), int(fg.jerr)
+                f_null = r["nulldev"] / (np.sum(kw["weights"]) if "weights" in kw else len(y)) / 2
+                bg = np.asarray(fg.beta.toarray() if hasattr(fg.beta, "toarray") else fg.beta)
+                bc = np.asarray(fc.beta.toarray() if hasattr(fc.beta, "toarray") else fc.beta)
+                for j in range(min(len(lam), len(fg.lambda_), len(fc.lambda_))):
+                    f_r = prob.objective(lam[j], r["a0"][j], r["beta"][:, j])
+                    f_g = prob.objective(lam[j], fg.a0[j], bg[:, j])
+                    f_c = prob.objective(lam[j], fc.a0[j], bc[:, j])
+                    excess = (f_g - f_r) / (GPU_RTOL * abs(f_r) + GPU_NULL_TOL * f_null +
+                                            GPU_CPU_SLACK[request.param] * max(f_c - f_r, 0.0))
+                    if excess > rec["worst"]:
+                        rec["worst"], rec["where"] = excess, f"lambda[{j}]={lam[j]:.6g}"
+                    rec["worst_null"] = max(rec["worst_null"], (f_g - f_r) / f_null)
+        finally:
+            gpu._ACTIVE.pop("backend", None)
+    done = [o for o in out if o["skipped"] is None]
+    print(f"\nGPU path on the CPU seam ({request.param}) vs glmnet: {len(done)} of {len(out)} "
+          f"problems compared, worst excess {max(o['worst'] for o in done):.3g}, worst objective "
+          f"above glmnet's {max(o['worst_null'] for o in done):.3g} of the null loss")
+    return out
+
+
+def test_fuzz_gpu_path_on_the_seam(gpu_seam_results):
+    """The float32 GPU path's paths are glmnet's whole paths, with objectives within the GPU
+    criterion (GPU_RTOL) of glmnet's at every lambda. (This found three binomial p > n paths that
+    the float32 IRLS driver stopped early, now solved by the path kernel: gpu.KERNEL_FALLBACK.
+    Known limit: with MLXS_FUZZ_EXAMPLES=400 MLXS_FUZZ_SEED=7 two IRLS-route paths exceed the
+    criterion, 3.2x and 1.4x: on an ill-conditioned binomial 80 x 53 at alpha 0.115 the driver's
+    float32 steps accepted at its cap (irls_cap) leave the objective 4.6e-3 above the optimum
+    where the path kernel in float32, and the float64 engine at thresh 1e-7, are within 1.2e-4.)"""
+    done = [o for o in gpu_seam_results if o["skipped"] is None]
+    assert len(done) >= 0.4 * min(N_EXAMPLES, 20)
+    early = [(_describe(o), o["k_r"], o["k_gpu"], o["jerr_gpu"]) for o in done
+             if o["k_gpu"] != o["k_r"] or o["jerr_gpu"] != 0]
+    assert not early, f"the GPU path stopped early: {early[:5]}"
+    bad = [(_describe(o), o["where"], f"{o['worst']:.3g}x") for o in done if o["worst"] > 1]
+    assert not bad, f"the GPU path's objective above glmnet's: {bad[:5]}"

@@ -20,14 +20,14 @@ from mlxs_glmnet import _core, engine, gpu, irls, memory
 from objective import Problem
 
 
-@pytest.fixture
-def gpu_on_cpu(monkeypatch):
-    calls = []
-
+def seam_launch(calls=None):
+    """The seam: gpu.metal_kernel_call served by the compiled CPU primitive on the very float32
+    inputs a GPU launch receives (calls: a list that collects each launch's output shape)."""
     def call(name, *, inputs, grid, threadgroup, output_shapes, output_dtypes, init_value):
         assert name == "path" and init_value == 0 and grid[0] % threadgroup[0] == 0
         assert all(a.dtype in (mx.float32, mx.int32) for a in inputs)     # what a GPU gets
-        calls.append(output_shapes[0])
+        if calls is not None:
+            calls.append(output_shapes[0])
         inputs = list(inputs)
         if inputs[2].ndim == 1:
             # covariance mode: a GPU launch gets placeholders for y, w and offsets (the kernel
@@ -39,7 +39,13 @@ def gpu_on_cpu(monkeypatch):
             inputs[10] = mx.array(ip)
         return _core.glmnet_path(inputs, output_shapes[0][1], nthreads=1, block_threads=1,
                                  stream=mx.cpu)
+    return call
 
+
+@pytest.fixture
+def gpu_on_cpu(monkeypatch):
+    calls = []
+    call = seam_launch(calls)
     monkeypatch.setattr(gpu, "metal_kernel_call", call)
     monkeypatch.setitem(gpu._ACTIVE, "force", "metal")
     monkeypatch.setattr(gpu, "FIRST_COLUMNS", 4)            # several rounds of columns
@@ -1193,3 +1199,39 @@ def test_fused_row_functions_compiled_shapeless(gpu_on_cpu, monkeypatch, fam, ba
         assert b.info["irls_chunk"] == 8 and len(a.lambda_) == len(b.lambda_)
         np.testing.assert_allclose(b.beta, a.beta, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(b.a0, a.a0, rtol=1e-4, atol=1e-5)
+
+
+# fuzzed problems (tests/python/test_fuzz.py's make_problem, MLXS_FUZZ_SEED=7) that the float32
+# IRLS driver could not complete even with exact steps: separable fits with unpenalised
+# variables and p > n (it stopped at lambda 1 and 0; glmnet's paths have 31 and 37 lambdas)
+_DRIVER_FAILS = [
+    {"weights": "none", "p": 55, "seed": 31, "type_gaussian": "naive", "family": "binomial",
+     "limits": "none", "nlambda": 31, "pf": "zeros", "standardize": True,
+     "alpha": 0.8907601055958752, "design": "sparse", "offset": True, "n": 31, "intercept": True},
+    {"type_gaussian": "naive", "intercept": True, "p": 55, "nlambda": 37, "weights": "with_zeros",
+     "seed": 1070, "standardize": False, "limits": "none", "n": 45, "alpha": 1.0, "pf": "zeros",
+     "family": "binomial", "design": "binary", "offset": False},
+]
+
+
+@pytest.mark.parametrize("spec", _DRIVER_FAILS, ids=["31x55", "45x55"])
+def test_driver_failure_falls_back_to_the_path_kernel(gpu_on_cpu, monkeypatch, spec):
+    """A problem the IRLS driver runs into maxit on, even after its exact retry, is solved by the
+    path kernel (gpu.KERNEL_FALLBACK): glmnet's whole path, with the float64 engine's
+    objectives; without the fallback the path stops early."""
+    from test_fuzz import make_problem
+    x, y, kw = make_problem(spec)
+    ref = mg.glmnet(x, y, "binomial", **kw)
+    assert ref.jerr == 0 and len(ref.lambda_) == spec["nlambda"]
+    okw = {k: v for k, v in kw.items() if k != "nlambda"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # (no maxit warning)
+        got = mg.glmnet(x, y, "binomial", lambda_=ref.lambda_, device="gpu", **okw)
+    assert got.jerr == 0 and len(got.lambda_) == len(ref.lambda_)
+    assert got.info["gpu_kernel_fallbacks"] == 1
+    assert _gap(x, y, "binomial", kw, ref, got) < 1e-4
+    monkeypatch.setattr(gpu, "KERNEL_FALLBACK", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cut = mg.glmnet(x, y, "binomial", lambda_=ref.lambda_, device="gpu", **okw)
+    assert -10000 < cut.jerr < 0 and len(cut.lambda_) < len(ref.lambda_)
