@@ -353,7 +353,9 @@ def run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend="gpu", progr
               progress=progress, K=K, unit_weights=unit_weights)
     with (mx.stream(mx.cpu) if backend == "cpu" else contextlib.nullcontext()):
         res = _run_glm(x, y, W, O, **kw)
-        # (-1: the null model's Newton steps; <= -10000: pmax, which exact steps do not change)
+        # (-1, the code of the null model's Newton steps and of lambda 1, is left as it is: on a
+        # GPU the path kernel solves it, gpu.KERNEL_FALLBACK; <= -10000: pmax, which exact
+        # steps do not change)
         hit = np.flatnonzero((res.jerr < -1) & (res.jerr > -10000))
         if EXACT_RETRY and hit.size:
             res = _retry_exact(res, hit, x, y, W, O, kw)
