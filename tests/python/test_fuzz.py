@@ -26,6 +26,11 @@ intercept nor standardisation stopped at maxit there (two of the default problem
 problem was solved again with exact Newton steps (irls.EXACT_RETRY): every driver path is now
 glmnet's whole path.
 
+Every problem also goes through the float32 GPU path itself on the CPU seam (device="gpu", the
+kernel launches served by the CPU primitive on a GPU launch's float32 inputs; default routing, and
+every binomial/poisson problem through the IRLS driver), against the same R fits on the GPU's
+criterion (test_fuzz_gpu_path_on_the_seam, GPU_RTOL).
+
 With intercept = FALSE, standardize = FALSE and zero weights, glmnet uses a column that is
 constant over the positive-weight rows but not over all rows (glmnet's chkvars looks at every row;
 such a column then acts as an intercept) for gaussian and poisson, and leaves it out for binomial;
