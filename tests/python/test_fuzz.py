@@ -450,3 +450,89 @@ def test_fuzz_gpu_path_on_the_seam(gpu_seam_results):
     assert not early, f"the GPU path stopped early: {early[:5]}"
     bad = [(_describe(o), o["where"], f"{o['worst']:.3g}x") for o in done if o["worst"] > 1]
     assert not bad, f"the GPU path's objective above glmnet's: {bad[:5]}"
+
+
+# (default routing only: through the IRLS driver some of these CV batches took minutes on the
+# seam, their hard folds run to maxit in the driver, again in its exact retry, then in the path
+# kernel)
+@pytest.fixture(scope="module", params=["default"])
+def gpu_seam_cv_results(request):
+    """CV batches (glmnet_batch(foldid=...): the full data and 3-5 folds, one batch as cv_glmnet
+    fits it) of the drawn problems with n >= 30 through the float32 GPU path on the CPU seam, at
+    the full data's lambdas, against the float64 engine's batch at thresh 1e-10 (the reference),
+    at the GPU's thresh (1e-7), and the float32 CPU engine's (the same kernel in float32: what
+    float32 itself allows). Per batch: (spec, worst excess over its problems and lambdas, where,
+    and the problems whose GPU path stopped early where the float32 CPU engine's did not)."""
+    from mlxs_glmnet import gpu
+    from test_gpu_driver_on_cpu import seam_launch
+    specs = _draw_specs(N_EXAMPLES, SEED)
+    out = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gpu, "metal_kernel_call", seam_launch())
+        mp.setitem(gpu._ACTIVE, "force", "metal")
+        if request.param == "irls":
+            mp.setenv("MLXS_GPU_GLM", "irls")
+        try:
+            for s in specs:
+                if s["n"] < 30 or (request.param == "irls" and s["family"] == "gaussian"):
+                    continue
+                x, y, kw = make_problem(s)
+                K = 3 + s["seed"] % 3
+                foldid = np.random.default_rng(s["seed"]).permutation(np.arange(s["n"]) % K) + 1
+                okw = {k: v for k, v in kw.items() if k != "nlambda"}
+                if s["family"] == "gaussian" and s.get("type_gaussian"):
+                    okw["type_gaussian"] = s["type_gaussian"]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        lam = mg.glmnet(x, y, s["family"], nlambda=kw["nlambda"], **okw).lambda_
+                        fits = [mg.glmnet_batch(x, y, s["family"], foldid=foldid, lambda_=lam,
+                                                **dict(okw, **o))
+                                for o in (dict(thresh=1e-10), dict(thresh=GPU_THRESH),
+                                          dict(thresh=GPU_THRESH, dtype="float32"),
+                                          dict(thresh=GPU_THRESH, device="gpu"))]
+                    except ValueError:                 # (a fold of one class, say)
+                        continue
+                rec = dict(spec=s, worst=-np.inf, where="", early=[])
+                out.append(rec)
+                w0 = kw.get("weights", np.ones(len(y)))
+                for b in range(K + 1):
+                    r, c64, c32, g = (f[b] for f in fits)
+                    if (len(g.lambda_), g.jerr) != (len(c32.lambda_), c32.jerr) and \
+                            (len(g.lambda_) < len(c64.lambda_) or g.jerr != 0):
+                        rec["early"].append((b, len(g.lambda_), int(g.jerr), len(c64.lambda_)))
+                    wb = w0 * (foldid != b) if b > 0 else w0
+                    prob = Problem(x, y, s["family"], weights=wb, offset=kw.get("offset"),
+                                   alpha=kw["alpha"], standardize=kw["standardize"],
+                                   intercept=kw["intercept"],
+                                   penalty_factor=kw.get("penalty_factor"))
+                    f_null = r.nulldev / wb.sum() / 2
+                    bs = [np.asarray(f.beta.toarray() if hasattr(f.beta, "toarray") else f.beta)
+                          for f in (r, c64, c32, g)]
+                    for j in range(min(len(f.lambda_) for f in (r, c64, c32, g))):
+                        o_r, o_64, o_32, o_g = (prob.objective(lam[j], f.a0[j], bb[:, j])
+                                                for f, bb in zip((r, c64, c32, g), bs))
+                        excess = (o_g - o_r) / (GPU_RTOL * abs(o_r) + GPU_NULL_TOL * f_null +
+                                                GPU_CPU_SLACK[request.param] *
+                                                max(o_64 - o_r, o_32 - o_r, 0.0))
+                        if excess > rec["worst"]:
+                            rec["worst"], rec["where"] = excess, f"problem {b} lambda[{j}]"
+        finally:
+            gpu._ACTIVE.pop("backend", None)
+    print(f"\nGPU CV batches on the CPU seam ({request.param}): {len(out)} batches, worst excess "
+          f"{max(o['worst'] for o in out):.3g}")
+    return out
+
+
+def test_fuzz_gpu_cv_batches_on_the_seam(gpu_seam_cv_results):
+    """Every problem of a CV batch (the full data and its folds) on the float32 GPU path: its
+    whole path unless the float32 CPU engine's stops there too (a poisson fold of 20 rows and 33
+    columns, 6 unpenalised, no intercept, needs 41143 passes for its first lambda in float64 and
+    runs into maxit in float32 on either), and objectives within the GPU criterion, where
+    float32's own distance (the CPU engine's in float32) counts as the float64 engine's does."""
+    assert len(gpu_seam_cv_results) >= 0.2 * min(N_EXAMPLES, 20)
+    early = [(_describe(o), o["early"]) for o in gpu_seam_cv_results if o["early"]]
+    assert not early, f"a CV problem's GPU path stopped early: {early[:5]}"
+    bad = [(_describe(o), o["where"], f"{o['worst']:.3g}x") for o in gpu_seam_cv_results
+           if o["worst"] > 1]
+    assert not bad, f"a CV problem's GPU objective above the reference: {bad[:5]}"
