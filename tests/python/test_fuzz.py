@@ -50,6 +50,7 @@ stops early (jerr != 0) are counted and skipped.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -369,6 +370,24 @@ GPU_NULL_TOL = 1e-5
 GPU_CPU_SLACK = {"default": 3.0, "irls": 10.0}
 
 
+@contextlib.contextmanager
+def _gpu_seam(route):
+    """The float32 GPU path on the CPU seam: gpu.metal_kernel_call served by the compiled CPU
+    primitive (test_gpu_driver_on_cpu.seam_launch); route "irls": every binomial/poisson problem
+    through the IRLS driver."""
+    from mlxs_glmnet import gpu
+    from test_gpu_driver_on_cpu import seam_launch
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gpu, "metal_kernel_call", seam_launch())
+        mp.setitem(gpu._ACTIVE, "force", "metal")
+        if route == "irls":
+            mp.setenv("MLXS_GPU_GLM", "irls")
+        try:
+            yield
+        finally:
+            gpu._ACTIVE.pop("backend", None)
+
+
 @pytest.fixture(scope="module", params=["default", "irls"])
 def gpu_seam_results(request, r_fits):
     """Every problem through device="gpu" as a GPU runs it (float32: gpu.run_paths_gpu, its
@@ -377,57 +396,48 @@ def gpu_seam_results(request, r_fits):
     GPU launch receives (test_gpu_driver_on_cpu's seam), at glmnet's lambdas, and the float64
     CPU engine at the same thresh: returns (spec, skipped, k_r, k_gpu, jerr_gpu, worst excess,
     where) per problem (see GPU_RTOL)."""
-    from mlxs_glmnet import gpu
-    from test_gpu_driver_on_cpu import seam_launch
     specs, probs, rres = r_fits
     fams = None if request.param == "default" else ("binomial", "poisson")
     out = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gpu, "metal_kernel_call", seam_launch())
-        mp.setitem(gpu._ACTIVE, "force", "metal")
-        if request.param == "irls":
-            mp.setenv("MLXS_GPU_GLM", "irls")
-        try:
-            for s, (x, y, kw), r in zip(specs, probs, rres):
-                if fams is not None and s["family"] not in fams:
-                    continue
-                rec = dict(spec=s, skipped=None, worst=-np.inf, where="", worst_null=-np.inf)
-                out.append(rec)
-                if r["error"] is not None or r["jerr"] != 0 or len(r["lambda_"]) == 0 or \
-                        not (np.isfinite(r["lambda_"]).all() and np.isfinite(r["beta"]).all()):
-                    rec["skipped"] = r["error"] or f"glmnet jerr={r.get('jerr')}"
-                    continue
-                lam = r["lambda_"]
-                okw = {k: v for k, v in kw.items() if k != "nlambda"}
-                if s["family"] == "gaussian" and s.get("type_gaussian"):
-                    okw["type_gaussian"] = s["type_gaussian"]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    fg = mg.glmnet(x, y, s["family"], lambda_=lam, device="gpu",
-                                   thresh=GPU_THRESH, **okw)
-                    fc = mg.glmnet(x, y, s["family"], lambda_=lam, device="cpu",
-                                   thresh=GPU_THRESH, **okw)
-                prob = Problem(x, y, s["family"], weights=kw.get("weights"),
-                               offset=kw.get("offset"), alpha=kw["alpha"],
-                               standardize=kw["standardize"], intercept=kw["intercept"],
-                               penalty_factor=kw.get("penalty_factor"),
-                               lower_limits=kw.get("lower_limits", -np.inf),
-                               upper_limits=kw.get("upper_limits", np.inf))
-                rec["k_r"], rec["k_gpu"], rec["jerr_gpu"] = len(lam), len(fg.lambda_), int(fg.jerr)
-                f_null = r["nulldev"] / (np.sum(kw["weights"]) if "weights" in kw else len(y)) / 2
-                bg = np.asarray(fg.beta.toarray() if hasattr(fg.beta, "toarray") else fg.beta)
-                bc = np.asarray(fc.beta.toarray() if hasattr(fc.beta, "toarray") else fc.beta)
-                for j in range(min(len(lam), len(fg.lambda_), len(fc.lambda_))):
-                    f_r = prob.objective(lam[j], r["a0"][j], r["beta"][:, j])
-                    f_g = prob.objective(lam[j], fg.a0[j], bg[:, j])
-                    f_c = prob.objective(lam[j], fc.a0[j], bc[:, j])
-                    excess = (f_g - f_r) / (GPU_RTOL * abs(f_r) + GPU_NULL_TOL * f_null +
-                                            GPU_CPU_SLACK[request.param] * max(f_c - f_r, 0.0))
-                    if excess > rec["worst"]:
-                        rec["worst"], rec["where"] = excess, f"lambda[{j}]={lam[j]:.6g}"
-                    rec["worst_null"] = max(rec["worst_null"], (f_g - f_r) / f_null)
-        finally:
-            gpu._ACTIVE.pop("backend", None)
+    with _gpu_seam(request.param):
+        for s, (x, y, kw), r in zip(specs, probs, rres):
+            if fams is not None and s["family"] not in fams:
+                continue
+            rec = dict(spec=s, skipped=None, worst=-np.inf, where="", worst_null=-np.inf)
+            out.append(rec)
+            if r["error"] is not None or r["jerr"] != 0 or len(r["lambda_"]) == 0 or \
+                    not (np.isfinite(r["lambda_"]).all() and np.isfinite(r["beta"]).all()):
+                rec["skipped"] = r["error"] or f"glmnet jerr={r.get('jerr')}"
+                continue
+            lam = r["lambda_"]
+            okw = {k: v for k, v in kw.items() if k != "nlambda"}
+            if s["family"] == "gaussian" and s.get("type_gaussian"):
+                okw["type_gaussian"] = s["type_gaussian"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fg = mg.glmnet(x, y, s["family"], lambda_=lam, device="gpu",
+                               thresh=GPU_THRESH, **okw)
+                fc = mg.glmnet(x, y, s["family"], lambda_=lam, device="cpu",
+                               thresh=GPU_THRESH, **okw)
+            prob = Problem(x, y, s["family"], weights=kw.get("weights"),
+                           offset=kw.get("offset"), alpha=kw["alpha"],
+                           standardize=kw["standardize"], intercept=kw["intercept"],
+                           penalty_factor=kw.get("penalty_factor"),
+                           lower_limits=kw.get("lower_limits", -np.inf),
+                           upper_limits=kw.get("upper_limits", np.inf))
+            rec["k_r"], rec["k_gpu"], rec["jerr_gpu"] = len(lam), len(fg.lambda_), int(fg.jerr)
+            f_null = r["nulldev"] / (np.sum(kw["weights"]) if "weights" in kw else len(y)) / 2
+            bg = np.asarray(fg.beta.toarray() if hasattr(fg.beta, "toarray") else fg.beta)
+            bc = np.asarray(fc.beta.toarray() if hasattr(fc.beta, "toarray") else fc.beta)
+            for j in range(min(len(lam), len(fg.lambda_), len(fc.lambda_))):
+                f_r = prob.objective(lam[j], r["a0"][j], r["beta"][:, j])
+                f_g = prob.objective(lam[j], fg.a0[j], bg[:, j])
+                f_c = prob.objective(lam[j], fc.a0[j], bc[:, j])
+                excess = (f_g - f_r) / (GPU_RTOL * abs(f_r) + GPU_NULL_TOL * f_null +
+                                        GPU_CPU_SLACK[request.param] * max(f_c - f_r, 0.0))
+                if excess > rec["worst"]:
+                    rec["worst"], rec["where"] = excess, f"lambda[{j}]={lam[j]:.6g}"
+                rec["worst_null"] = max(rec["worst_null"], (f_g - f_r) / f_null)
     done = [o for o in out if o["skipped"] is None]
     print(f"\nGPU path on the CPU seam ({request.param}) vs glmnet: {len(done)} of {len(out)} "
           f"problems compared, worst excess {max(o['worst'] for o in done):.3g}, worst objective "
@@ -463,62 +473,53 @@ def gpu_seam_cv_results(request):
     at the GPU's thresh (1e-7), and the float32 CPU engine's (the same kernel in float32: what
     float32 itself allows). Per batch: (spec, worst excess over its problems and lambdas, where,
     and the problems whose GPU path stopped early where the float32 CPU engine's did not)."""
-    from mlxs_glmnet import gpu
-    from test_gpu_driver_on_cpu import seam_launch
     specs = _draw_specs(N_EXAMPLES, SEED)
     out = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gpu, "metal_kernel_call", seam_launch())
-        mp.setitem(gpu._ACTIVE, "force", "metal")
-        if request.param == "irls":
-            mp.setenv("MLXS_GPU_GLM", "irls")
-        try:
-            for s in specs:
-                if s["n"] < 30 or (request.param == "irls" and s["family"] == "gaussian"):
+    with _gpu_seam(request.param):
+        for s in specs:
+            if s["n"] < 30 or (request.param == "irls" and s["family"] == "gaussian"):
+                continue
+            x, y, kw = make_problem(s)
+            K = 3 + s["seed"] % 3
+            foldid = np.random.default_rng(s["seed"]).permutation(np.arange(s["n"]) % K) + 1
+            okw = {k: v for k, v in kw.items() if k != "nlambda"}
+            if s["family"] == "gaussian" and s.get("type_gaussian"):
+                okw["type_gaussian"] = s["type_gaussian"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    lam = mg.glmnet(x, y, s["family"], nlambda=kw["nlambda"], **okw).lambda_
+                    fits = [mg.glmnet_batch(x, y, s["family"], foldid=foldid, lambda_=lam,
+                                            **dict(okw, **o))
+                            for o in (dict(thresh=1e-10), dict(thresh=GPU_THRESH),
+                                      dict(thresh=GPU_THRESH, dtype="float32"),
+                                      dict(thresh=GPU_THRESH, device="gpu"))]
+                except ValueError:                 # (a fold of one class, say)
                     continue
-                x, y, kw = make_problem(s)
-                K = 3 + s["seed"] % 3
-                foldid = np.random.default_rng(s["seed"]).permutation(np.arange(s["n"]) % K) + 1
-                okw = {k: v for k, v in kw.items() if k != "nlambda"}
-                if s["family"] == "gaussian" and s.get("type_gaussian"):
-                    okw["type_gaussian"] = s["type_gaussian"]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    try:
-                        lam = mg.glmnet(x, y, s["family"], nlambda=kw["nlambda"], **okw).lambda_
-                        fits = [mg.glmnet_batch(x, y, s["family"], foldid=foldid, lambda_=lam,
-                                                **dict(okw, **o))
-                                for o in (dict(thresh=1e-10), dict(thresh=GPU_THRESH),
-                                          dict(thresh=GPU_THRESH, dtype="float32"),
-                                          dict(thresh=GPU_THRESH, device="gpu"))]
-                    except ValueError:                 # (a fold of one class, say)
-                        continue
-                rec = dict(spec=s, worst=-np.inf, where="", early=[])
-                out.append(rec)
-                w0 = kw.get("weights", np.ones(len(y)))
-                for b in range(K + 1):
-                    r, c64, c32, g = (f[b] for f in fits)
-                    if (len(g.lambda_), g.jerr) != (len(c32.lambda_), c32.jerr) and \
-                            (len(g.lambda_) < len(c64.lambda_) or g.jerr != 0):
-                        rec["early"].append((b, len(g.lambda_), int(g.jerr), len(c64.lambda_)))
-                    wb = w0 * (foldid != b) if b > 0 else w0
-                    prob = Problem(x, y, s["family"], weights=wb, offset=kw.get("offset"),
-                                   alpha=kw["alpha"], standardize=kw["standardize"],
-                                   intercept=kw["intercept"],
-                                   penalty_factor=kw.get("penalty_factor"))
-                    f_null = r.nulldev / wb.sum() / 2
-                    bs = [np.asarray(f.beta.toarray() if hasattr(f.beta, "toarray") else f.beta)
-                          for f in (r, c64, c32, g)]
-                    for j in range(min(len(f.lambda_) for f in (r, c64, c32, g))):
-                        o_r, o_64, o_32, o_g = (prob.objective(lam[j], f.a0[j], bb[:, j])
-                                                for f, bb in zip((r, c64, c32, g), bs))
-                        excess = (o_g - o_r) / (GPU_RTOL * abs(o_r) + GPU_NULL_TOL * f_null +
-                                                GPU_CPU_SLACK[request.param] *
-                                                max(o_64 - o_r, o_32 - o_r, 0.0))
-                        if excess > rec["worst"]:
-                            rec["worst"], rec["where"] = excess, f"problem {b} lambda[{j}]"
-        finally:
-            gpu._ACTIVE.pop("backend", None)
+            rec = dict(spec=s, worst=-np.inf, where="", early=[])
+            out.append(rec)
+            w0 = kw.get("weights", np.ones(len(y)))
+            for b in range(K + 1):
+                r, c64, c32, g = (f[b] for f in fits)
+                if (len(g.lambda_), g.jerr) != (len(c32.lambda_), c32.jerr) and \
+                        (len(g.lambda_) < len(c64.lambda_) or g.jerr != 0):
+                    rec["early"].append((b, len(g.lambda_), int(g.jerr), len(c64.lambda_)))
+                wb = w0 * (foldid != b) if b > 0 else w0
+                prob = Problem(x, y, s["family"], weights=wb, offset=kw.get("offset"),
+                               alpha=kw["alpha"], standardize=kw["standardize"],
+                               intercept=kw["intercept"],
+                               penalty_factor=kw.get("penalty_factor"))
+                f_null = r.nulldev / wb.sum() / 2
+                bs = [np.asarray(f.beta.toarray() if hasattr(f.beta, "toarray") else f.beta)
+                      for f in (r, c64, c32, g)]
+                for j in range(min(len(f.lambda_) for f in (r, c64, c32, g))):
+                    o_r, o_64, o_32, o_g = (prob.objective(lam[j], f.a0[j], bb[:, j])
+                                            for f, bb in zip((r, c64, c32, g), bs))
+                    excess = (o_g - o_r) / (GPU_RTOL * abs(o_r) + GPU_NULL_TOL * f_null +
+                                            GPU_CPU_SLACK[request.param] *
+                                            max(o_64 - o_r, o_32 - o_r, 0.0))
+                    if excess > rec["worst"]:
+                        rec["worst"], rec["where"] = excess, f"problem {b} lambda[{j}]"
     print(f"\nGPU CV batches on the CPU seam ({request.param}): {len(out)} batches, worst excess "
           f"{max(o['worst'] for o in out):.3g}")
     return out
