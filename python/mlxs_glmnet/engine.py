@@ -191,6 +191,15 @@ class PathResult:
     extra: dict = field(default_factory=dict)   # backend facts for fit.info (GPU rounds, profile)
     nulldev: np.ndarray | None = None   # (B,) gaussian null deviances, where the backend had them
 
+    def set_rows(self, rows, other: "PathResult") -> None:
+        """Problems rows of this (dense-beta) result replaced by other's paths, other holding
+        just those problems (a retry of them; other's beta dense or a CompactBeta)."""
+        ob = other.beta
+        self.beta[rows] = np.transpose(ob.dense(), (0, 2, 1)) if isinstance(ob, CompactBeta) \
+            else ob
+        for name in ("a0", "lambda_", "dev_ratio", "nulldev_int", "lmu", "npasses", "jerr"):
+            getattr(self, name)[rows] = getattr(other, name)
+
 
 def _gpu_irls(fam: int, n: int) -> bool:
     """Whether a binomial/poisson batch on the GPU goes to the host-driven IRLS driver."""

@@ -1180,7 +1180,7 @@ def _kernel_fallback(res, hit, x, y, W, O, *, pf, excluded, nlam, params, interc
     """The problems hit of the IRLS driver's result res that ran into maxit even with exact
     steps (irls.EXACT_RETRY) solved by the path kernel (glmnet's algorithm, one block a problem:
     see KERNEL_FALLBACK); their rows of res replaced."""
-    from .engine import CompactBeta, FoldBatch
+    from .engine import FoldBatch
     Wd = W.dense() if isinstance(W, FoldBatch) else np.asarray(W)
     ya = np.asarray(y)
     ul, ip, dp, cl = params
@@ -1188,10 +1188,7 @@ def _kernel_fallback(res, hit, x, y, W, O, *, pf, excluded, nlam, params, interc
                         None if O is None else np.asarray(O)[hit], pf=pf, excluded=excluded,
                         mode=0, nlam=nlam, params=(ul, ip, np.asarray(dp)[hit], cl),
                         intercept=intercept, driver=False)
-    bs = sub.beta
-    res.beta[hit] = np.transpose(bs.dense(), (0, 2, 1)) if isinstance(bs, CompactBeta) else bs
-    for name in ("a0", "lambda_", "dev_ratio", "nulldev_int", "lmu", "npasses", "jerr"):
-        getattr(res, name)[hit] = getattr(sub, name)
+    res.set_rows(hit, sub)
     res.extra["gpu_kernel_fallbacks"] = int(hit.size)
     return res
 

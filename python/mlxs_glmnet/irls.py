@@ -379,8 +379,7 @@ def _retry_exact(res, hit, x, y, W, O, kw):
                (lambda k: prog(int(res.lmu[rest].sum()) + k)))
     r2 = _run_glm(x, ya if ya.ndim == 1 else ya[hit], Wd[hit], None if O is None else O[hit],
                   **sub)
-    for name in ("beta", "a0", "lambda_", "dev_ratio", "nulldev_int", "lmu", "npasses", "jerr"):
-        getattr(res, name)[hit] = getattr(r2, name)
+    res.set_rows(hit, r2)
     res.extra["irls_exact_retries"] = int(hit.size)
     for k in ("irls_steps", "gram_refreshes"):
         res.extra[k] = res.extra.get(k, 0) + r2.extra.get(k, 0)
