@@ -219,6 +219,7 @@ def _compare(specs, probs, rres, label, families=None):
                        lower_limits=kw.get("lower_limits", -np.inf),
                        upper_limits=kw.get("upper_limits", np.inf))
         rec["k_r"], rec["k_ours"], rec["jerr_ours"] = len(lam), len(fit.lambda_), int(fit.jerr)
+        rec["npass_r"] = r["npasses"]
         kkt_r_path = max(prob.kkt_violation(lam[j], r["a0"][j], r["beta"][:, j])[0]
                          for j in range(len(lam)))
         if not np.isfinite(kkt_r_path):
@@ -275,9 +276,27 @@ def test_fuzz_drew_enough_problems(fuzz_results):
     assert any(o["spec"]["p"] > o["spec"]["n"] for o in done)
 
 
+# glmnet's pass count (maxit counts the whole path's passes) is chaotic in the lambdas near
+# maxit: a fuzzed poisson 44 x 43 path (seed 31) took 94788 passes with glmnet's own sequence
+# (nlambda = 11), and R glmnet given that same sequence as `lambda` (equal bits up to ~3e-15)
+# ran into maxit at lambda 11 (100001 passes), as our engine does there. A path that stops
+# with maxit's code at the next lambda where glmnet's own used MAXIT_EDGE of maxit or more is
+# such a knife-edge, not an early stop.
+MAXIT_EDGE = 0.9
+
+
+def _stopped_early(o, k, jerr):
+    """Whether a fit of o's problem at glmnet's lambdas, k of them with code jerr, stopped short
+    of glmnet's path (a maxit knife-edge excepted: see MAXIT_EDGE)."""
+    if k == o["k_r"] and jerr == 0:
+        return False
+    maxit = 100000                                 # (glmnet's default: the fuzz draws none)
+    return not (jerr == -(k + 1) and o["npass_r"] >= MAXIT_EDGE * maxit)
+
+
 def test_fuzz_full_path_returned(fuzz_results):
     bad = [(_describe(o), o["k_r"], o["k_ours"], o["jerr_ours"]) for o in fuzz_results
-           if o["skipped"] is None and (o["k_ours"] != o["k_r"] or o["jerr_ours"] != 0)]
+           if o["skipped"] is None and _stopped_early(o, o["k_ours"], o["jerr_ours"])]
     assert not bad, f"our fit at glmnet's lambdas stopped early: {bad[:5]}"
 
 
@@ -345,7 +364,7 @@ def test_fuzz_glm_driver(driver_results):
     assert len(done) >= 0.4 * min(N_EXAMPLES, 20)
     # (before irls.EXACT_RETRY, 2 of the default 150 problems' paths stopped at maxit here)
     early = [(_describe(o), o["k_r"], o["k_ours"], o["jerr_ours"]) for o in done
-             if o["k_ours"] != o["k_r"] or o["jerr_ours"] != 0]
+             if _stopped_early(o, o["k_ours"], o["jerr_ours"])]
     assert not early, f"the driver stopped early: {early[:5]}"
     bad = [(_describe(o), o["where"], f"{o['worst_excess']:.3g}x") for o in done
            if o["worst_excess"] > 1]
@@ -426,6 +445,7 @@ def gpu_seam_results(request, r_fits):
                            lower_limits=kw.get("lower_limits", -np.inf),
                            upper_limits=kw.get("upper_limits", np.inf))
             rec["k_r"], rec["k_gpu"], rec["jerr_gpu"] = len(lam), len(fg.lambda_), int(fg.jerr)
+            rec["npass_r"] = r["npasses"]
             f_null = r["nulldev"] / (np.sum(kw["weights"]) if "weights" in kw else len(y)) / 2
             bg = np.asarray(fg.beta.toarray() if hasattr(fg.beta, "toarray") else fg.beta)
             bc = np.asarray(fc.beta.toarray() if hasattr(fc.beta, "toarray") else fc.beta)
@@ -456,7 +476,7 @@ def test_fuzz_gpu_path_on_the_seam(gpu_seam_results):
     done = [o for o in gpu_seam_results if o["skipped"] is None]
     assert len(done) >= 0.4 * min(N_EXAMPLES, 20)
     early = [(_describe(o), o["k_r"], o["k_gpu"], o["jerr_gpu"]) for o in done
-             if o["k_gpu"] != o["k_r"] or o["jerr_gpu"] != 0]
+             if _stopped_early(o, o["k_gpu"], o["jerr_gpu"])]
     assert not early, f"the GPU path stopped early: {early[:5]}"
     bad = [(_describe(o), o["where"], f"{o['worst']:.3g}x") for o in done if o["worst"] > 1]
     assert not bad, f"the GPU path's objective above glmnet's: {bad[:5]}"

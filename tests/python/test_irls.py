@@ -534,3 +534,37 @@ def test_exact_retry_keeps_the_other_problems_of_a_batch(monkeypatch):
     for b in (0, 2):
         assert len(got[b].lambda_) == len(alone.lambda_) == 5
         np.testing.assert_allclose(dense(got[b]), dense(alone), rtol=1e-6, atol=1e-9)
+
+
+def test_chunk_step_unseen_by_its_gram_is_solved_again(monkeypatch):
+    """A chunk whose shared Gram has no curvature along a coefficient that its step moved (see
+    irls.BLIND) is solved again one lambda at a time. The fuzz's case (seed 31): poisson, no
+    intercept or standardisation, 5 lambdas 10x apart, column 0 non-zero on one row with y = 0.
+    A copy diverged along column 0, the chunk's Gram was formed under its weights (no curvature
+    there), every copy's coefficient of column 0 went to 0 unseen by the IRLS test, and the
+    chunk passed it 4-9% above the optimum at every lambda after the first."""
+    x = np.zeros((12, 5))
+    for i, j, v in [(0, 0, -5.1233790801370995), (3, 3, 1.3219609596032025),
+                    (4, 2, 0.6485490692163303), (4, 3, 6.225542904786985),
+                    (4, 4, -2.604693494249937), (5, 2, 0.15841311229779478),
+                    (6, 1, 3.339611361108517), (7, 3, -1.860390467709781),
+                    (7, 4, -0.2473658834330821), (8, 2, -0.026785156000713593),
+                    (10, 2, -0.07496672112904319), (10, 3, -4.346295361939785)]:
+        x[i, j] = v
+    y = np.array([0.0, 0, 3, 2, 1, 1, 1, 1, 0, 1, 2, 2])
+    w = np.array([0.5857528506297986, 0.6573112968806789, 1.7014564720502312, 0.48984638426321,
+                  0.3806064570964383, 0.22859451263573127, 2.0336741762585104,
+                  2.5993914577596344, 2.772779518231752, 1.7738104425631904, 1.319026158966409,
+                  1.61431958202553])
+    kw = dict(weights=w, alpha=1.0, standardize=False, intercept=False, thresh=1e-10)
+    ref = mg.glmnet(x, y, "poisson", nlambda=5, **kw)
+    assert len(ref.lambda_) == 5 and ref.beta[0, -1] > 1.5     # (column 0 in the model)
+    _driver(monkeypatch, 32)
+    got = mg.glmnet(x, y, "poisson", lambda_=ref.lambda_, **kw)
+    assert got.jerr == 0 and len(got.lambda_) == 5
+    assert got.info["irls_blind_steps"] >= 1 and got.info["irls_chunks_retried"] >= 1
+    assert _gap(x, y, "poisson", kw, ref, got) < 1e-8
+    monkeypatch.setattr(irls, "BLIND", -1.0)                   # (the test off: it can fail)
+    cut = mg.glmnet(x, y, "poisson", lambda_=ref.lambda_, **kw)
+    assert cut.info["irls_blind_steps"] == 0
+    assert _gap(x, y, "poisson", kw, ref, cut) > 1e-2
