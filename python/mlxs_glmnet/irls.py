@@ -877,12 +877,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         bt[np.ix_(idx, s_idx())] = bnew
         if intr:                 # the intercept's Newton step, given the coefficients' step
             b0[idx] += srh / svg + a0k + (mvh * bold).sum(axis=1)
-        # a coefficient that moved along a direction of no curvature in the Gram (see BLIND)
-        flat = diag <= BLIND * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
-        blind[idx] = (flat & (bnew != bold)).any(axis=1)
-        if CURV_CHECK and K > 1:
-            for i, bb in enumerate(idx):
-                used_curv[int(bb)] = diag[i]
+        if K > 1:                                  # (chunks only: BLIND, CURV_CHECK)
+            # a coefficient that moved along a direction of no curvature in the Gram
+            flat = diag <= BLIND * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
+            blind[idx] = (flat & (bnew != bold)).any(axis=1)
+            if CURV_CHECK:
+                for i, bb in enumerate(idx):
+                    used_curv[int(bb)] = diag[i]
         return svh, svg, (diag * (bnew - bold) ** 2).max(axis=1)
 
     # the kept Grams' terms that do not change from step to step (gram_terms), by Gram
@@ -1007,6 +1008,13 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
         (several lambdas of a problem; see irls_cap)."""
         def mjv(ids):
             return mj if np.isscalar(mj) else mj[ids]
+
+        def fail(ids):
+            """glmnet's maxit code for the problems ids not failed yet (in a chunk: the chunk
+            is then solved again one lambda at a time); returns how many."""
+            ids = ids[jerr[ids] == 0]
+            jerr[ids] = -mjv(ids)
+            return ids.size
         todo = idx
         first_round = True
         while todo.size:
@@ -1016,8 +1024,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 # maxit is tested before every weighted least-squares step, as glmnet does (a
                 # lambda's first and the one after a failed KKT check included)
                 over = passes(cur) > maxit
-                hit = cur[over & (jerr[cur] == 0)]
-                jerr[hit] = -mjv(hit)
+                fail(cur[over])
                 cur = cur[~over]
                 if not cur.size:
                     break
@@ -1028,11 +1035,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 svh, svg, dlb = wls(cur, lam[np.searchsorted(idx, cur)], -mjv(cur))
                 sv_last[cur] = svh
                 if chunk and blind[cur].any():
-                    # (the shared Gram's weights are another lambda's: the chunk is solved
-                    # again one lambda at a time, see BLIND)
-                    hit = cur[blind[cur] & (jerr[cur] == 0)]
-                    jerr[hit] = -mjv(hit)
-                    blind_hits[0] += hit.size
+                    # (the shared Gram's weights are another lambda's: see BLIND)
+                    blind_hits[0] += fail(cur[blind[cur]])
                 dl = np.maximum(svg * (b0[cur] - b0s) ** 2, dlb)
                 # slow convergence: the kept Gram's weights are too old; refresh it next step
                 # (a refresh costs 2 n |S|^2 flops, ~26 ms at n = 1e6, |S| = 800 on an H200,
@@ -1058,8 +1062,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                     floor_hits[0] += int(near.sum())
                     conv |= near
                     if chunk and not conv.all():
-                        far = cur[~conv & (jerr[cur] == 0)]
-                        jerr[far] = -mjv(far)
+                        fail(cur[~conv])
                 cur = cur[~conv & (jerr[cur] == 0)]
                 if ks is not None and first_round and steps >= CUT_STEPS and cur.size:
                     j = int((cur % K).min())
@@ -1087,10 +1090,9 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 own = np.array(own, dtype=np.float64)
                 used = np.stack([used_curv[int(bb)] for bb in ok])
                 ratio = np.where(own > 0, used / np.maximum(own, 1e-300), 1.0).max(axis=1)
-                late = ok[(dl_prev[ok] * ratio >= CURV_SLACK * thrg[ok]) & (jerr[ok] == 0)]
-                if late.size:
-                    jerr[late] = -mjv(late)
-                    curv_hits[0] += late.size
+                late = fail(ok[dl_prev[ok] * ratio >= CURV_SLACK * thrg[ok]])
+                if late:
+                    curv_hits[0] += late
                     return
             dvd = _deviance(eta, Yk, Wk, fam, pmin0)
             out = np.ones(p, dtype=bool)
