@@ -460,7 +460,7 @@ def _response_rows(be, ya):
 def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, K=1,
              unit_weights=False, exact=False):
     from .engine import FoldBatch, PathResult
-    from .gpu import _Profile, column_stats, gather
+    from .gpu import _Profile, column_stats, gather, weighted_moments
     be = _Backend(backend)
     prof = _Profile()                     # MLXS_GPU_PROFILE=1: seconds per stage in fit.info
     ul, ip, dp, cl = params
@@ -1015,6 +1015,30 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             ids = ids[jerr[ids] == 0]
             jerr[ids] = -mjv(ids)
             return ids.size
+
+        def curvature_late(ok, acc, vk):
+            """CURV_CHECK at the KKT pass of a chunk's copies ok (IRLS weights vk), for those the
+            KKT check accepts (acc, positions in ok): each one's own curvature against the one
+            its steps used. True when one fails (fail(): the chunk is then solved again one
+            lambda at a time). Only accepted copies are checked: one that goes on to another
+            IRLS round is checked when that round is accepted."""
+            if not (chunk and CURV_CHECK and S and acc.size) or \
+                    not all(int(bb) in used_curv for bb in ok[acc]):
+                return False
+            ids = ok[acc]
+            Sd = s_dev()["Sd"]
+            dS = mx.take(data_rows(dsh_d, ids), Sd, axis=1)
+            iS = mx.take(data_rows(ixs_d, ids), Sd, axis=1)
+            va = vk if acc.size == ok.size else mx.take(vk, be.arr(acc, integer=True), axis=0)
+            s1, s2 = weighted_moments(XS, va)
+            own = (s2 - 2 * dS * s1 + mx.sum(va, axis=1, keepdims=True) * dS * dS) * iS * iS
+            own = np.array(own, dtype=np.float64)
+            used = np.stack([used_curv[int(bb)] for bb in ids])
+            ratio = np.where(own > 0, used / np.maximum(own, 1e-300), 1.0).max(axis=1)
+            late = fail(ids[dl_prev[ids] * ratio >= CURV_SLACK * thrg[ids]])
+            curv_hits[0] += late
+            prof.mark("curvature check")
+            return late > 0
         todo = idx
         first_round = True
         while todo.size:
@@ -1080,20 +1104,6 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
             kkt_passes[0] += 1
             Yk, Wk = data_rows(Yd, ok), data_rows(Wn, ok)
             vk, r = _moments(eta, Yk, Wk, fam, pmin0)
-            if chunk and CURV_CHECK and S and all(int(bb) in used_curv for bb in ok):
-                # each copy's own curvature against the one its steps used (see CURV_CHECK)
-                Sd = s_dev()["Sd"]
-                dS = mx.take(data_rows(dsh_d, ok), Sd, axis=1)
-                iS = mx.take(data_rows(ixs_d, ok), Sd, axis=1)
-                own = ((vk @ (XS * XS)) - 2 * dS * (vk @ XS) + mx.sum(vk, axis=1, keepdims=True)
-                       * dS * dS) * iS * iS
-                own = np.array(own, dtype=np.float64)
-                used = np.stack([used_curv[int(bb)] for bb in ok])
-                ratio = np.where(own > 0, used / np.maximum(own, 1e-300), 1.0).max(axis=1)
-                late = fail(ok[dl_prev[ok] * ratio >= CURV_SLACK * thrg[ok]])
-                if late:
-                    curv_hits[0] += late
-                    return
             dvd = _deviance(eta, Yk, Wk, fam, pmin0)
             out = np.ones(p, dtype=bool)
             out[S] = False
@@ -1107,6 +1117,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 dev_now[ok] = np.array(dvd, dtype=np.float64)
                 kkt_skipped[0] += 1
                 prof.mark("KKT gradients")
+                curvature_late(ok, np.arange(ok.size), vk)
                 return
             sr = mx.sum(r, axis=1)
             gd = (r @ X - data_rows(xm_d, ok) * sr[:, None]) * data_rows(ixs_d, ok)
@@ -1122,6 +1133,8 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
                 return
             lk = lam[np.searchsorted(idx, ok)]
             viol = ju[ok] & out[None, :] & (np.abs(g[ok]) > (lk * alpha[ok])[:, None] * pf[None, :])
+            if curvature_late(ok, np.flatnonzero(~viol.any(axis=1)), vk):
+                return
             new = np.flatnonzero(viol.any(axis=0))
             add_columns([int(j) for j in new])
             todo = ok[viol.any(axis=1)]
