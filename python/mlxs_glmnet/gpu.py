@@ -592,6 +592,28 @@ def gather(X, rows=None, cols=None, c=None, w=None):
     return out if w is None else out * w[:, None]
 
 
+def centre_shift(X, w0=None, rows=1024):
+    """The float32 statistics' shift c of every column (x - c is what they sum): among the first
+    `rows` rows (those of positive weight w0, when w0 is given and some are), the value nearest
+    their mean. A rough centre keeps the float32 cross-products accurate; an actual value of the
+    column makes a column constant over a problem's rows (of positive weight) exactly 0 there
+    after the shift, so that its statistics say constant exactly and it stays out of the model,
+    as glmnet leaves it out. (The mean itself, one rounding off the constant, left such columns
+    a float32 variance of +-1e-7 of their second moment, and of up to 1e-5 in CV folds, whose
+    statistics are differences: the fuzz found a gaussian covariance path, n = 12, p = 59, whose
+    constant columns then entered with a standard deviation of ~1e-4 and drove the path to 1e36.)
+    Without a positive-weight row among the first, any of them."""
+    m = min(X.shape[0], rows)
+    X0 = X[:m]
+    if w0 is not None:
+        pos = np.asarray(w0[:m]) > 0
+        if pos.any() and not pos.all():
+            X0 = mx.take(X0, mx.array(np.flatnonzero(pos).astype(np.int32)), axis=0)
+    mu = mx.mean(X0, axis=0)
+    r = mx.argmin(mx.abs(X0 - mu[None, :]), axis=0)
+    return mx.take_along_axis(X0, r[None, :], axis=0)[0]
+
+
 def _centred_f32_cols(y, cy):
     """(y - cy[None, :]) for y (n, B) float64 (several responses as the caller's array), in
     float64 and stored as float32, ~2 MB of rows at a time."""
@@ -1011,7 +1033,7 @@ def run_paths_gpu(x, y, W, O, *, pf, excluded, mode, nlam, params, intercept=Tru
         ys_d = _zc_read(y2, cy2)
         ys_d = mx.array(_centred_f32(y2, cy2)) if ys_d is None else ys_d
     cy = cy2 if y.ndim == 2 else np.full(B, cy2[0])
-    c = mx.mean(X[: min(n, 1024)], axis=0) if intercept else mx.zeros((p,), f32)
+    c = centre_shift(X, w0) if intercept else mx.zeros((p,), f32)
     prof.mark("upload", [a for a in (X, c, Wn_d, ys_d, held_d) if a is not None])
     cols = _Columns(X, c, None if Wn_d is None else
                     (Wn_d if Wn_d.shape[0] == B or shared_w else mx.broadcast_to(Wn_d, (B, n))),
@@ -1210,8 +1232,9 @@ def _standardisation(g, p, intr, isd, excluded):
     m1, xyv, m2 = g[:, :p], g[:, p:2 * p], g[:, 2 * p + 2:]
     ybar, yy = g[:, 2 * p:2 * p + 1], g[:, 2 * p + 1:2 * p + 2]
     var = m2 - m1 * m1
+    # (the statistics are float32 sums: path.kern's float32 tolerance)
     ju = ~excluded[None, :] & ((m2 > 0) if (not intr and not isd) else
-                               (var > 1e-13 * np.where(m2 > 0, m2, 1.0)))
+                               (var > 1e-6 * np.where(m2 > 0, m2, 1.0)))
     ym = ybar if intr else 0.0
     ys = np.sqrt(np.maximum(yy - ybar * ybar if intr else yy, 0.0))
     xm = m1 if intr else np.zeros_like(m1)

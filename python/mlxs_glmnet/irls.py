@@ -460,7 +460,7 @@ def _response_rows(be, ya):
 def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, K=1,
              unit_weights=False, exact=False):
     from .engine import FoldBatch, PathResult
-    from .gpu import _Profile, column_stats, gather, weighted_moments
+    from .gpu import _Profile, centre_shift, column_stats, gather, weighted_moments
     be = _Backend(backend)
     prof = _Profile()                     # MLXS_GPU_PROFILE=1: seconds per stage in fit.info
     ul, ip, dp, cl = params
@@ -498,7 +498,7 @@ def _run_glm(x, y, W, O, *, fam, pf, excluded, nlam, params, backend, progress, 
     if ya.ndim == 1:
         Yd = mx.broadcast_to(Yd, (B0, n))
     Od = mx.zeros((B0, n), dtype=be.dt) if O is None else be.arr(O)   # (None: no offsets)
-    c = mx.mean(X[: min(n, 1024)], axis=0)
+    c = centre_shift(X, W.base if fb else (None if unit_weights else W[0]))
     st3 = column_stats(X, c, Wn, mx.zeros((1, n), be.dt), B0)
     ybar_d = mx.sum(Wn * Yd, axis=1)
     mx.eval(st3, ybar_d)

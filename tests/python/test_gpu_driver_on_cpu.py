@@ -1276,3 +1276,80 @@ def test_chunk_copies_checked_against_their_own_curvature(gpu_on_cpu, monkeypatc
         cut = mg.glmnet(x, y, fam, lambda_=ref.lambda_, device="gpu", **okw)
     assert cut.info["irls_curvature_fails"] == 0
     assert _gap(x, y, fam, kw, ref, cut) > 1e-3
+
+
+# fuzz seed 59: binary columns, four of them constant over every row (one value whose float32
+# mean is not the value itself), p > n, weights, offsets, penalty factors
+_CONSTANT_COLUMNS = {"limits": "none", "alpha": 0.1153436028474878, "family": "gaussian", "n": 12,
+                     "offset": True, "design": "binary", "seed": 5, "type_gaussian": "covariance",
+                     "p": 59, "intercept": True, "standardize": True, "nlambda": 5,
+                     "pf": "random", "weights": "random"}
+
+
+def test_constant_columns_stay_out_of_the_float32_covariance_path(gpu_on_cpu):
+    """Columns constant over the data stay out of the float32 covariance path, as out of the
+    float64 engine's (glmnet's chkvars): their shifted float32 values are exactly 0
+    (gpu.centre_shift), so their variance is. With the float32 mean as the shift they had a
+    variance of ~1e-7 of their second moment, entered the model, and the path reached 1e36 at
+    its second lambda and stopped there (maxit)."""
+    from test_fuzz import make_problem
+    x, y, kw = make_problem(_CONSTANT_COLUMNS)
+    const = np.flatnonzero((x == x[:1]).all(axis=0))
+    assert const.size >= 2
+    okw = {k: v for k, v in kw.items() if k != "nlambda"}
+    ref = mg.glmnet(x, y, "gaussian", nlambda=5, thresh=1e-12, **okw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = mg.glmnet(x, y, "gaussian", lambda_=ref.lambda_, device="gpu",
+                        type_gaussian="covariance", **okw)
+    assert got.jerr == 0 and len(got.lambda_) == len(ref.lambda_)
+    assert not np.asarray(got.beta.toarray() if hasattr(got.beta, "toarray")
+                          else got.beta)[const].any()
+    assert _gap(x, y, "gaussian", kw, ref, got) < 1e-4
+
+
+def test_fold_constant_columns_have_no_float32_variance(gpu_on_cpu, monkeypatch):
+    """A CV batch's statistics on the GPU path are differences (every row's sums minus the held
+    fold's): a column constant over one problem's rows (a rare indicator seen only in the fold it
+    holds out, a value that differs only there) or over every row has variance exactly 0 for that
+    problem there, so it stays out of its model as it does in float64. With the float32 mean as
+    the shift the differences left such columns variances of -7.6e-6, -4.6e-6 and -6.4e-7 of
+    their second moments, which any rounding the other way would have let in."""
+    rng = np.random.default_rng(0)
+    n, p, K = 400, 12, 5
+    x = rng.standard_normal((n, p))
+    foldid = rng.permutation(np.arange(n) % K) + 1
+    rows = np.flatnonzero(foldid == 2)
+    x[:, 3] = 0.0
+    x[rows[:6], 3] = 1.0                  # rare: only in fold 2
+    x[:, 5] = 2.5
+    x[rows[:3], 5] = 7.25                 # constant but in fold 2
+    x[:, 7] = 1.7                         # constant everywhere
+    y = x[:, 0] - 2 * x[:, 1] + x[:, 3] + rng.standard_normal(n)
+    seen = []
+    real = gpu._launch
+
+    def spy(inputs, *a, **k):
+        seen.append(np.array(inputs[5], dtype=np.float64))          # the statistics (B, 3p + 2)
+        return real(inputs, *a, **k)
+    monkeypatch.setattr(gpu, "_launch", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = mg.glmnet_batch(x, y, "gaussian", foldid=foldid, device="gpu",
+                              type_gaussian="covariance")
+        ref = mg.glmnet_batch(x, y, "gaussian", foldid=foldid, device="cpu",
+                              type_gaussian="covariance")
+    st = seen[0]
+    var = st[:, 2 * p + 2:] - st[:, :p] ** 2
+    assert var.shape[0] == K + 1
+    assert (var[2, [3, 5, 7]] == 0).all() and (var[:, 7] == 0).all()
+    assert (var[np.arange(K + 1) != 2][:, [3, 5]] > 0.5 * st[np.arange(K + 1) != 2][:, [2 * p + 5, 2 * p + 7]]).all()
+    for b, (g, r) in enumerate(zip(got, ref)):
+        bg = np.asarray(g.beta.toarray() if hasattr(g.beta, "toarray") else g.beta)
+        assert not bg[7].any() and (b != 2 or not bg[[3, 5]].any())
+        wb = (foldid != b) * 1.0 if b > 0 else np.ones(n)
+        m = min(len(g.lambda_), len(r.lambda_))
+        prob = Problem(x, y, "gaussian", weights=wb)
+        for j in range(m):
+            o_r = prob.objective(r.lambda_[j], r.a0[j], np.asarray(r.beta)[:, j])
+            assert prob.objective(r.lambda_[j], g.a0[j], bg[:, j]) - o_r <= 1e-4 * abs(o_r)
