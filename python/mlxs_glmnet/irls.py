@@ -154,9 +154,10 @@ BLIND = 1e-10
 # 2.2e-2 and 2.3e-3 above the optimum (relative objective; that ratio reached 17.8 and 21.3 at the
 # worst lambdas, at most 4.6 at the others), end within 1.1e-4 with it at slack 1 to 100;
 # benchmark-like binomial fits (5e3 x 500, 2e4 x 200 with correlated columns) took 29 and 73 IRLS
-# steps with it at slack 3-100, as without, and 122 and 291 at slack 1. Off by default
-# (MLXS_GPU_IRLS_CURV_CHECK=1 turns it on): its products, once per chunk and KKT round, are not
-# yet timed on a GPU.
+# steps with it at slack 3-100, as without, and 122 and 291 at slack 1. The check runs once the
+# KKT check accepts copies (a copy that goes on to another round is checked when that one is
+# accepted): one read of the strong columns (gpu.weighted_moments) per accepted chunk. Off by
+# default (MLXS_GPU_IRLS_CURV_CHECK=1 turns it on): not yet timed on a GPU.
 CURV_CHECK = os.environ.get("MLXS_GPU_IRLS_CURV_CHECK", "0") == "1"
 CURV_SLACK = float(os.environ.get("MLXS_GPU_IRLS_CURV_SLACK", "10"))
 # In a chunk, a kept Gram stands for a problem's curvature scaled by rho, the ratio of the
